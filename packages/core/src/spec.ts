@@ -1,0 +1,93 @@
+/** Sizes the model accepts (SPEC §1). Pixel size of a 1:1 answer: 1K = 1024², 2K = 2048², 4K = 4096². */
+export const IMAGE_SIZES = ["1K", "2K", "4K"] as const;
+export type ImageSize = (typeof IMAGE_SIZES)[number];
+
+export const OUTPUT_FORMATS = ["avif", "webp", "jpeg", "png"] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+export const FITS = ["cover", "contain", "inside"] as const;
+export type Fit = (typeof FITS)[number];
+
+export const PLACEHOLDERS = ["blur", "none"] as const;
+export type PlaceholderKind = (typeof PLACEHOLDERS)[number];
+
+export const DEFAULT_MODEL = "gemini-3-pro-image-preview";
+
+/** Pixel edge of a 1:1 original for each size. */
+export const SIZE_PIXELS: Record<ImageSize, number> = { "1K": 1024, "2K": 2048, "4K": 4096 };
+
+/** Where a spec was declared: an import in a source file, or a name in a manifest. */
+export interface SourceLocation {
+  /** Absolute path of the importing file or of the manifest. */
+  file: string;
+  /** 1-based; absent when the bundler did not say. */
+  line?: number;
+  /** 1-based. */
+  column?: number;
+  /** The `gen:` id as written, for imports. */
+  id?: string;
+  /** The image name, for manifests. */
+  name?: string;
+}
+
+/**
+ * Everything a user can write for one image, before defaults are applied.
+ * `gen:` query strings and manifest entries both parse into this shape.
+ */
+export interface ImageOptions {
+  prompt?: string;
+  size?: ImageSize;
+  temperature?: number;
+  topP?: number;
+  model?: string;
+  variant?: string;
+  style?: string;
+  w?: number[];
+  format?: OutputFormat[];
+  quality?: number;
+  aspect?: Aspect;
+  fit?: Fit;
+  placeholder?: PlaceholderKind;
+  alt?: string;
+}
+
+export interface Aspect {
+  width: number;
+  height: number;
+}
+
+/** What decides which original is generated (SPEC §4): the key is a hash of exactly this. */
+export interface GenerationParams {
+  model: string;
+  /** Final prompt text sent to the model, style text included. */
+  prompt: string;
+  size: ImageSize;
+  temperature: number;
+  topP: number;
+  /** A label that asks for an independent image of the same prompt; "" when none. */
+  variant: string;
+}
+
+/** What sharp makes of the original; never part of the original's key. */
+export interface OutputParams {
+  /** Target widths, ascending; `undefined` means the original's width. */
+  widths: number[] | undefined;
+  /** Formats in order; the last one is the fallback `src`. */
+  formats: OutputFormat[];
+  /** `undefined` means each format's own default. */
+  quality: number | undefined;
+  aspect: Aspect | undefined;
+  fit: Fit;
+  placeholder: PlaceholderKind;
+}
+
+/** One fully resolved image: defaults, config and style applied. */
+export interface ImageSpec {
+  generation: GenerationParams;
+  output: OutputParams;
+  /** The prompt as the user wrote it, before style. */
+  prompt: string;
+  style: string | undefined;
+  alt: string;
+  source: SourceLocation;
+}
