@@ -1,0 +1,34 @@
+import { createHash } from "node:crypto";
+import type { GenerationParams } from "./spec.js";
+
+/**
+ * Bumped when what goes into a key changes, so that old keys are never read as new ones.
+ * Changing it makes every original "missing": do it only with a migration.
+ */
+export const KEY_FORMAT_VERSION = 1;
+
+/** 20 hex characters naming one original in the store and the lock. */
+export type OriginalKey = string;
+
+/**
+ * The key of an original: a hash of exactly what decides the generation (SPEC §4).
+ * The transport (1min.ai, the emulator, a relay) is not part of it, nor is any output parameter.
+ */
+export function originalKey(generation: GenerationParams): OriginalKey {
+  // Built field by field so that the key does not depend on the caller's property order
+  // and ignores any extra property an object may carry.
+  const canonical = JSON.stringify({
+    v: KEY_FORMAT_VERSION,
+    model: generation.model,
+    prompt: generation.prompt,
+    size: generation.size,
+    temperature: generation.temperature,
+    topP: generation.topP,
+    variant: generation.variant,
+  });
+  return sha256Hex(canonical).slice(0, 20);
+}
+
+export function sha256Hex(data: Uint8Array | string): string {
+  return createHash("sha256").update(data).digest("hex");
+}
