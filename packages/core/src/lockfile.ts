@@ -1,0 +1,232 @@
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { isNotFound, writeFileAtomic } from "./atomic-write.js";
+import { ImagegenError } from "./errors.js";
+import type { OriginalKey } from "./key.js";
+import { IMAGE_SIZES, type ImageSize } from "./spec.js";
+import type { OriginalMeta } from "./store.js";
+
+/** One original in use: what was asked for and the sha256 of what was stored. */
+export interface LockEntry {
+  prompt: string;
+  model: string;
+  size: ImageSize;
+  temperature: number;
+  topP: number;
+  variant: string;
+  sha256: string;
+  width: number;
+  height: number;
+}
+
+/** `imagegen.lock.json`. */
+export interface LockfileData {
+  version: 1;
+  images: Record<OriginalKey, LockEntry>;
+}
+
+/** Entry fields in the order they are written, so that diffs line up. */
+const ENTRY_FIELDS = ["prompt", "model", "size", "temperature", "topP", "variant", "sha256", "width", "height"] as const;
+
+const FIX = "resolve it, or delete the file and run `imagegen generate` to rebuild it from the store";
+
+/** The lockfile at `path`; an absent file is an empty lock. */
+export async function readLockfile(path: string): Promise<LockfileData> {
+  const text = await readText(path);
+  return text === undefined ? emptyLockfile() : parseLockfile(text, path);
+}
+
+/** Sorted keys, fixed field order, 2-space indent, trailing newline: the same data always gives the same bytes. */
+export function serializeLockfile(data: LockfileData): string {
+  const images: Record<string, Record<string, unknown>> = {};
+  for (const key of Object.keys(data.images).sort(compareCodeUnits)) {
+    const entry = data.images[key]!;
+    images[key] = Object.fromEntries(ENTRY_FIELDS.map((field) => [field, entry[field]]));
+  }
+  return `${JSON.stringify({ version: 1, images }, null, 2)}\n`;
+}
+
+/** The tail of the pending updates of each lockfile in this process. */
+const queues = new Map<string, Promise<unknown>>();
+
+/**
+ * Re-reads the lockfile, applies `change`, and writes it (atomically) only if its text changed.
+ * Updates of one path in one process run one after another, so none is lost to a concurrent one.
+ * Returns the data as written.
+ */
+export function updateLockfile(path: string, change: (data: LockfileData) => void): Promise<LockfileData> {
+  const absolute = resolve(path);
+  const previous = queues.get(absolute) ?? Promise.resolve();
+  const update = previous.then(
+    () => applyUpdate(absolute, change),
+    () => applyUpdate(absolute, change),
+  );
+  queues.set(absolute, update);
+  const forget = () => {
+    if (queues.get(absolute) === update) queues.delete(absolute);
+  };
+  update.then(forget, forget);
+  return update;
+}
+
+export function lockEntryFor(meta: OriginalMeta): LockEntry {
+  return {
+    prompt: meta.prompt,
+    model: meta.model,
+    size: meta.size,
+    temperature: meta.temperature,
+    topP: meta.topP,
+    variant: meta.variant,
+    sha256: meta.sha256,
+    width: meta.width,
+    height: meta.height,
+  };
+}
+
+async function applyUpdate(path: string, change: (data: LockfileData) => void): Promise<LockfileData> {
+  const before = await readText(path);
+  const data = before === undefined ? emptyLockfile() : parseLockfile(before, path);
+  change(data);
+  const after = serializeLockfile(data);
+  // A project that never stored an original gets no empty lockfile.
+  const unchanged = before === undefined ? Object.keys(data.images).length === 0 : before === after;
+  if (!unchanged) await writeFileAtomic(path, after);
+  return data;
+}
+
+function emptyLockfile(): LockfileData {
+  return { version: 1, images: {} };
+}
+
+async function readText(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+function parseLockfile(text: string, path: string): LockfileData {
+  const conflict = /^(<{7}|={7}|>{7})(?: |$)/m.exec(text);
+  if (conflict) {
+    const { line, column } = lineAndColumn(text, conflict.index);
+    throw new ImagegenError(`${path}:${line}:${column} has a merge conflict; ${FIX}.`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    // JSON.parse's message quotes the whole file on Node 20: say what is at the spot instead.
+    const offset = jsonErrorOffset(text);
+    const { line, column } = lineAndColumn(text, offset);
+    const found = offset < text.length ? `unexpected ${JSON.stringify(text[offset])}` : "it ends too early";
+    throw new ImagegenError(`${path}:${line}:${column} is not valid JSON (${found}); ${FIX}.`, { cause: error });
+  }
+  const problem = lockfileProblem(value);
+  if (problem) throw new ImagegenError(`${path} is not an imagegen lockfile (${problem}); ${FIX}.`);
+  return value as LockfileData;
+}
+
+function lockfileProblem(value: unknown): string | undefined {
+  if (!isRecord(value)) return "not an object";
+  if (value.version !== 1) return `"version" is ${JSON.stringify(value.version)}, expected 1`;
+  if (!isRecord(value.images)) return `"images" is not an object`;
+  for (const [key, entry] of Object.entries(value.images)) {
+    if (!isRecord(entry)) return `images["${key}"] is not an object`;
+    for (const field of ["prompt", "model", "variant", "sha256"] as const) {
+      if (typeof entry[field] !== "string") return `images["${key}"].${field} is not a string`;
+    }
+    for (const field of ["temperature", "topP", "width", "height"] as const) {
+      if (typeof entry[field] !== "number") return `images["${key}"].${field} is not a number`;
+    }
+    if (!IMAGE_SIZES.includes(entry.size as ImageSize)) {
+      return `images["${key}"].size is not one of ${IMAGE_SIZES.join(", ")}`;
+    }
+  }
+  return undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function lineAndColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const line = before.split("\n").length;
+  return { line, column: offset - before.lastIndexOf("\n") };
+}
+
+/**
+ * Offset of the first syntax error in `text`. Node 20's JSON.parse gives no position for
+ * "Unexpected token" (a trailing comma, say), so the text is scanned again to find it.
+ */
+function jsonErrorOffset(text: string): number {
+  let i = 0;
+  const fail = (): never => {
+    throw i;
+  };
+  const space = () => {
+    while (i < text.length && " \t\n\r".includes(text[i]!)) i++;
+  };
+  const literal = (word: string) => {
+    if (!text.startsWith(word, i)) fail();
+    i += word.length;
+  };
+  const string = () => {
+    if (text[i] !== '"') fail();
+    i++;
+    for (;;) {
+      const c = text[i];
+      if (c === undefined || c < " ") fail();
+      if (c === '"') return void i++;
+      if (c !== "\\") i++;
+      else if ('"\\/bfnrt'.includes(text[i + 1] ?? "!")) i += 2;
+      else if (text[i + 1] === "u" && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) i += 6;
+      else (i++, fail());
+    }
+  };
+  const value = (): void => {
+    space();
+    const c = text[i];
+    if (c === "{" || c === "[") {
+      const close = c === "{" ? "}" : "]";
+      i++;
+      space();
+      if (text[i] === close) return void i++;
+      for (;;) {
+        if (close === "}") {
+          space();
+          string();
+          space();
+          literal(":");
+        }
+        value();
+        space();
+        if (text[i] === ",") i++;
+        else return literal(close);
+      }
+    }
+    if (c === '"') return string();
+    if (c === "t") return literal("true");
+    if (c === "f") return literal("false");
+    if (c === "n") return literal("null");
+    const number = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+    number.lastIndex = i;
+    if (!number.test(text)) fail();
+    i = number.lastIndex;
+  };
+  try {
+    value();
+    space();
+    if (i < text.length) fail();
+  } catch (offset) {
+    if (typeof offset === "number") return offset;
+    throw offset;
+  }
+  return text.length;
+}
