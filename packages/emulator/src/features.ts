@@ -1,0 +1,115 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { EmulatorContext } from "./context.js";
+import { encodeDownloadFault, isDownloadFault, type Fault, type GenerationFault } from "./faults.js";
+import { sendError, sendJson } from "./http.js";
+import { hashPromptObject, type PromptObject } from "./render.js";
+import { checkFeatureRequest, FEATURE_TYPE, MODEL } from "./validate.js";
+
+const STATUS_MESSAGES: Record<number, string> = {
+  400: "Bad request",
+  401: "Invalid API key",
+  402: "Insufficient credits",
+  403: "Insufficient credits: please top up your account",
+  404: "Not found",
+  408: "Request timeout",
+  429: "Too many requests, please slow down",
+  500: "Internal server error",
+  502: "Bad gateway",
+  503: "Service temporarily unavailable",
+  504: "Gateway timeout",
+};
+
+/** Answers `POST /api/features` once the body is read: auth, validation, then a fault or an image. */
+export function answerFeatureRequest(
+  context: EmulatorContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: { json: boolean; value: unknown },
+): void {
+  const key = req.headers["api-key"];
+  if (typeof key !== "string" || key.trim() === "") return sendError(res, 401, "Missing API-KEY header");
+  if (context.apiKey !== undefined && key !== context.apiKey) return sendError(res, 401, "Invalid API key");
+  if (!body.json) return sendError(res, 400, "Request body is not valid JSON");
+  const check = checkFeatureRequest(body.value);
+  if (!check.ok) return sendError(res, 400, check.message);
+
+  // Faults stand for what goes wrong with a good request, so an invalid one consumes none.
+  const promptObject = check.promptObject;
+  const fault = context.faults.take(promptObject.prompt);
+  if (fault !== undefined && !isDownloadFault(fault)) return answerFault(context, req, res, promptObject, fault);
+
+  const generation = createGeneration(context, req, promptObject, fault);
+  sendJson(res, 200, { aiRecord: { ...generation.record, temporaryUrl: generation.temporaryUrl } });
+}
+
+function answerFault(
+  context: EmulatorContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  promptObject: PromptObject,
+  fault: GenerationFault,
+): void {
+  switch (fault.kind) {
+    case "status": {
+      const headers: Record<string, string> = fault.retryAfter === undefined ? {} : { "Retry-After": fault.retryAfter };
+      return sendError(res, fault.status, fault.message ?? STATUS_MESSAGES[fault.status] ?? `Error ${fault.status}`, headers);
+    }
+    case "hang":
+      return; // the socket stays open until the client gives up or the emulator closes
+    case "reset":
+      req.socket.destroy();
+      return;
+    case "malformed-json": {
+      const text = JSON.stringify({ aiRecord: { uuid: randomUUID(), status: "SUCCESS" } }).slice(0, 40);
+      res.writeHead(200, { "Content-Type": "application/json; charset=utf-8" });
+      res.end(text);
+      return;
+    }
+    case "failed-record": {
+      const { record } = createGeneration(context, req, promptObject, undefined);
+      const message = fault.message ?? "Image generation failed";
+      const aiRecordDetail = { ...record.aiRecordDetail, resultObject: [] };
+      return sendJson(res, 200, { aiRecord: { ...record, status: "FAILED", errorMessage: message, aiRecordDetail } });
+    }
+    case "no-temporary-url":
+      return sendJson(res, 200, { aiRecord: createGeneration(context, req, promptObject, undefined).record });
+    case "top-level-temporary-url": {
+      const { record, temporaryUrl } = createGeneration(context, req, promptObject, undefined);
+      return sendJson(res, 200, { aiRecord: record, temporaryUrl });
+    }
+  }
+}
+
+/** A SUCCESS record in the documented shape, and the signed URL of its image on this emulator. */
+function createGeneration(
+  context: EmulatorContext,
+  req: IncomingMessage,
+  promptObject: PromptObject,
+  downloadFault: Fault | undefined,
+) {
+  const hash = hashPromptObject(promptObject);
+  context.prompts.set(hash, promptObject);
+  const nonce = randomBytes(6).toString("hex");
+  let fileId = `${hash}-${nonce}`;
+  if (downloadFault !== undefined && isDownloadFault(downloadFault) && downloadFault.kind !== "download-url") {
+    fileId += `.${encodeDownloadFault(downloadFault)}`;
+  }
+  const createdAt = new Date();
+  const storagePath = `emulator/images/${createdAt.toISOString().slice(0, 10).replaceAll("-", "_")}_${nonce}.png`;
+  const temporaryUrl =
+    downloadFault?.kind === "download-url"
+      ? downloadFault.url
+      : `${context.publicUrl(req)}/files/${fileId}.png?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=${context.sign(fileId)}`;
+  const record = {
+    uuid: randomUUID(),
+    userId: "emulator-user",
+    teamId: "emulator-team",
+    model: MODEL,
+    type: FEATURE_TYPE,
+    status: "SUCCESS",
+    createdAt: createdAt.toISOString(),
+    aiRecordDetail: { promptObject, resultObject: [storagePath] as string[] },
+  };
+  return { record, temporaryUrl };
+}

@@ -1,0 +1,65 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+
+/** What the emulator received, for tests to assert on. */
+export interface RecordedRequest {
+  method: string;
+  /** Path and query string as sent. */
+  path: string;
+  /** Lower-case names; the API-KEY value is replaced by "[redacted]". */
+  headers: Record<string, string>;
+  /** Parsed JSON when the body was JSON, else its text; `undefined` when there was none. */
+  body: unknown;
+  /** `Date.now()` when the request arrived. */
+  at: number;
+}
+
+export const REDACTED = "[redacted]";
+const SECRET_HEADERS = new Set(["api-key", "authorization"]);
+
+export function recordHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  const recorded: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    recorded[name] = SECRET_HEADERS.has(name) ? REDACTED : Array.isArray(value) ? value.join(", ") : value;
+  }
+  return recorded;
+}
+
+export class BodyTooLargeError extends Error {}
+
+/** Reads the whole body as text, refusing more than `limit` bytes. */
+export async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new BodyTooLargeError(`Request body is larger than ${limit} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** `undefined` for an empty body, the parsed value for JSON, the text otherwise. */
+export function parseBody(text: string): { json: boolean; value: unknown } {
+  if (text === "") return { json: false, value: undefined };
+  try {
+    return { json: true, value: JSON.parse(text) };
+  } catch {
+    return { json: false, value: text };
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Length": Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** Errors answer `{"message": …}`, the shape clients quote. */
+export function sendError(res: ServerResponse, status: number, message: string, headers?: Record<string, string>): void {
+  sendJson(res, status, { message }, headers);
+}

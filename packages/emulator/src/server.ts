@@ -1,0 +1,146 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { EmulatorContext } from "./context.js";
+import { parseFault, type Fault } from "./faults.js";
+import { answerFeatureRequest } from "./features.js";
+import { answerDownload } from "./files.js";
+import { BodyTooLargeError, parseBody, readBody, recordHeaders, sendError, sendJson, type RecordedRequest } from "./http.js";
+
+export interface EmulatorOptions {
+  /**
+   * Port to listen on; 0 picks a free one.
+   * @default 0
+   */
+  port?: number;
+  /** @default "127.0.0.1" */
+  host?: string;
+  /** When set, only this API-KEY is accepted (401 otherwise); when unset, any non-empty key is. */
+  apiKey?: string;
+  /**
+   * Delay before answering each `POST /api/features`, in milliseconds.
+   * @default 0
+   */
+  latencyMs?: number;
+  /** Faults queued from the start, in order. */
+  faults?: Fault[];
+}
+
+export interface Emulator {
+  /** E.g. `http://127.0.0.1:43123`, without a trailing slash: use it as ONEMIN_API_URL. */
+  url: string;
+  /** `POST /api/features` requests received, API-KEY redacted. */
+  requests: RecordedRequest[];
+  /** Image downloads received. */
+  downloads: RecordedRequest[];
+  /** Queues a fault for the next matching generation request. */
+  injectFault(fault: Fault): void;
+  /** Clears recorded requests, downloads and queued faults. */
+  reset(): void;
+  /** Stops listening and destroys open connections, hung ones included. */
+  close(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Starts an emulator of the 1min.ai image API (SPEC §9). */
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const host = options.host ?? "127.0.0.1";
+  const context = new EmulatorContext("", options.apiKey, options.latencyMs ?? 0);
+  for (const fault of options.faults ?? []) context.faults.add(parseFault(fault));
+
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => {
+    route(context, req, res).catch((error: unknown) => {
+      if (res.headersSent) res.destroy();
+      else sendError(res, 500, `Emulator failure: ${error instanceof Error ? error.message : String(error)}`);
+    });
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  context.url = `http://${urlHost(host)}:${port}`;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: context.url,
+    requests: context.requests,
+    downloads: context.downloads,
+    injectFault: (fault) => context.faults.add(parseFault(fault)),
+    reset: () => context.reset(),
+    close: () => {
+      closing ??= new Promise<void>((resolve) => {
+        context.stop();
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+      return closing;
+    },
+  };
+}
+
+async function route(context: EmulatorContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://emulator");
+  const method = req.method ?? "GET";
+  const text = await readBody(req, MAX_BODY_BYTES).catch((error: unknown) => {
+    if (error instanceof BodyTooLargeError) return error;
+    throw error;
+  });
+  if (text instanceof BodyTooLargeError) return sendError(res, 413, text.message);
+  const body = parseBody(text);
+  const recorded = { method, path: req.url ?? "/", headers: recordHeaders(req.headers), body: body.value, at: Date.now() };
+
+  if (url.pathname === "/api/features") {
+    if (method !== "POST") return sendError(res, 405, "Use POST /api/features", { Allow: "POST" });
+    context.requests.push(recorded);
+    if (context.latencyMs > 0) await context.wait(context.latencyMs);
+    return answerFeatureRequest(context, req, res, body);
+  }
+  if (url.pathname.startsWith("/files/") && (method === "GET" || method === "HEAD")) {
+    context.downloads.push(recorded);
+    return answerDownload(context, res, url);
+  }
+  return answerAdmin(context, method, url.pathname, body, res);
+}
+
+/** Endpoints for tests that run the emulator in another process. */
+function answerAdmin(
+  context: EmulatorContext,
+  method: string,
+  pathname: string,
+  body: { json: boolean; value: unknown },
+  res: ServerResponse,
+): void {
+  if (method === "GET" && pathname === "/__emulator/requests") {
+    return sendJson(res, 200, { requests: context.requests, downloads: context.downloads });
+  }
+  if (method === "POST" && pathname === "/__emulator/faults") {
+    try {
+      const faults = Array.isArray(body.value) ? body.value : [body.value];
+      for (const fault of faults.map(parseFault)) context.faults.add(fault);
+    } catch (error) {
+      return sendError(res, 400, error instanceof Error ? error.message : String(error));
+    }
+    return sendJson(res, 200, { queued: context.faults.size });
+  }
+  if (method === "POST" && pathname === "/__emulator/reset") {
+    context.reset();
+    res.writeHead(204).end();
+    return;
+  }
+  sendError(res, 404, `No route for ${method} ${pathname}`);
+}
+
+function urlHost(host: string): string {
+  if (host === "0.0.0.0") return "127.0.0.1";
+  if (host === "::") return "[::1]";
+  return host.includes(":") ? `[${host}]` : host;
+}
