@@ -115,7 +115,8 @@ function option<T>(name: string, allowed: string, parse: (value: unknown) => T |
       if (value === undefined) return undefined;
       const parsed = parse(value);
       if (parsed !== undefined) return parsed;
-      ctx.addIssue({ code: "custom", input: value, message: `${name} must be ${allowed} (got ${describeValue(value)})` });
+      const message = `${name} must be ${allowed} (got ${describeValue(value)})`;
+      ctx.addIssue({ code: "custom", input: value, message });
       return z.NEVER;
     })
     .optional();
@@ -236,6 +237,8 @@ export function validateDefaults(defaults: unknown, where: string): ImageParamet
     throw new ImagegenError(`${where} must be an object of image parameters (got ${describeValue(defaults)})`);
   }
   const result = imageParametersSchema.safeParse(defaults);
-  if (!result.success) throw new ImagegenError(`${where}: ${describeIssue(result.error.issues[0]!, IMAGE_PARAMETER_NAMES)}`);
+  if (!result.success) {
+    throw new ImagegenError(`${where}: ${describeIssue(result.error.issues[0]!, IMAGE_PARAMETER_NAMES)}`);
+  }
   return result.data;
 }
