@@ -1,0 +1,55 @@
+import type { Variant } from "@imagegen/core";
+import { CONTENT_TYPES } from "./file-names.js";
+
+/** The small part of a bundler's plugin context that emitting needs. */
+export interface EmitContext {
+  emitFile(file: { type: "asset"; fileName: string; source: Uint8Array }): string | void;
+}
+
+/**
+ * How one bundler makes an image part of its output and writes its URL. Everything that
+ * differs between bundlers lives behind this interface, one implementation each.
+ */
+export interface AssetOutput {
+  /** Called when a build starts: forget what the previous build emitted (watch mode). */
+  reset(): void;
+  /** Emits the file (once per build) and returns a JavaScript expression for its URL. */
+  emit(context: EmitContext, fileName: string, variant: Variant): string;
+}
+
+/** Rollup, Rolldown and Vite builds: emitted assets, URLs from `import.meta.ROLLUP_FILE_URL_<ref>`. */
+export function fileUrlOutput(metaProperty: "ROLLUP_FILE_URL" | "ROLLDOWN_FILE_URL"): AssetOutput {
+  let references = new Map<string, string>();
+  return {
+    reset() {
+      references = new Map();
+    },
+    emit(context, fileName, variant) {
+      let reference = references.get(fileName);
+      if (!reference) {
+        reference = context.emitFile({ type: "asset", fileName, source: variant.bytes }) || undefined;
+        if (!reference) throw new Error(`imagegen: the bundler gave no reference for ${fileName}`);
+        references.set(fileName, reference);
+      }
+      return `import.meta.${metaProperty}_${reference}`;
+    },
+  };
+}
+
+export interface DevAsset {
+  bytes: Uint8Array;
+  contentType: string;
+}
+
+/** The Vite dev server: nothing is written; images are served from memory under `urlPrefix`. */
+export function devServerOutput(urlPrefix: string, assets: Map<string, DevAsset>): AssetOutput {
+  return {
+    reset() {},
+    emit(_context, fileName, variant) {
+      const name = fileName.slice(fileName.lastIndexOf("/") + 1);
+      const extension = name.slice(name.lastIndexOf(".") + 1) as keyof typeof CONTENT_TYPES;
+      assets.set(name, { bytes: variant.bytes, contentType: CONTENT_TYPES[extension] });
+      return JSON.stringify(`${urlPrefix}${name}`);
+    },
+  };
+}

@@ -1,0 +1,211 @@
+import { performance } from "node:perf_hooks";
+import {
+  type AuditedImage,
+  Engine,
+  type Logger,
+  type OriginalRef,
+  type Provider,
+  auditImages,
+} from "@imagegen/core";
+import { type Output, UsageError, count, locationJson, seconds, shorten } from "./output.js";
+import { type Progress, createProgress } from "./progress.js";
+import { type CommonFlags, openProject, reportDiscoveryErrors } from "./project.js";
+
+export interface GenerateFlags extends CommonFlags {
+  dryRun?: boolean;
+  /** A manifest image name or a key (or a unique key prefix of 6+ characters). */
+  force?: string;
+  maxGenerations?: number;
+}
+
+type Outcome = "cached" | "generated" | "failed";
+
+/**
+ * `imagegen generate`: makes every missing original (or re-rolls one with `--force`), with the
+ * configured concurrency, through the same Engine as the plugin, so that the next build pays
+ * nothing. Refuses before starting anything when the run could not finish as asked.
+ */
+export async function generateCommand(flags: GenerateFlags, out: Output): Promise<number> {
+  const started = performance.now();
+  let progress: Progress | undefined;
+  const logger: Logger = {
+    // The engine's "generated …" lines are replaced by the progress lines below.
+    info: (message) => {
+      if (!message.startsWith("generated ")) (progress?.log ?? out.note.bind(out))(message);
+    },
+    warn: (message) => (progress?.log ?? out.note.bind(out))(`warning: ${message}`),
+  };
+  const project = await openProject(flags, out, logger);
+  const { options, discovery } = project;
+  reportDiscoveryErrors(project, out);
+
+  const audit = await auditImages(discovery.specs, { ...options, verifyBytes: false });
+  const target = flags.force === undefined ? undefined : findTarget(audit.images, flags.force);
+  const work = target ? [target] : audit.images;
+  const plan = target ? [target] : audit.images.filter((image) => image.status === "missing");
+  const maxGenerations = flags.maxGenerations ?? options.maxGenerations;
+  const provider = options.provider;
+
+  let refusal: string | undefined;
+  if (plan.length > 0) {
+    if (options.frozen) {
+      refusal = `${count(plan.length, "image")} ${plan.length === 1 ? "has" : "have"} no stored original and imagegen is frozen (--frozen or IMAGEGEN_FROZEN): nothing was generated.`;
+    } else if (provider.persistent === false) {
+      refusal = options.usingFallbackPlaceholder
+        ? `${count(plan.length, "image")} need generating but ONEMIN_API_KEY is not set: nothing was generated.`
+        : `${count(plan.length, "image")} need generating but provider "${provider.id}" makes throwaway images that are never stored: nothing was generated.`;
+    } else if (plan.length > maxGenerations) {
+      refusal = `${count(plan.length, "image")} need generating but maxGenerations is ${maxGenerations}: nothing was generated; raise maxGenerations (or --max-generations) to allow it.`;
+    }
+  }
+
+  if (refusal || flags.dryRun) {
+    const cached = audit.images.filter((image) => image.status === "ok" || image.status === "unlocked").length;
+    if (flags.json) {
+      out.json({
+        ok: !refusal && discovery.errors.length === 0,
+        dryRun: Boolean(flags.dryRun),
+        ...(refusal && { refused: refusal }),
+        wouldGenerate: plan.map((image) => planJson(out, image)),
+        cached,
+        apiRequests: 0,
+        errors: discovery.errors.map((error) => out.clean(error.message)),
+      });
+    } else {
+      const verb = target ? "re-roll" : "generate";
+      if (plan.length > 0) {
+        out.print(
+          refusal
+            ? `${count(plan.length, "image")} to ${verb}:`
+            : `Would ${verb} ${count(plan.length, "image")} with ${provider.id} (concurrency ${options.concurrency}):`,
+        );
+        for (const image of plan) out.print(`  + ${planLine(out, image)}`);
+      } else {
+        out.print("Nothing to generate: every image is stored.");
+      }
+      if (refusal) out.print(refusal);
+      else out.print(`${cached} already stored. Nothing was generated (--dry-run).`);
+    }
+    return refusal || discovery.errors.length > 0 ? 1 : 0;
+  }
+
+  const counter = { requests: 0 };
+  const engine = new Engine({ ...options, maxGenerations, provider: countRequests(provider, counter) });
+  const planned = new Set(plan.map((image) => image.key));
+  progress = createProgress(out, plan.length);
+  const stopOnInterrupt = () => {
+    progress?.stop();
+    out.note("Interrupted: what was generated is stored; run `imagegen generate` again to finish.");
+    process.exit(130);
+  };
+  process.once("SIGINT", stopOnInterrupt);
+
+  const results = await Promise.all(
+    work.map(async (image): Promise<{ image: AuditedImage; outcome: Outcome; error?: string }> => {
+      const begun = performance.now();
+      try {
+        const original = target ? await reRoll(engine, image) : await engine.resolveOriginal(image.spec);
+        if (!planned.has(image.key)) return { image, outcome: "cached" };
+        progress!.tick(
+          `generated "${shorten(image.spec.prompt)}" ${original.width}×${original.height} in ${seconds(performance.now() - begun)} (${out.where(image.locations[0]!)})`,
+        );
+        return { image, outcome: "generated" };
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        if (planned.has(image.key)) progress!.tick(`failed: ${message}`);
+        else progress!.log(`error: ${message}`);
+        return { image, outcome: "failed", error: message };
+      }
+    }),
+  );
+  progress.stop();
+  process.off("SIGINT", stopOnInterrupt);
+
+  const tally = (outcome: Outcome) => results.filter((result) => result.outcome === outcome).length;
+  const failed = tally("failed");
+  const elapsed = performance.now() - started;
+  if (flags.json) {
+    out.json({
+      ok: failed === 0 && discovery.errors.length === 0,
+      cached: tally("cached"),
+      generated: tally("generated"),
+      failed,
+      apiRequests: counter.requests,
+      durationMs: Math.round(elapsed),
+      images: results.map(({ image, outcome, error }) => ({
+        key: image.key,
+        prompt: image.spec.prompt,
+        outcome,
+        ...(error !== undefined && { error }),
+        locations: image.locations.map((location) => locationJson(out, location)),
+      })),
+      errors: discovery.errors.map((error) => error.message),
+    });
+  } else {
+    const errors = discovery.errors.length > 0 ? `, ${count(discovery.errors.length, "invalid import")}` : "";
+    out.print(
+      `${tally("cached")} cached, ${tally("generated")} generated, ${failed} failed${errors} · ${count(counter.requests, "API request")} · ${seconds(elapsed)}`,
+    );
+  }
+  return failed > 0 || discovery.errors.length > 0 ? 1 : 0;
+}
+
+/** `--force`: the image with that manifest name, key or key prefix; exactly one. */
+function findTarget(images: AuditedImage[], wanted: string): AuditedImage {
+  const matches = images.filter(
+    (image) =>
+      image.key === wanted ||
+      (wanted.length >= 6 && image.key.startsWith(wanted)) ||
+      image.locations.some((location) => location.name === wanted),
+  );
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length === 0) {
+    throw new UsageError(`--force ${wanted}: no image in use has that manifest name or key; \`imagegen list\` shows them`);
+  }
+  throw new UsageError(`--force ${wanted} matches ${matches.length} images (keys ${matches.map((m) => m.key).join(", ")}); give a key`);
+}
+
+/**
+ * Replaces a stored original with a new generation. The old bytes are kept in memory and put
+ * back if the new generation fails, so a failed re-roll loses nothing.
+ */
+async function reRoll(engine: Engine, image: AuditedImage): Promise<OriginalRef> {
+  const previous = image.meta ? await engine.store.readOriginal(image.meta).catch(() => undefined) : undefined;
+  await engine.store.delete(image.key);
+  try {
+    return await engine.resolveOriginal(image.spec);
+  } catch (error) {
+    if (previous && image.meta) {
+      const { recordId, provider } = image.meta;
+      await engine.store.put(image.spec.generation, { bytes: previous, ...(recordId !== undefined && { recordId }) }, provider);
+    }
+    throw error;
+  }
+}
+
+/** Counts every call to the provider, retries included: the API requests this run paid for. */
+function countRequests(provider: Provider, counter: { requests: number }): Provider {
+  return {
+    id: provider.id,
+    ...(provider.persistent !== undefined && { persistent: provider.persistent }),
+    generate(request, context) {
+      counter.requests++;
+      return provider.generate(request, context);
+    },
+  };
+}
+
+function planLine(out: Output, image: AuditedImage): string {
+  const more = image.locations.length > 1 ? ` (+${image.locations.length - 1} more)` : "";
+  return `"${shorten(image.spec.generation.prompt)}" ${image.spec.generation.size}, key ${image.key}, ${out.where(image.locations[0]!)}${more}`;
+}
+
+function planJson(out: Output, image: AuditedImage) {
+  return {
+    key: image.key,
+    prompt: image.spec.generation.prompt,
+    size: image.spec.generation.size,
+    status: image.status,
+    locations: image.locations.map((location) => locationJson(out, location)),
+  };
+}

@@ -1,0 +1,56 @@
+import { type AuditedImage, auditImages } from "@imagegen/core";
+import { orphanJson, quietLogger } from "./check.js";
+import { type Output, locationJson, shorten } from "./output.js";
+import { type CommonFlags, openProject, reportDiscoveryErrors } from "./project.js";
+import { formatTable } from "./table.js";
+
+/** `imagegen list`: every image in use (and every orphaned entry), where it is used, its key, status and size. */
+export async function listCommand(flags: CommonFlags, out: Output): Promise<number> {
+  const project = await openProject(flags, out, quietLogger);
+  const { options, discovery } = project;
+  const audit = await auditImages(discovery.specs, { ...options, verifyBytes: false });
+
+  if (flags.json) {
+    out.json({
+      images: audit.images.map((image) => ({
+        key: image.key,
+        name: manifestName(image),
+        prompt: image.spec.generation.prompt,
+        status: image.status,
+        generation: image.spec.generation,
+        ...(image.meta && { width: image.meta.width, height: image.meta.height, bytes: image.meta.bytes }),
+        locations: image.locations.map((location) => locationJson(out, location)),
+      })),
+      orphaned: audit.orphaned.map(orphanJson),
+      errors: discovery.errors.map((error) => error.message),
+    });
+    return 0;
+  }
+
+  reportDiscoveryErrors(project, out);
+  if (audit.images.length + audit.orphaned.length === 0) {
+    out.print(`No images: no gen: imports in ${options.sources.join(", ")} and no manifests in ${options.manifests.join(", ")}.`);
+    return 0;
+  }
+  const rows = audit.images.map((image) => {
+    const name = manifestName(image);
+    const more = image.locations.length > 1 ? ` +${image.locations.length - 1}` : "";
+    return [
+      name ?? `"${shorten(image.spec.prompt, 48)}"`,
+      `${out.where(image.locations[0]!)}${more}`,
+      image.key,
+      image.status,
+      image.meta ? `${image.meta.width}×${image.meta.height}` : `(${image.spec.generation.size})`,
+    ];
+  });
+  for (const orphan of audit.orphaned) {
+    rows.push([`"${shorten(orphan.prompt, 48)}"`, "—", orphan.key, "orphaned", orphan.meta ? `${orphan.meta.width}×${orphan.meta.height}` : "—"]);
+  }
+  for (const line of formatTable(["NAME / PROMPT", "USED IN", "KEY", "STATUS", "SIZE"], rows)) out.print(line);
+  return 0;
+}
+
+/** The manifest name of an image, when a manifest declares it. */
+function manifestName(image: AuditedImage): string | undefined {
+  return image.locations.find((location) => location.name !== undefined)?.name;
+}

@@ -1,0 +1,60 @@
+import { stat } from "node:fs/promises";
+import path from "node:path";
+import {
+  type Discovery,
+  type Logger,
+  type ResolvedOptions,
+  ImagegenError,
+  discoverSpecs,
+  loadConfigFile,
+  resolveOptions,
+} from "@imagegen/core";
+import { type Output, UsageError } from "./output.js";
+
+/** Flags every command takes (SPEC §8). */
+export interface CommonFlags {
+  root?: string;
+  config?: string;
+  concurrency?: number;
+  frozen?: boolean;
+  json?: boolean;
+}
+
+export interface Project {
+  options: ResolvedOptions;
+  discovery: Discovery;
+}
+
+/**
+ * Reads the config exactly as the plugin does (resolveOptions) with the flags on top, then
+ * finds every image. A config that cannot be read is a usage error; a bad import or manifest
+ * is not: it is listed in `discovery.errors` and every other image is still found.
+ */
+export async function openProject(flags: CommonFlags, out: Output, logger: Logger): Promise<Project> {
+  const root = path.resolve(flags.root ?? process.cwd());
+  const isDir = await stat(root).then((s) => s.isDirectory(), () => false);
+  if (!isDir) throw new UsageError(`--root ${root} is not a directory`);
+  out.setRoot(root);
+
+  let options: ResolvedOptions;
+  try {
+    // Read once more only to learn an apiKey written in the config, so that no output can show it.
+    out.addSecret((await loadConfigFile(root, flags.config)).config.apiKey);
+    options = await resolveOptions({
+      root,
+      ...(flags.config !== undefined && { configFile: flags.config }),
+      ...(flags.concurrency !== undefined && { concurrency: flags.concurrency }),
+      ...(flags.frozen && { frozen: true }),
+      logger,
+    });
+  } catch (error) {
+    if (error instanceof ImagegenError) throw new UsageError(error.message);
+    throw error;
+  }
+  return { options, discovery: await discoverSpecs(options) };
+}
+
+/** Discovery errors, one per line, on stderr. */
+export function reportDiscoveryErrors(project: Project, out: Output): void {
+  for (const error of project.discovery.errors) out.note(`error: ${error.message}`);
+}

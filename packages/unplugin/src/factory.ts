@@ -1,0 +1,176 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import {
+  Engine,
+  ImagegenError,
+  MissingOriginalError,
+  type ResolveOptionsInput,
+  isGenId,
+  parseGenId,
+  parseManifest,
+  resolveOptions,
+  resolveSpec,
+  sha256Hex,
+  type ImageResult,
+  type ImageSpec,
+  type SourceLocation,
+} from "@imagegen/core";
+import { createUnplugin, type UnpluginContextMeta } from "unplugin";
+import { type AssetOutput, type DevAsset, type EmitContext, devServerOutput, fileUrlOutput } from "./asset-output.js";
+import { variantFileName } from "./file-names.js";
+import { type VariantUrl, genModuleCode, manifestModuleCode } from "./module-code.js";
+
+export type ImagegenPluginOptions = ResolveOptionsInput;
+
+const VIRTUAL_PREFIX = "\0imagegen:";
+const MANIFEST_RE = /\.prompts\.ya?ml$/;
+export const DEV_URL_PATH = "@imagegen/";
+
+interface GenImport {
+  id: string;
+  importer: string | undefined;
+}
+
+/** Shared by every bundler entry; what differs per bundler is the {@link AssetOutput}. */
+export const unpluginImagegen = createUnplugin<ImagegenPluginOptions | undefined>((inline = {}, meta) => {
+  let root = inline.root ?? process.cwd();
+  let assetsDir = "assets";
+  let output: AssetOutput = defaultOutput(meta);
+  let engine: Promise<Engine> | undefined;
+  let logger = inline.logger;
+  const devAssets = new Map<string, DevAsset>();
+  // Short hashed virtual ids keep prompts (dots, spaces, `?`, non-Latin text) out of URLs and
+  // away from Vite's `?import` rewriting.
+  const genImports = new Map<string, GenImport>();
+  let missing: MissingOriginalError[] = [];
+
+  const getEngine = () => {
+    engine ??= resolveOptions({ ...inline, root, ...(logger ? { logger } : {}) }).then((options) => new Engine(options));
+    return engine;
+  };
+
+  async function resolveImage(spec: ImageSpec): Promise<ImageResult | undefined> {
+    try {
+      return await (await getEngine()).resolveImage(spec);
+    } catch (error) {
+      // In frozen mode, every missing original is listed at the end of the build, not just the first.
+      if (error instanceof MissingOriginalError && (await getEngine()).options.frozen) {
+        missing.push(error);
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  function urlFor(context: EmitContext): VariantUrl {
+    return (variant, spec) => output.emit(context, variantFileName(spec, variant, assetsDir), variant);
+  }
+
+  return {
+    name: "unplugin-imagegen",
+    enforce: "pre",
+
+    buildStart() {
+      output.reset();
+      missing = [];
+    },
+
+    resolveId(id, importer) {
+      if (!isGenId(id)) return null;
+      const virtualId = `${VIRTUAL_PREFIX}${sha256Hex(id).slice(0, 16)}.js`;
+      if (!genImports.has(virtualId)) genImports.set(virtualId, { id, importer: importer && cleanId(importer) });
+      return virtualId;
+    },
+
+    loadInclude(id) {
+      return id.startsWith(VIRTUAL_PREFIX) || MANIFEST_RE.test(cleanId(id));
+    },
+
+    async load(id) {
+      const context = this as unknown as EmitContext;
+      try {
+        if (id.startsWith(VIRTUAL_PREFIX)) {
+          const genImport = genImports.get(id);
+          if (!genImport) return null;
+          const { options } = await getEngine();
+          const source: SourceLocation = { file: genImport.importer ?? root, id: genImport.id };
+          const spec = resolveSpec(parseGenId(genImport.id, genImport.importer), { ...options, source });
+          const result = await resolveImage(spec);
+          return result ? genModuleCode(result, urlFor(context)) : "export default undefined;";
+        }
+        const file = cleanId(id);
+        this.addWatchFile(file);
+        const manifest = parseManifest(await readFile(file, "utf8"), file);
+        const { options } = await getEngine();
+        const images = await Promise.all(
+          manifest.images.map(async (image) => {
+            const spec = resolveSpec(image.options, { ...options, source: image.location });
+            return { name: image.name, exportName: image.exportName, result: await resolveImage(spec) };
+          }),
+        );
+        if (images.some((image) => !image.result)) return "export default {};";
+        return manifestModuleCode(
+          images.map(({ name, exportName, result }) => ({ name, exportName, result: result! })),
+          urlFor(context),
+        );
+      } catch (error) {
+        if (error instanceof ImagegenError) this.error(userError(error));
+        throw error;
+      }
+    },
+
+    buildEnd() {
+      if (missing.length === 0) return;
+      const lines = missing.map((error) => `  - ${error.message}`);
+      throw userError(new ImagegenError(`${missing.length} image(s) have no stored original:\n${lines.join("\n")}`));
+    },
+
+    vite: {
+      configResolved(config) {
+        root = inline.root ?? config.root;
+        assetsDir = config.build.assetsDir;
+        logger ??= {
+          info: (message) => config.logger.info(`[imagegen] ${message}`, { timestamp: true }),
+          warn: (message) => config.logger.warn(`[imagegen] ${message}`, { timestamp: true }),
+        };
+        output =
+          config.command === "serve"
+            ? devServerOutput(`${config.base}${DEV_URL_PATH}`, devAssets)
+            : fileUrlOutput(this.meta.rolldownVersion ? "ROLLDOWN_FILE_URL" : "ROLLUP_FILE_URL");
+      },
+      configureServer(server) {
+        const prefix = `${server.config.base}${DEV_URL_PATH}`;
+        server.middlewares.use((req, res, next) => {
+          const url = req.url?.split("?")[0];
+          if (!url?.startsWith(prefix)) return next();
+          const asset = devAssets.get(decodeURIComponent(url.slice(prefix.length)));
+          if (!asset) {
+            res.statusCode = 404;
+            res.setHeader("Content-Type", "text/plain; charset=utf-8");
+            res.end("imagegen: no such image (it may be from an earlier build; reload the page)");
+            return;
+          }
+          res.setHeader("Content-Type", asset.contentType);
+          res.setHeader("Content-Length", String(asset.bytes.byteLength));
+          res.setHeader("Cache-Control", "no-cache");
+          res.end(asset.bytes);
+        });
+      },
+    },
+  };
+});
+
+function defaultOutput(meta: UnpluginContextMeta): AssetOutput {
+  return fileUrlOutput(meta.framework === "rolldown" ? "ROLLDOWN_FILE_URL" : "ROLLUP_FILE_URL");
+}
+
+function cleanId(id: string): string {
+  return path.normalize(id.split("?")[0]!);
+}
+
+/** A user mistake is reported by its message alone: no stack trace. */
+function userError(error: ImagegenError): Error {
+  const plain = new Error(error.message);
+  plain.stack = error.message;
+  return plain;
+}
