@@ -1,0 +1,50 @@
+import { cp, mkdir, readdir, readFile, rm } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const testDir = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+
+/** A recognisable fake key: tests assert that it never shows up anywhere. */
+export const FAKE_API_KEY = "fake-key-9f3c1d7e-never-print-me";
+
+/**
+ * Copies a fixture into `test/.tmp/<name>-<n>`, inside the workspace so that its imports
+ * resolve, with a fresh store, lock and cache.
+ */
+export async function copyFixture(name: string): Promise<string> {
+  const target = path.join(testDir, ".tmp", `${name}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+  await rm(target, { recursive: true, force: true });
+  await mkdir(path.dirname(target), { recursive: true });
+  await cp(path.join(testDir, "fixtures", name), target, { recursive: true });
+  return target;
+}
+
+/** Every file below a folder, as paths relative to it. */
+export async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
+    .sort();
+}
+
+/** Paths (relative to `dir`) of the files that contain `needle`. */
+export async function filesContaining(dir: string, needle: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const file of await listFiles(dir).catch(() => [])) {
+    if ((await readFile(path.join(dir, file))).includes(needle)) found.push(file);
+  }
+  return found;
+}
+
+/** A logger that keeps every line, to assert on what a user would read. */
+export function captureLogger() {
+  const lines: string[] = [];
+  return {
+    lines,
+    logger: {
+      info: (message: string) => lines.push(message),
+      warn: (message: string) => lines.push(message),
+    },
+  };
+}
