@@ -5,6 +5,14 @@ import { decodeDownloadFault, type DownloadFault } from "./faults.js";
 /** `/files/<sha256 of the prompt object>-<nonce>[.<encoded download fault>].png` */
 const FILE_PATH = /^\/files\/(([0-9a-f]{64})-[0-9a-f]{12}(?:\.([A-Za-z0-9_-]+))?)\.png$/;
 
+/** What S3 says for the statuses tests usually ask for. */
+const STORAGE_ERRORS: Record<number, [code: string, message: string]> = {
+  400: ["InvalidRequest", "Invalid request"],
+  403: ["AccessDenied", "Request has expired"],
+  404: ["NoSuchKey", "The specified key does not exist."],
+  503: ["SlowDown", "Please reduce your request rate."],
+};
+
 /** Serves the image behind a temporaryUrl, or the download fault its generation was given. */
 export async function answerDownload(context: EmulatorContext, res: ServerResponse, url: URL): Promise<void> {
   const [, fileId = "", hash = "", encodedFault] = FILE_PATH.exec(url.pathname) ?? [];
@@ -21,8 +29,10 @@ export async function answerDownload(context: EmulatorContext, res: ServerRespon
   }
 
   switch (fault?.kind) {
-    case "download-status":
-      return sendStorageError(res, fault.status, "AccessDenied", fault.message ?? "Request has expired");
+    case "download-status": {
+      const [code, message] = STORAGE_ERRORS[fault.status] ?? ["InternalError", "We encountered an internal error. Please try again."];
+      return sendStorageError(res, fault.status, code, fault.message ?? message);
+    }
     case "redirect-download":
       res.writeHead(302, { Location: fault.location, "Content-Length": 0 });
       res.end();
