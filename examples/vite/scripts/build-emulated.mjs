@@ -29,8 +29,10 @@ try {
   console.log(`\nImages in ${path.relative(process.cwd(), assets) || assets}:`);
   for (const name of (await readdir(assets)).filter((n) => /\.(avif|webp|jpg|png)$/.test(n)).sort()) {
     const file = path.join(assets, name);
-    const { width, height, format } = await sharp(file).metadata();
-    console.log(`  ${name.padEnd(64)} ${format.padEnd(5)} ${`${width}×${height}`.padStart(9)} ${((await stat(file)).size / 1024).toFixed(1).padStart(7)} KiB`);
+    const { width, height, format, compression } = await sharp(file).metadata();
+    // sharp names AVIF by its container, HEIF; the codec tells them apart.
+    const shown = compression === "av1" ? "avif" : format;
+    console.log(`  ${name.padEnd(56)} ${shown.padEnd(5)} ${`${width}×${height}`.padStart(9)} ${((await stat(file)).size / 1024).toFixed(1).padStart(7)} KiB`);
   }
   console.log(`\nOpen it: npx pnpm@10.34.8 --filter imagegen-example-vite preview`);
 } finally {
