@@ -82,7 +82,7 @@ export async function renderVariants(original: Buffer, output: OutputParams): Pr
  */
 function variantSizes(original: Size, output: OutputParams): Size[] {
   const frameSize = framedSize(original, output);
-  const widths = output.widths ?? [frameSize.width];
+  const widths = output.widths?.length ? output.widths : [frameSize.width];
   const sizes = new Map<number, Size>();
   for (const width of widths) {
     const size = scaledSize(original, frameSize, width, output);

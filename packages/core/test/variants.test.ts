@@ -70,6 +70,8 @@ describe("renderVariants", () => {
   it("keeps the original width when no widths are given", async () => {
     const rendition = await renderVariants(square1k, defaults);
     expect(rendition.variants.map((v) => [v.width, v.height])).toEqual([[1024, 1024]]);
+    const empty = await renderVariants(square1k, { ...defaults, widths: [] });
+    expect(empty.variants.map((v) => [v.width, v.height])).toEqual([[1024, 1024]]);
   });
 
   it("never upscales: larger widths are clamped to the original and made once", async () => {
