@@ -32,7 +32,7 @@ export function renditionKey(originalSha256: string, output: OutputParams): stri
   const canonical = JSON.stringify({
     original: originalSha256,
     // Variants come out sorted and deduplicated, so the order the widths were written in does not matter.
-    widths: output.widths ? [...new Set(output.widths)].sort((a, b) => a - b) : null,
+    widths: output.widths?.length ? [...new Set(output.widths)].sort((a, b) => a - b) : null,
     formats: output.formats,
     quality: output.quality ?? null,
     aspect: output.aspect ? [output.aspect.width, output.aspect.height] : null,

@@ -59,6 +59,7 @@ describe("renditionKey", () => {
 
   it("ignores what does not change the pixels", () => {
     expect(renditionKey(sha, { ...output, widths: [512, 256, 512] })).toBe(renditionKey(sha, output));
+    expect(renditionKey(sha, { ...output, widths: [] })).toBe(renditionKey(sha, { ...output, widths: undefined }));
     const noAspect = { ...output, aspect: undefined };
     expect(renditionKey(sha, { ...noAspect, fit: "inside" })).toBe(renditionKey(sha, noAspect));
   });
