@@ -17,3 +17,7 @@ export * from "./providers/placeholder.js";
 export * from "./generate-with-retry.js";
 export * from "./engine.js";
 export * from "./config.js";
+export * from "./scan-sources.js";
+export * from "./discovery.js";
+export * from "./audit.js";
+export * from "./manifest-declarations.js";
