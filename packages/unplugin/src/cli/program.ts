@@ -1,0 +1,168 @@
+import { readFileSync } from "node:fs";
+import { ImagegenError } from "@imagegen/core";
+import { type CAC, cac } from "cac";
+import { checkCommand } from "./check.js";
+import { type GenerateFlags, generateCommand } from "./generate.js";
+import { listCommand } from "./list.js";
+import { Output, UsageError } from "./output.js";
+import type { CommonFlags } from "./project.js";
+import { type PruneFlags, pruneCommand } from "./prune.js";
+import { type ReportFlags, reportCommand } from "./report.js";
+import { typesCommand } from "./types.js";
+
+/** Exit codes (SPEC §8): done and clean, failed or not clean, usage or config error. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+const COMMANDS = ["generate", "check", "list", "prune", "report", "types"];
+
+/**
+ * Runs `imagegen <command> …` and returns its exit code. Every message goes through `out`,
+ * which keeps the API key out of it; a usage or config error is one line.
+ */
+export async function runCli(argv: string[], out = new Output()): Promise<number> {
+  const cli = defineCommands();
+  try {
+    cli.parse(["node", "imagegen", ...argv], { run: false });
+    if (cli.options.help || cli.options.version) return EXIT.ok;
+    if (!cli.matchedCommand) {
+      const [command] = cli.args;
+      throw new UsageError(
+        command === undefined
+          ? `no command given; commands: ${COMMANDS.join(", ")}`
+          : `unknown command "${command}"; commands: ${COMMANDS.join(", ")}`,
+      );
+    }
+    return (await cli.runMatchedCommand()) as number;
+  } catch (error) {
+    if (error instanceof UsageError || (error instanceof Error && error.name === "CACError")) {
+      const command = cli.matchedCommandName ? ` ${cli.matchedCommandName}` : "";
+      out.note(`imagegen: ${firstLine(error.message)} (see \`imagegen${command} --help\`)`);
+      return EXIT.usage;
+    }
+    if (error instanceof ImagegenError) {
+      out.note(`imagegen: ${error.message}`);
+      return EXIT.failed;
+    }
+    const internal = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    out.note(`imagegen: internal error: ${internal}`);
+    return EXIT.failed;
+  }
+
+  function defineCommands(): CAC {
+    const cli = cac("imagegen");
+    cli
+      .option("--root <dir>", "Project root (default: the current directory)")
+      .option("--config <file>", "Config file (default: imagegen.config.{ts,mts,js,mjs} at the root)")
+      .option("--concurrency <n>", "Generations at once (default: the config's, else 4)")
+      .option("--frozen", "Never call a provider: a missing original is an error (also IMAGEGEN_FROZEN=1)")
+      .option("--json", "Machine-readable output on stdout");
+
+    cli
+      .command("generate", "Generate every missing image, update the store and the lock")
+      .option("--dry-run", "Print what would be generated; spend nothing")
+      .option("--force <name|key>", "Re-roll one image (a manifest image name or a key): a new original replaces the stored one")
+      .option("--max-generations <n>", "The most paid generations this run may start (default: the config's maxGenerations)")
+      .example("imagegen generate --dry-run")
+      .example("imagegen generate --force hero")
+      .action((options: Record<string, unknown>) => {
+        const flags: GenerateFlags = {
+          ...commonFlags(cli, options),
+          ...(options.dryRun === true && { dryRun: true }),
+          ...optional("force", stringFlag(cli, "force")),
+          ...optional("maxGenerations", integerFlag(cli, "max-generations", 0)),
+        };
+        return generateCommand(flags, out);
+      });
+
+    cli
+      .command("check", "Report missing, stale, unlocked and orphaned images without calling any provider (exit 1 if any)")
+      .action((options: Record<string, unknown>) => checkCommand(commonFlags(cli, options), out));
+
+    cli
+      .command("list", "A table of every image: where it is used, key, status, size")
+      .action((options: Record<string, unknown>) => listCommand(commonFlags(cli, options), out).then(() => EXIT.ok));
+
+    cli
+      .command("prune", "Remove store and lock entries that nothing uses")
+      .option("--dry-run", "Print what would be removed; remove nothing")
+      .action((options: Record<string, unknown>) => {
+        const flags: PruneFlags = { ...commonFlags(cli, options), ...(options.dryRun === true && { dryRun: true }) };
+        return pruneCommand(flags, out);
+      });
+
+    cli
+      .command("report", "Write a static HTML page of every image with its prompt and parameters, for review")
+      .option("--out <dir>", "Folder of the page (default: imagegen-report at the root)")
+      .action((options: Record<string, unknown>) => {
+        const flags: ReportFlags = { ...commonFlags(cli, options), ...optional("out", stringFlag(cli, "out")) };
+        return reportCommand(flags, out);
+      });
+
+    cli
+      .command("types", "Write x.prompts.yaml.d.ts beside each manifest, declaring its exports")
+      .action((options: Record<string, unknown>) => typesCommand(commonFlags(cli, options), out));
+
+    cli.help();
+    cli.version(packageVersion());
+    return cli;
+  }
+}
+
+function commonFlags(cli: CAC, options: Record<string, unknown>): CommonFlags {
+  return {
+    ...optional("root", stringFlag(cli, "root")),
+    ...optional("config", stringFlag(cli, "config")),
+    ...optional("concurrency", integerFlag(cli, "concurrency", 1)),
+    ...(options.frozen === true && { frozen: true }),
+    ...(options.json === true && { json: true }),
+  };
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+/**
+ * The value of `--name <value>` exactly as typed. cac (through mri) turns number-like values into
+ * numbers, which would change a key such as `0123…` or `1e40…`; the raw argument is used instead.
+ */
+function stringFlag(cli: CAC, name: string): string | undefined {
+  let value: string | undefined;
+  const args = cli.rawArgs.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--") break;
+    if (arg === `--${name}`) {
+      const next = args[i + 1];
+      if (next === undefined || next.startsWith("-")) throw new UsageError(`--${name} needs a value`);
+      value = next;
+      i++;
+    } else if (arg.startsWith(`--${name}=`)) {
+      value = arg.slice(name.length + 3);
+    }
+  }
+  if (value === "") throw new UsageError(`--${name} needs a value`);
+  return value;
+}
+
+function integerFlag(cli: CAC, name: string, min: number): number | undefined {
+  const raw = stringFlag(cli, name);
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw) || Number(raw) < min) {
+    throw new UsageError(`--${name} must be a whole number of at least ${min} (got ${JSON.stringify(raw)})`);
+  }
+  return Number(raw);
+}
+
+function firstLine(text: string): string {
+  return text.split("\n")[0]!.trim();
+}
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version?: string };
+    return pkg.version ?? "0.0.0";
+  } catch {
+    return "0.0.0";
+  }
+}
