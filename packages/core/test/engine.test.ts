@@ -1,0 +1,149 @@
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import sharp from "sharp";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { resolveOptions } from "../src/config.js";
+import { Engine, MissingOriginalError } from "../src/engine.js";
+import type { ImagegenOptions } from "../src/options.js";
+import { parseGenId } from "../src/parse-gen-id.js";
+import type { GenerationRequest, Provider } from "../src/provider.js";
+import { resolveSpec } from "../src/resolve-spec.js";
+
+let root: string;
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), "imagegen-engine-"));
+});
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+/** A custom provider that paints a solid image and remembers every request and the peak of parallel calls. */
+function solidProvider(delayMs = 0) {
+  const requests: GenerationRequest[] = [];
+  let running = 0;
+  let peak = 0;
+  const provider: Provider = {
+    id: "solid",
+    async generate(request, { signal }) {
+      requests.push(request);
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      running--;
+      signal.throwIfAborted();
+      const bytes = await sharp({ create: { width: 256, height: 192, channels: 3, background: "#3a7" } }).png().toBuffer();
+      return { bytes, recordId: `record-${requests.length}` };
+    },
+  };
+  return { provider, requests, peak: () => peak };
+}
+
+const quiet = { info() {}, warn() {} };
+
+async function engineWith(options: ImagegenOptions, env: NodeJS.ProcessEnv = {}) {
+  return new Engine(await resolveOptions({ root, configFile: false, logger: quiet, ...options }, env));
+}
+
+function spec(engine: Engine, id: string) {
+  return resolveSpec(parseGenId(id, join(root, "src/main.ts")), { ...engine.options, source: { file: join(root, "src/main.ts"), id } });
+}
+
+describe("Engine", () => {
+  it("generates each original once however many callers ask, and stores and locks it", async () => {
+    const solid = solidProvider(20);
+    const engine = await engineWith({ provider: solid.provider });
+    const results = await Promise.all([
+      engine.resolveImage(spec(engine, "gen:a fox?w=128&format=webp")),
+      engine.resolveImage(spec(engine, "gen:a fox?w=64;128&format=jpeg")),
+      engine.resolveImage(spec(engine, "gen:a fox?w=128&format=webp")),
+    ]);
+    expect(solid.requests).toHaveLength(1);
+    expect(results[0]!.original.key).toBe(results[1]!.original.key);
+    expect(results[1]!.rendition.variants.map((v) => `${v.format} ${v.width}x${v.height}`)).toEqual(["jpeg 64x48", "jpeg 128x96"]);
+
+    const key = results[0]!.original.key;
+    expect((await readdir(join(root, ".imagegen"))).sort()).toEqual([`${key}.json`, `${key}.png`]);
+    const lock = JSON.parse(await readFile(join(root, "imagegen.lock.json"), "utf8"));
+    expect(lock.images[key]).toMatchObject({ prompt: "a fox", size: "1K", temperature: 1, topP: 0.95, width: 256, height: 192 });
+
+    // A new engine (a new build) reads the store and asks the provider nothing.
+    const again = await engineWith({ provider: solid.provider });
+    await again.resolveImage(spec(again, "gen:a fox?w=128&format=webp"));
+    expect(solid.requests).toHaveLength(1);
+    expect(again.stats).toMatchObject({ cached: 1, generated: 0, rendered: 0 });
+  });
+
+  it("bounds concurrent generations by `concurrency`", async () => {
+    const solid = solidProvider(50);
+    const engine = await engineWith({ provider: solid.provider, concurrency: 2 });
+    await Promise.all(["a", "b", "c", "d", "e"].map((p) => engine.resolveOriginal(spec(engine, `gen:${p}`))));
+    expect(solid.requests).toHaveLength(5);
+    expect(solid.peak()).toBe(2);
+  });
+
+  it("refuses to start more paid generations than maxGenerations", async () => {
+    const solid = solidProvider();
+    const engine = await engineWith({ provider: solid.provider, maxGenerations: 1 });
+    await engine.resolveOriginal(spec(engine, "gen:first"));
+    await expect(engine.resolveOriginal(spec(engine, "gen:second"))).rejects.toThrow(
+      /Not generating "second" \(.*main\.ts \(import "gen:second"\)\): this run has reached maxGenerations \(1\)/,
+    );
+    expect(solid.requests).toHaveLength(1);
+  });
+
+  it("in frozen mode never calls the provider and names the missing prompt and its import", async () => {
+    const solid = solidProvider();
+    const engine = await engineWith({ provider: solid.provider, frozen: true });
+    const error = await engine.resolveOriginal(spec(engine, "gen:a lighthouse")).catch((e) => e);
+    expect(error).toBeInstanceOf(MissingOriginalError);
+    expect(error.message).toMatch(/^No stored original for "a lighthouse" \(.*src\/main\.ts \(import "gen:a lighthouse"\), key [0-9a-f]{20}\) and imagegen is frozen/);
+    expect(solid.requests).toHaveLength(0);
+  });
+
+  it("reads frozen from IMAGEGEN_FROZEN=1 and strict from CI", async () => {
+    expect((await engineWith({}, { IMAGEGEN_FROZEN: "1" })).options.frozen).toBe(true);
+    expect((await engineWith({}, { CI: "true" })).options.strict).toBe(true);
+    expect((await engineWith({}, { CI: "false" })).options.strict).toBe(false);
+  });
+
+  it("without a key, renders placeholders of the exact size, warns once, and writes no store or lock", async () => {
+    const warnings: string[] = [];
+    const engine = new Engine(
+      await resolveOptions({ root, configFile: false, logger: { info() {}, warn: (m) => warnings.push(m) } }, {}),
+    );
+    expect(engine.options.provider.id).toBe("placeholder");
+    const [a, b] = await Promise.all([
+      engine.resolveImage(spec(engine, "gen:a fox?size=2K&format=png")),
+      engine.resolveImage(spec(engine, "gen:a hare?format=png")),
+    ]);
+    expect([a!.original.width, a!.original.height, b!.original.width]).toEqual([2048, 2048, 1024]);
+    expect(await sharp(a!.rendition.variants[0]!.bytes).metadata()).toMatchObject({ width: 2048, height: 2048, format: "png" });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/ONEMIN_API_KEY is not set/);
+    expect(await readdir(root)).not.toContain(".imagegen");
+    expect(await readdir(root)).not.toContain("imagegen.lock.json");
+  });
+
+  it("in strict mode without a key, a missing original is an error, not a placeholder", async () => {
+    const engine = await engineWith({}, { CI: "1" });
+    await expect(engine.resolveOriginal(spec(engine, "gen:a fox"))).rejects.toThrow(
+      /No stored original for "a fox" .* and no API key: set ONEMIN_API_KEY/,
+    );
+  });
+
+  it("refuses a stored original that does not match its lock entry", async () => {
+    const first = solidProvider();
+    const engine = await engineWith({ provider: first.provider });
+    const { key } = await engine.resolveOriginal(spec(engine, "gen:a fox"));
+    const lockPath = join(root, "imagegen.lock.json");
+    const lock = JSON.parse(await readFile(lockPath, "utf8"));
+    lock.images[key].sha256 = "0".repeat(64);
+    await import("node:fs/promises").then((fs) => fs.writeFile(lockPath, JSON.stringify(lock)));
+
+    const again = await engineWith({ provider: first.provider });
+    await expect(again.resolveOriginal(spec(again, "gen:a fox"))).rejects.toThrow(
+      new RegExp(`stored original of "a fox" .* does not match .*imagegen\\.lock\\.json \\(key ${key}\\); .*imagegen generate --force ${key}`),
+    );
+  });
+});
