@@ -1,2 +1,10 @@
-export { defineConfig, type ImagegenOptions, type Provider, type GenerationRequest, type GeneratedImage } from "@imagegen/core";
+export {
+  ProviderError,
+  defineConfig,
+  type GenerateContext,
+  type GeneratedImage,
+  type GenerationRequest,
+  type ImagegenOptions,
+  type Provider,
+} from "@imagegen/core";
 export { unpluginImagegen, unpluginImagegen as default, type ImagegenPluginOptions } from "./factory.js";
