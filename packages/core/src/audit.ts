@@ -21,7 +21,11 @@ export interface AuditedImage extends DiscoveredSpec {
   locked?: LockEntry;
 }
 
-/** A lock or store entry that no discovered image uses. */
+/**
+ * A lock or store entry that no discovered image uses. An orphaned lock entry makes the lock
+ * disagree with the code (`imagegen check` fails); an original that is only in the store is
+ * kept (a reverted prompt reuses it) until `imagegen prune`.
+ */
 export interface OrphanedEntry {
   key: OriginalKey;
   prompt: string;

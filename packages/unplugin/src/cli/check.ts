@@ -5,7 +5,8 @@ import { type CommonFlags, openProject } from "./project.js";
 
 /**
  * `imagegen check`: what a pull request would need, without calling any provider. Lists
- * missing, stale, unlocked and orphaned entries, and bad imports or manifests; exit 1 if any.
+ * missing, stale, unlocked and orphaned (locked but unused) entries, and bad imports or
+ * manifests; exit 1 if any.
  */
 export async function checkCommand(flags: CommonFlags, out: Output): Promise<number> {
   const { options, discovery } = await openProject(flags, out, quietLogger);
@@ -15,7 +16,10 @@ export async function checkCommand(flags: CommonFlags, out: Output): Promise<num
   const stale = pick("stale");
   const unlocked = pick("unlocked");
   const errors = discovery.errors.map((error) => error.message);
-  const clean = missing.length + stale.length + unlocked.length + audit.orphaned.length + errors.length === 0;
+  // An unused original only in the store is kept (a reverted prompt reuses it): noted, not a failure.
+  const orphaned = audit.orphaned.filter((orphan) => orphan.inLock);
+  const unused = audit.orphaned.filter((orphan) => !orphan.inLock);
+  const clean = missing.length + stale.length + unlocked.length + orphaned.length + errors.length === 0;
 
   if (flags.json) {
     const entry = (image: AuditedImage) => ({
@@ -31,7 +35,8 @@ export async function checkCommand(flags: CommonFlags, out: Output): Promise<num
       missing: missing.map(entry),
       stale: stale.map(entry),
       unlocked: unlocked.map(entry),
-      orphaned: audit.orphaned.map((orphan) => orphanJson(orphan)),
+      orphaned: orphaned.map(orphanJson),
+      unused: unused.map(orphanJson),
       errors,
     });
     return clean ? 0 : 1;
@@ -40,7 +45,8 @@ export async function checkCommand(flags: CommonFlags, out: Output): Promise<num
   for (const image of missing) out.print(`missing   ${imageLine(out, image)}`);
   for (const image of stale) out.print(`stale     ${imageLine(out, image)}: ${image.problem}`);
   for (const image of unlocked) out.print(`unlocked  ${imageLine(out, image)}`);
-  for (const orphan of audit.orphaned) out.print(`orphaned  "${shorten(orphan.prompt)}" key ${orphan.key} (${orphanPlace(out, options, orphan)})`);
+  for (const orphan of orphaned) out.print(`orphaned  "${shorten(orphan.prompt)}" key ${orphan.key} (${orphanPlace(out, options, orphan)})`);
+  for (const orphan of unused) out.print(`unused    "${shorten(orphan.prompt)}" key ${orphan.key} (${orphanPlace(out, options, orphan)}; kept until \`imagegen prune\`)`);
   for (const error of errors) out.print(`error     ${error}`);
 
   if (clean) {
@@ -50,10 +56,10 @@ export async function checkCommand(flags: CommonFlags, out: Output): Promise<num
   const hints = [
     missing.length + unlocked.length > 0 && "`imagegen generate` makes missing images and locks unlocked ones",
     stale.length > 0 && "restore stale originals from git (or `imagegen generate --force <key>` for a new image)",
-    audit.orphaned.length > 0 && "`imagegen prune` removes orphaned entries",
+    orphaned.length > 0 && "`imagegen prune` removes orphaned entries",
   ].filter(Boolean);
   out.print(
-    `Not clean: ${missing.length} missing, ${stale.length} stale, ${unlocked.length} unlocked, ${audit.orphaned.length} orphaned, ${count(errors.length, "error")} (${count(audit.images.length, "image")} in use).`,
+    `Not clean: ${missing.length} missing, ${stale.length} stale, ${unlocked.length} unlocked, ${orphaned.length} orphaned, ${count(errors.length, "error")} (${count(audit.images.length, "image")} in use).`,
   );
   if (hints.length > 0) out.print(`${hints.join("; ")}.`);
   return 1;

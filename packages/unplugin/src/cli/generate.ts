@@ -6,6 +6,7 @@ import {
   type OriginalRef,
   type Provider,
   auditImages,
+  updateLockfile,
 } from "@imagegen/core";
 import { type Output, UsageError, count, locationJson, seconds, shorten } from "./output.js";
 import { type Progress, createProgress } from "./progress.js";
@@ -47,15 +48,16 @@ export async function generateCommand(flags: GenerateFlags, out: Output): Promis
   const provider = options.provider;
 
   let refusal: string | undefined;
+  const need = plan.length === 1 ? "needs" : "need";
   if (plan.length > 0) {
     if (options.frozen) {
       refusal = `${count(plan.length, "image")} ${plan.length === 1 ? "has" : "have"} no stored original and imagegen is frozen (--frozen or IMAGEGEN_FROZEN): nothing was generated.`;
     } else if (provider.persistent === false) {
       refusal = options.usingFallbackPlaceholder
-        ? `${count(plan.length, "image")} need generating but ONEMIN_API_KEY is not set: nothing was generated.`
-        : `${count(plan.length, "image")} need generating but provider "${provider.id}" makes throwaway images that are never stored: nothing was generated.`;
+        ? `${count(plan.length, "image")} ${need} generating but ONEMIN_API_KEY is not set: nothing was generated.`
+        : `${count(plan.length, "image")} ${need} generating but provider "${provider.id}" makes throwaway images that are never stored: nothing was generated.`;
     } else if (plan.length > maxGenerations) {
-      refusal = `${count(plan.length, "image")} need generating but maxGenerations is ${maxGenerations}: nothing was generated; raise maxGenerations (or --max-generations) to allow it.`;
+      refusal = `${count(plan.length, "image")} ${need} generating but maxGenerations is ${maxGenerations}: nothing was generated; raise maxGenerations (or --max-generations) to allow it.`;
     }
   }
 
@@ -121,6 +123,21 @@ export async function generateCommand(flags: GenerateFlags, out: Output): Promis
   progress.stop();
   process.off("SIGINT", stopOnInterrupt);
 
+  // The lock records the keys in use (SPEC §4): an edited prompt's old key leaves it. Its original
+  // stays in the store (a reverted prompt reuses it) until `imagegen prune`. Not while an import
+  // or manifest is invalid: its images would look unused.
+  const unlocked: string[] = [];
+  if (discovery.errors.length === 0 && !target) {
+    const used = new Set(discovery.specs.map((spec) => spec.key));
+    await updateLockfile(options.lockfilePath, (lock) => {
+      for (const key of Object.keys(lock.images)) {
+        if (used.has(key)) continue;
+        unlocked.push(key);
+        delete lock.images[key];
+      }
+    });
+  }
+
   const tally = (outcome: Outcome) => results.filter((result) => result.outcome === outcome).length;
   const failed = tally("failed");
   const elapsed = performance.now() - started;
@@ -132,6 +149,7 @@ export async function generateCommand(flags: GenerateFlags, out: Output): Promis
       failed,
       apiRequests: counter.requests,
       durationMs: Math.round(elapsed),
+      removedFromLock: unlocked,
       images: results.map(({ image, outcome, error }) => ({
         key: image.key,
         prompt: image.spec.prompt,
@@ -142,6 +160,11 @@ export async function generateCommand(flags: GenerateFlags, out: Output): Promis
       errors: discovery.errors.map((error) => error.message),
     });
   } else {
+    if (unlocked.length > 0) {
+      out.print(
+        `Removed ${count(unlocked.length, "unused entry", "unused entries")} from ${out.relative(options.lockfilePath)}; the originals stay in ${out.relative(options.storeDir)}/ until \`imagegen prune\`.`,
+      );
+    }
     const errors = discovery.errors.length > 0 ? `, ${count(discovery.errors.length, "invalid import")}` : "";
     out.print(
       `${tally("cached")} cached, ${tally("generated")} generated, ${failed} failed${errors} · ${count(counter.requests, "API request")} · ${seconds(elapsed)}`,

@@ -44,7 +44,7 @@ export async function listCommand(flags: CommonFlags, out: Output): Promise<numb
     ];
   });
   for (const orphan of audit.orphaned) {
-    rows.push([`"${shorten(orphan.prompt, 48)}"`, "—", orphan.key, "orphaned", orphan.meta ? `${orphan.meta.width}×${orphan.meta.height}` : "—"]);
+    rows.push([`"${shorten(orphan.prompt, 48)}"`, "—", orphan.key, orphan.inLock ? "orphaned" : "unused", orphan.meta ? `${orphan.meta.width}×${orphan.meta.height}` : "—"]);
   }
   for (const line of formatTable(["NAME / PROMPT", "USED IN", "KEY", "STATUS", "SIZE"], rows)) out.print(line);
   return 0;

@@ -90,8 +90,8 @@ export function shorten(text: string, max = 60): string {
 }
 
 /** `1 image`, `2 images`. */
-export function count(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+export function count(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
 }
 
 export function seconds(ms: number): string {

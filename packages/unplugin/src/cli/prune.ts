@@ -52,7 +52,7 @@ export async function pruneCommand(flags: PruneFlags, out: Output): Promise<numb
   out.print(
     orphaned.length === 0
       ? `Nothing to prune: every stored and locked image is in use${tail}.`
-      : `${verb} ${count(orphaned.length, "orphaned image")}${tail}${flags.dryRun ? " (--dry-run: nothing was changed)" : ""}.`,
+      : `${verb} ${count(orphaned.length, "image")} that nothing uses${tail}${flags.dryRun ? " (--dry-run: nothing was changed)" : ""}.`,
   );
   return 0;
 }

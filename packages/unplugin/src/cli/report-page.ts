@@ -1,7 +1,7 @@
 /** What one card of the report shows. */
 export interface ReportCard {
   key: string;
-  /** `ok`, `missing`, `stale`, `unlocked` or `orphaned`. */
+  /** `ok`, `missing`, `stale`, `unlocked`, `orphaned` (locked, unused) or `unused` (only stored). */
   status: string;
   /** The manifest name, when a manifest declares the image. */
   name: string | undefined;
@@ -33,7 +33,7 @@ export function renderReportPage(page: ReportPage): string {
   const orphaned =
     page.orphaned.length === 0
       ? ""
-      : `<h2>Orphaned <small>(used nowhere; <code>imagegen prune</code> removes them)</small></h2>
+      : `<h2>Not in use <small>(<code>imagegen prune</code> removes them)</small></h2>
 <section class="grid">${page.orphaned.map(card).join("\n")}</section>`;
   return `<!doctype html>
 <html lang="en">
@@ -59,7 +59,7 @@ export function renderReportPage(page: ReportPage): string {
   .status { display: inline-block; border-radius: 4px; padding: 0 6px; font-size: 12px; font-weight: 600; text-transform: uppercase; }
   .status-ok { background: #2a7; color: #fff; }
   .status-missing, .status-stale { background: #d33; color: #fff; }
-  .status-unlocked, .status-orphaned { background: #d90; color: #000; }
+  .status-unlocked, .status-orphaned, .status-unused { background: #d90; color: #000; }
   table { border-collapse: collapse; font-size: 12px; }
   th { text-align: left; font-weight: 500; color: var(--muted); padding-right: 12px; vertical-align: top; }
   td { overflow-wrap: anywhere; }

@@ -76,7 +76,7 @@ export async function reportCommand(flags: ReportFlags, out: Output): Promise<nu
     const entry = orphan.meta ?? orphan.locked!;
     return {
       key: orphan.key,
-      status: "orphaned",
+      status: orphan.inLock ? "orphaned" : "unused",
       name: undefined,
       prompt: orphan.prompt,
       finalPrompt: orphan.prompt,
@@ -105,7 +105,7 @@ export async function reportCommand(flags: ReportFlags, out: Output): Promise<nu
       ["stored", tally("ok") + tally("unlocked")],
       ["missing", tally("missing")],
       ["stale", tally("stale")],
-      ["orphaned", orphaned.length],
+      ["not in use", orphaned.length],
     ],
     images,
     orphaned,
@@ -117,7 +117,7 @@ export async function reportCommand(flags: ReportFlags, out: Output): Promise<nu
   if (flags.json) {
     out.json({ ok: true, page: out.relative(page), images: images.length, orphaned: orphaned.length, thumbnails });
   } else {
-    out.print(`Wrote ${out.relative(page)}: ${count(images.length, "image")}, ${thumbnails} with a thumbnail${orphaned.length > 0 ? `, ${orphaned.length} orphaned` : ""}.`);
+    out.print(`Wrote ${out.relative(page)}: ${count(images.length, "image")}, ${thumbnails} with a thumbnail${orphaned.length > 0 ? `, ${orphaned.length} not in use` : ""}.`);
   }
   return 0;
 }
