@@ -27,7 +27,7 @@ function barProgress(out: Output, total: number): Progress {
   const bars = new cliProgress.MultiBar(
     {
       stream: out.stderr,
-      format: "{bar} {value}/{total} images | {duration_formatted} | {last}",
+      format: "{bar} {value}/{total} images | {duration_formatted}",
       barsize: 30,
       hideCursor: true,
       clearOnComplete: false,
@@ -35,13 +35,13 @@ function barProgress(out: Output, total: number): Progress {
     },
     cliProgress.Presets.shades_classic,
   );
-  const bar = bars.create(total, 0, { last: "starting…" });
+  const bar = bars.create(total, 0);
   let stopped = false;
   return {
     log: (line) => bars.log(`${out.clean(line)}\n`),
     tick(label) {
       bars.log(`${out.clean(label)}\n`);
-      bar.increment(1, { last: "" });
+      bar.increment();
     },
     stop() {
       if (stopped) return;
