@@ -102,7 +102,11 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
       .command("types", "Write x.prompts.yaml.d.ts beside each manifest, declaring its exports")
       .action((options: Record<string, unknown>) => typesCommand(commonFlags(cli, options), out));
 
-    cli.help();
+    // A command's own help says what it does, not only its options.
+    cli.help((sections) => {
+      const command = cli.matchedCommand;
+      if (command?.description) sections.splice(2, 0, { body: command.description });
+    });
     cli.version(packageVersion());
     return cli;
   }
