@@ -1,9 +1,15 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
+import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 
-/** Temporary files are hidden siblings of their target: `.<name>.<pid>.<random>.tmp`. */
-const TEMP_FILE = /^\..+\.\d+\.[0-9a-f]+\.tmp$/;
+/**
+ * Temporary files are hidden siblings of their target: `.<name>.<pid>.<host><random>.tmp`, where
+ * `<host>` is 8 hex digits of this machine's name, so that a leftover of a dead writer on this
+ * machine can be told from a write in flight on another one sharing the folder.
+ */
+const TEMP_FILE = /^\.(.+)\.(\d+)\.([0-9a-f]+)\.tmp$/;
+const HOST_ID = createHash("sha256").update(hostname()).digest("hex").slice(0, 8);
 
 /**
  * Writes a file so that readers see either the old content or the new, never a partial one:
@@ -13,7 +19,7 @@ const TEMP_FILE = /^\..+\.\d+\.[0-9a-f]+\.tmp$/;
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  const temp = join(dir, `.${basename(path)}.${process.pid}.${HOST_ID}${randomBytes(6).toString("hex")}.tmp`);
   try {
     const handle = await open(temp, "wx");
     try {
@@ -31,11 +37,11 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
 }
 
 /**
- * Removes temporary files left by killed writers. Only files older than `maxAgeMs` go, so a
- * write in flight in another process sharing the folder is never disturbed.
- * Returns how many were removed.
+ * Removes temporary files left by killed writers: those of a dead process on this machine, and
+ * any older than `maxAgeMs`, so a write in flight in another process sharing the folder is never
+ * disturbed. With `target`, only the temporary files of that file name. Returns how many were removed.
  */
-export async function removeStaleTempFiles(dir: string, maxAgeMs = 60 * 60 * 1000): Promise<number> {
+export async function removeStaleTempFiles(dir: string, maxAgeMs = 60 * 60 * 1000, target?: string): Promise<number> {
   let names: string[];
   try {
     names = await readdir(dir);
@@ -46,10 +52,13 @@ export async function removeStaleTempFiles(dir: string, maxAgeMs = 60 * 60 * 100
   const cutoff = Date.now() - maxAgeMs;
   let removed = 0;
   for (const name of names) {
-    if (!TEMP_FILE.test(name)) continue;
+    const match = TEMP_FILE.exec(name);
+    if (!match || (target !== undefined && match[1] !== target)) continue;
     const file = join(dir, name);
+    const pid = Number(match[2]);
+    const deadWriter = match[3]!.startsWith(HOST_ID) && pid !== process.pid && !isProcessAlive(pid);
     try {
-      if ((await stat(file)).mtimeMs > cutoff) continue;
+      if (!deadWriter && (await stat(file)).mtimeMs > cutoff) continue;
       await unlink(file);
       removed++;
     } catch (error) {
@@ -58,6 +67,16 @@ export async function removeStaleTempFiles(dir: string, maxAgeMs = 60 * 60 * 100
     }
   }
   return removed;
+}
+
+/** Whether a process with this pid runs on this machine. */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== "ESRCH";
+  }
 }
 
 export function isNotFound(error: unknown): boolean {
