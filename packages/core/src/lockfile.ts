@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises";
-import { resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { isNotFound, writeFileAtomic } from "./atomic-write.js";
 import { ImagegenError } from "./errors.js";
+import { withFileLock } from "./file-lock.js";
 import type { OriginalKey } from "./key.js";
 import { IMAGE_SIZES, type ImageSize } from "./spec.js";
 import type { OriginalMeta } from "./store.js";
@@ -51,22 +52,26 @@ const queues = new Map<string, Promise<unknown>>();
 
 /**
  * Re-reads the lockfile, applies `change`, and writes it (atomically) only if its text changed.
- * Updates of one path in one process run one after another, so none is lost to a concurrent one.
+ * Updates of one path run one after another, in one process (a queue) and across processes (a
+ * lock file beside it, `.imagegen.lock.json.lock`), so none is lost to a concurrent one.
  * Returns the data as written.
  */
 export function updateLockfile(path: string, change: (data: LockfileData) => void): Promise<LockfileData> {
   const absolute = resolve(path);
   const previous = queues.get(absolute) ?? Promise.resolve();
-  const update = previous.then(
-    () => applyUpdate(absolute, change),
-    () => applyUpdate(absolute, change),
-  );
+  const locked = () => withFileLock(lockfileLockPath(absolute), () => applyUpdate(absolute, change));
+  const update = previous.then(locked, locked);
   queues.set(absolute, update);
   const forget = () => {
     if (queues.get(absolute) === update) queues.delete(absolute);
   };
   update.then(forget, forget);
   return update;
+}
+
+/** The lock that guards a lockfile's read-modify-write across processes: a hidden file beside it. */
+export function lockfileLockPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}.lock`);
 }
 
 export function lockEntryFor(meta: OriginalMeta): LockEntry {
