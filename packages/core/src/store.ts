@@ -1,8 +1,9 @@
-import { readFile, readdir, unlink } from "node:fs/promises";
+import { readFile, readdir, rmdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import sharp from "sharp";
 import { isNotFound, writeFileAtomic } from "./atomic-write.js";
 import { ImagegenError } from "./errors.js";
+import { type FileLock, type FileLockOptions, acquireFileLock } from "./file-lock.js";
 import { originalKey, sha256Hex, type OriginalKey } from "./key.js";
 import type { GeneratedImage } from "./provider.js";
 import { IMAGE_SIZES, type GenerationParams, type ImageSize } from "./spec.js";
@@ -46,6 +47,19 @@ const EXTENSIONS: Record<string, string> = {
 
 const FIX = "delete it and run `imagegen generate`";
 
+/** A store entry that cannot be used: unreadable metadata, or bytes that are missing or changed. */
+export class DamagedOriginalError extends ImagegenError {
+  readonly key: OriginalKey;
+  /** What is wrong, without the advice: callers that know the lock say how to fix it. */
+  readonly problem: string;
+  constructor(key: OriginalKey, problem: string, advice: string, cause?: unknown) {
+    super(`${problem}; ${advice}.`, { cause });
+    this.name = "DamagedOriginalError";
+    this.key = key;
+    this.problem = problem;
+  }
+}
+
 /**
  * Originals, stored once and never expired (SPEC §4): bytes in `<key>.<ext>`, metadata in
  * `<key>.json`. The metadata is written last, so its presence is what commits an entry;
@@ -72,11 +86,27 @@ export class Store {
     try {
       value = JSON.parse(text);
     } catch (error) {
-      throw new ImagegenError(`${file} is not valid JSON (truncated or edited?); ${FIX}.`, { cause: error });
+      throw new DamagedOriginalError(key, `${file} is not valid JSON (truncated or edited?)`, FIX, error);
     }
     const problem = metaProblem(value, key);
-    if (problem) throw new ImagegenError(`${file} is not valid store metadata (${problem}); ${FIX}.`);
+    if (problem) throw new DamagedOriginalError(key, `${file} is not valid store metadata (${problem})`, FIX);
     return value as OriginalMeta;
+  }
+
+  /**
+   * Throws a {@link DamagedOriginalError} when the bytes file is missing or not of the size its
+   * metadata records. A cheap check (no read) for every build; {@link readOriginal} checks the hash.
+   */
+  async checkOriginal(meta: OriginalMeta): Promise<void> {
+    const file = join(this.dir, meta.file);
+    let size: number;
+    try {
+      size = (await stat(file)).size;
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      throw missingBytes(meta, file, this.metaPath(meta.key));
+    }
+    if (size !== meta.bytes) throw changedBytes(meta, file, this.metaPath(meta.key));
   }
 
   /** The bytes of an original, refused when they do not match the sha256 its metadata records. */
@@ -87,16 +117,26 @@ export class Store {
       bytes = await readFile(file);
     } catch (error) {
       if (!isNotFound(error)) throw error;
-      throw new ImagegenError(
-        `${file} is missing but ${this.metaPath(meta.key)} refers to it; restore it (from git or your CI cache), or delete the .json and run \`imagegen generate\`.`,
-      );
+      throw missingBytes(meta, file, this.metaPath(meta.key));
     }
-    if (sha256Hex(bytes) !== meta.sha256) {
-      throw new ImagegenError(
-        `${file} does not match the sha256 in ${this.metaPath(meta.key)} (changed or truncated); restore it (from git or your CI cache), or delete both files and run \`imagegen generate\` to make a new image.`,
-      );
-    }
+    if (sha256Hex(bytes) !== meta.sha256) throw changedBytes(meta, file, this.metaPath(meta.key));
     return bytes;
+  }
+
+  /**
+   * Takes the cross-process lock of one key (`.locks/<key>.lock`), so that two builds sharing the
+   * store never generate the same original twice. Whoever gets it must look in the store again.
+   */
+  async lock(key: OriginalKey, options?: FileLockOptions): Promise<FileLock> {
+    const dir = join(this.dir, ".locks");
+    const lock = await acquireFileLock(join(dir, `${key}.lock`), options);
+    return {
+      async release() {
+        await lock.release();
+        // Leave no empty folder to commit; it stays while another lock is in it.
+        await rmdir(dir).catch(() => {});
+      },
+    };
   }
 
   /**
@@ -166,6 +206,22 @@ export class Store {
       throw error;
     }
   }
+}
+
+function missingBytes(meta: OriginalMeta, file: string, metaFile: string): DamagedOriginalError {
+  return new DamagedOriginalError(
+    meta.key,
+    `${file} is missing but ${metaFile} refers to it`,
+    "restore it (from git or your CI cache), or delete the .json and run `imagegen generate`",
+  );
+}
+
+function changedBytes(meta: OriginalMeta, file: string, metaFile: string): DamagedOriginalError {
+  return new DamagedOriginalError(
+    meta.key,
+    `${file} does not match the sha256 in ${metaFile} (changed or truncated)`,
+    "restore it (from git or your CI cache), or delete both files and run `imagegen generate` to make a new image",
+  );
 }
 
 /** Decodes the whole image (a header alone would accept a truncated download). */
