@@ -30,7 +30,8 @@ export interface RetryOptions {
 /**
  * Runs `provider.generate` with a per-attempt timeout and retries what may pass: retryable
  * `ProviderError`s, timeouts and unexpected errors such as a fetch `TypeError`. A non-retryable
- * `ProviderError` is thrown as it is, at once; when every attempt fails, a `RetryError` keeps them all.
+ * `ProviderError`, or any failure after the provider reported the attempt paid, is thrown as it
+ * is, at once; when every attempt fails, a `RetryError` keeps them all.
  */
 export async function generateWithRetry(
   provider: Provider,
@@ -42,12 +43,13 @@ export async function generateWithRetry(
   const errors: unknown[] = [];
   for (let attempt = 1; ; attempt++) {
     signal?.throwIfAborted();
+    const state = { paid: false };
     try {
-      const image = await attemptOnce(provider, request, timeoutMs, signal);
+      const image = await attemptOnce(provider, request, timeoutMs, signal, state);
       return { ...image, attempts: attempt };
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
-      if (error instanceof ProviderError && !error.retryable) throw error;
+      if (state.paid || (error instanceof ProviderError && !error.retryable)) throw error;
       errors.push(error);
       if (attempt >= attempts) {
         throw new RetryError(`${messageOf(error)} (after ${attempt} attempts)`, errors);
@@ -59,12 +61,16 @@ export async function generateWithRetry(
   }
 }
 
-/** One call to the provider, aborted after `timeoutMs` even if the provider ignores its signal. */
+/**
+ * One call to the provider, aborted after `timeoutMs` even if the provider ignores its signal,
+ * unless the provider reports the generation paid first (then only the caller's signal applies).
+ */
 async function attemptOnce(
   provider: Provider,
   request: GenerationRequest,
   timeoutMs: number,
   signal: AbortSignal | undefined,
+  state: { paid: boolean },
 ): Promise<GeneratedImage> {
   const timeout = new AbortController();
   const timer = setTimeout(() => {
@@ -78,7 +84,11 @@ async function attemptOnce(
     attemptSignal.addEventListener("abort", onAbort, { once: true });
     stopWaiting = () => attemptSignal.removeEventListener("abort", onAbort);
   });
-  const generation = provider.generate(request, { signal: attemptSignal });
+  const paid = () => {
+    state.paid = true;
+    clearTimeout(timer);
+  };
+  const generation = provider.generate(request, { signal: attemptSignal, paid });
   // A provider that ignores its signal may still settle later; nobody is listening by then.
   generation.catch(() => {});
   try {

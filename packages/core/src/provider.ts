@@ -6,6 +6,13 @@ export type GenerationRequest = GenerationParams;
 export interface GenerateContext {
   /** Aborted when the build stops or the request times out. */
   signal: AbortSignal;
+  /**
+   * Call it once the provider has accepted (and charged for) the generation, before fetching its
+   * bytes. From then on the attempt's timeout no longer applies and a failure is never retried by
+   * generating again, so one image is never paid for twice. The provider then bounds, and retries,
+   * its own download. Optional to call.
+   */
+  paid?: () => void;
 }
 
 export interface GeneratedImage {

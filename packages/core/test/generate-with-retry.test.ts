@@ -145,19 +145,32 @@ describe("generateWithRetry", () => {
     expect((retries[0]!.error as ProviderError).retryable).toBe(true);
   });
 
-  it("retries a 200 that is not JSON, a truncated download and a hung download", async () => {
+  it("retries a 200 that is not JSON by generating again", async () => {
     emulator.injectFault({ kind: "malformed-json" });
-    emulator.injectFault({ kind: "truncated-download" });
-    emulator.injectFault({ kind: "download-hang" });
     const { image, retries } = await run({ retries: 4 });
-    expect(image?.attempts).toBe(4);
-    expect(retries.map((r) => (r.error as Error).message)).toEqual([
-      expect.stringMatching(/not JSON/),
-      expect.stringMatching(/failed after \d+ of \d+ bytes/),
-      expect.stringMatching(/took longer than 1000 ms/),
-    ]);
+    expect(image?.attempts).toBe(2);
+    expect(retries.map((r) => (r.error as Error).message)).toEqual([expect.stringMatching(/not JSON/)]);
     expect(await pixelWidth(image?.bytes)).toBe(1024);
   });
+
+  it("never generates again once the provider reports the attempt paid: a failed download is final", async () => {
+    const fast = createOneminProvider({ apiKey: KEY, apiUrl: emulator.url, downloadTimeoutMs: 300, downloadRetryDelayMs: 1 });
+    emulator.injectFault({ kind: "truncated-download" });
+    const truncated = await run({ retries: 4 }, fast);
+    expect((truncated.error as Error).message).toMatch(/failed after \d+ of \d+ bytes.* \(after 3 download attempts\)$/);
+    expect(truncated.retries).toEqual([]);
+    expect(emulator.requests).toHaveLength(1);
+    expect(emulator.downloads).toHaveLength(3);
+
+    emulator.reset();
+    emulator.injectFault({ kind: "download-hang" });
+    const hung = await run({ retries: 4, timeoutMs: 200 }, fast);
+    // The attempt's 200 ms timeout stops at the paid answer: the download has its own 300 ms, three times.
+    expect((hung.error as Error).message).toMatch(/took longer than 300 ms \(after 3 download attempts\)$/);
+    expect(emulator.requests).toHaveLength(1);
+    expect(emulator.downloads).toHaveLength(3);
+  });
+
 
   it("rejects at once when the caller aborts during a request, without retrying", async () => {
     emulator.injectFault({ kind: "hang" });

@@ -23,7 +23,7 @@ beforeEach(() => emulator.reset());
 afterAll(() => emulator.close());
 
 function provider(options: Partial<OneminProviderOptions> = {}) {
-  return createOneminProvider({ apiKey: KEY, apiUrl: emulator.url, ...options });
+  return createOneminProvider({ apiKey: KEY, apiUrl: emulator.url, downloadRetryDelayMs: 1, ...options });
 }
 
 function generate(options: Partial<OneminProviderOptions> = {}, signal = AbortSignal.timeout(20_000), req = request) {
@@ -218,8 +218,7 @@ describe("onemin provider: downloads", () => {
 
   it("allows an https: URL on another host", async () => {
     const error = await failure({ kind: "download-url", url: "https://127.0.0.1:9/image.png?X-Amz-Signature=abc" });
-    expect(error.retryable).toBe(true);
-    expect(error.message).toMatch(/^The image download from 127\.0\.0\.1:9 failed/);
+    expect(error.message).toMatch(/^The image download from 127\.0\.0\.1:9 failed.* \(after 3 download attempts\)$/);
   });
 
   it("refuses a redirect to a host that is not allowed", async () => {
@@ -238,11 +237,19 @@ describe("onemin provider: downloads", () => {
     expect(error.message).toMatch(/redirected more than 3 times/);
   });
 
-  it("a download status quotes the storage's message; 403 is not retryable, 503 is", async () => {
+  it("a download status quotes the storage's message; 403 is not retried, 503 is retried from the same URL", async () => {
     const expired = await failure({ kind: "download-status", status: 403 });
     expect(expired).toMatchObject({ retryable: false, status: 403 });
     expect(expired.message).toMatch(/^The image download from 127\.0\.0\.1:\d+ answered 403 Forbidden: "Request has expired"$/);
-    expect(await failure({ kind: "download-status", status: 503 })).toMatchObject({ retryable: true, status: 503 });
+    expect(emulator.downloads).toHaveLength(1);
+    emulator.reset();
+    const unavailable = await failure({ kind: "download-status", status: 503 });
+    // Retried three times from the same URL, then final: generating again would pay twice.
+    expect(unavailable).toMatchObject({ retryable: false, status: 503 });
+    expect(unavailable.message).toMatch(/answered 503 Service Unavailable: "Please reduce your request rate\." \(after 3 download attempts\)$/);
+    expect(emulator.requests).toHaveLength(1);
+    expect(new Set(emulator.downloads.map((d) => d.path)).size).toBe(1);
+    expect(emulator.downloads).toHaveLength(3);
   });
 
   it("a page that is not an image is refused and not retryable", async () => {
@@ -251,16 +258,19 @@ describe("onemin provider: downloads", () => {
     expect(error.message).toMatch(/is not an image \(\d+ bytes starting "<!doctype html>/);
   });
 
-  it("a download cut short of its Content-Length is retryable", async () => {
-    const error = await failure({ kind: "truncated-download" });
-    expect(error.retryable).toBe(true);
-    expect(error.message).toMatch(/The image download from 127\.0\.0\.1:\d+ (failed after \d+ of \d+ bytes|stopped after)/);
+  it("a download cut short of its Content-Length is downloaded again, not generated again", async () => {
+    const error = await failure({ kind: "truncated-download" }, { downloadAttempts: 2 });
+    expect(error.retryable).toBe(false);
+    expect(error.message).toMatch(/The image download from 127\.0\.0\.1:\d+ (failed after \d+ of \d+ bytes|stopped after).* \(after 2 download attempts\)$/);
+    expect(emulator.requests).toHaveLength(1);
+    expect(emulator.downloads).toHaveLength(2);
   });
 
-  it("a PNG cut short without a Content-Length fails decoding and is retryable", async () => {
+  it("a PNG cut short without a Content-Length fails decoding and is downloaded again", async () => {
     const error = await failure({ kind: "truncated-download", contentLength: false });
-    expect(error.retryable).toBe(true);
-    expect(error.message).toMatch(/The png from 127\.0\.0\.1:\d+ is incomplete or corrupt/);
+    expect(error.retryable).toBe(false);
+    expect(error.message).toMatch(/The png from 127\.0\.0\.1:\d+ is incomplete or corrupt .*\(after 3 download attempts\)$/);
+    expect(emulator.downloads).toHaveLength(3);
   });
 
   it("a download larger than maxDownloadBytes is refused, announced or streamed", async () => {
@@ -272,11 +282,12 @@ describe("onemin provider: downloads", () => {
     expect(streamed.message).toMatch(/sent more bytes than maxDownloadBytes \(100000\)/);
   });
 
-  it("a download that never finishes times out and is retryable", async () => {
+  it("a download that never finishes times out, each attempt on its own", async () => {
     const started = Date.now();
-    const error = await failure({ kind: "download-hang" }, { downloadTimeoutMs: 300 });
+    const error = await failure({ kind: "download-hang" }, { downloadTimeoutMs: 300, downloadAttempts: 2 });
     expect(Date.now() - started).toBeLessThan(5000);
-    expect(error.retryable).toBe(true);
-    expect(error.message).toMatch(/took longer than 300 ms/);
+    expect(error.retryable).toBe(false);
+    expect(error.message).toMatch(/took longer than 300 ms \(after 2 download attempts\)$/);
+    expect(emulator.downloads).toHaveLength(2);
   });
 });

@@ -15,10 +15,21 @@ export interface OneminProviderOptions {
    */
   maxDownloadBytes?: number;
   /**
-   * Time allowed for the image download, redirects included, in milliseconds.
+   * Time allowed for each download attempt, redirects included, in milliseconds.
    * @default 60000
    */
   downloadTimeoutMs?: number;
+  /**
+   * Tries of the download of one generated image (the same `temporaryUrl`) before giving up.
+   * A failed download is never fixed by generating again, which would be paid twice.
+   * @default 3
+   */
+  downloadAttempts?: number;
+  /**
+   * Wait before the second download attempt, doubled for each further one; a `Retry-After` wins (up to 10 s).
+   * @default 500
+   */
+  downloadRetryDelayMs?: number;
 }
 
 const DEFAULT_API_URL = "https://api.1min.ai";
@@ -34,6 +45,8 @@ interface OneminSettings {
   apiHost: string;
   maxDownloadBytes: number;
   downloadTimeoutMs: number;
+  downloadAttempts: number;
+  downloadRetryDelayMs: number;
 }
 
 /**
@@ -45,11 +58,11 @@ export function createOneminProvider(options: OneminProviderOptions): Provider {
   return {
     id: "onemin",
     persistent: true,
-    async generate(request, { signal }) {
+    async generate(request, { signal, paid }) {
       try {
         const { recordId, temporaryUrl } = await requestGeneration(settings, request, signal);
-        const { bytes, host } = await downloadImage(settings, temporaryUrl, signal);
-        await assertCompleteImage(bytes, host, settings.apiKey);
+        paid?.();
+        const bytes = await downloadWithRetries(settings, temporaryUrl, signal);
         return { bytes, recordId };
       } catch (error) {
         // The caller owns aborts: hand back its own reason, not a wrapped one.
@@ -79,6 +92,8 @@ function resolveSettings(options: OneminProviderOptions): OneminSettings {
     apiHost: base.host,
     maxDownloadBytes: options.maxDownloadBytes ?? 64 * 1024 * 1024,
     downloadTimeoutMs: options.downloadTimeoutMs ?? 60_000,
+    downloadAttempts: Math.max(1, Math.floor(options.downloadAttempts ?? 3)),
+    downloadRetryDelayMs: options.downloadRetryDelayMs ?? 500,
   };
 }
 
@@ -152,6 +167,48 @@ async function requestGeneration(
     });
   }
   return { recordId, temporaryUrl };
+}
+
+/**
+ * Downloads a paid image, retrying what may pass (a cut connection, a 5xx, a truncated body) on
+ * the same URL. The last failure is not retryable: generating again would pay twice.
+ */
+async function downloadWithRetries(settings: OneminSettings, temporaryUrl: string, signal: AbortSignal): Promise<Uint8Array> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { bytes, host } = await downloadImage(settings, temporaryUrl, signal);
+      await assertCompleteImage(bytes, host, settings.apiKey);
+      return bytes;
+    } catch (error) {
+      if (!(error instanceof ProviderError) || signal.aborted) throw error;
+      const last = attempt >= settings.downloadAttempts;
+      if (error.retryable && !last) {
+        const backoff = settings.downloadRetryDelayMs * 2 ** (attempt - 1);
+        await sleep(Math.min(10_000, error.retryAfterMs ?? backoff), signal);
+        continue;
+      }
+      if (!error.retryable) throw error;
+      throw new ProviderError(attempt === 1 ? error.message : `${error.message} (after ${attempt} download attempts)`, {
+        retryable: false,
+        ...(error.status === undefined ? {} : { status: error.status }),
+        cause: error,
+      });
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 /** Downloads the image, bounded in size and time, following at most a few allowed redirects. */
