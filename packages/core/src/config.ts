@@ -64,6 +64,7 @@ const optionsSchema = z.object({
   sources: z.array(z.string()).optional(),
   timeoutMs: positiveInteger.optional(),
   retries: positiveInteger.optional(),
+  retryDelayMs: z.number().int().nonnegative().optional(),
   maxDownloadBytes: positiveInteger.optional(),
   root: z.string().optional(),
   logger: z.custom<Logger>((value) => typeof value === "object" && value !== null).optional(),
@@ -124,6 +125,8 @@ export async function resolveOptions(
   const apiKey = merged.apiKey ?? (env.ONEMIN_API_KEY || undefined);
   const apiUrl = merged.apiUrl ?? (env.ONEMIN_API_URL || "https://api.1min.ai");
   const maxDownloadBytes = merged.maxDownloadBytes ?? 64 * 1024 * 1024;
+  const timeoutMs = merged.timeoutMs ?? 180_000;
+  const retryDelayMs = merged.retryDelayMs ?? 500;
 
   let provider: Provider;
   let usingFallbackPlaceholder = false;
@@ -132,7 +135,13 @@ export async function resolveOptions(
   } else if (merged.provider === "placeholder") {
     provider = createPlaceholderProvider();
   } else if (apiKey) {
-    provider = createOneminProvider({ apiKey, apiUrl, maxDownloadBytes });
+    provider = createOneminProvider({
+      apiKey,
+      apiUrl,
+      maxDownloadBytes,
+      downloadTimeoutMs: Math.min(timeoutMs, 60_000),
+      downloadRetryDelayMs: retryDelayMs,
+    });
   } else {
     provider = createPlaceholderProvider();
     usingFallbackPlaceholder = true;
@@ -154,8 +163,9 @@ export async function resolveOptions(
     strict: merged.strict ?? envFlag(env.CI),
     manifests: merged.manifests ?? ["**/*.prompts.{yaml,yml}"],
     sources: merged.sources ?? ["src/**/*.{js,jsx,ts,tsx,mjs,cjs,mts,cts,vue,svelte,astro,mdx}"],
-    timeoutMs: merged.timeoutMs ?? 180_000,
+    timeoutMs,
     retries: merged.retries ?? 4,
+    retryDelayMs,
     maxDownloadBytes,
     logger: merged.logger ?? consoleLogger,
   };

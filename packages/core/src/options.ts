@@ -90,6 +90,14 @@ export interface ImagegenOptions {
    */
   retries?: number;
   /**
+   * Wait before the first retry of a transient failure, in milliseconds; it grows (with jitter)
+   * for each further retry, and a `Retry-After` from the API wins. Image downloads are retried on
+   * their own, from the same URL, with the same first wait: a paid generation is never repeated
+   * because of its download.
+   * @default 500
+   */
+  retryDelayMs?: number;
+  /**
    * The largest download accepted, in bytes.
    * @default 64 MiB
    */
@@ -131,6 +139,7 @@ export interface ResolvedOptions {
   sources: string[];
   timeoutMs: number;
   retries: number;
+  retryDelayMs: number;
   maxDownloadBytes: number;
   logger: Logger;
 }
