@@ -1,14 +1,16 @@
 import os from "node:os";
+import path from "node:path";
 import pLimit, { type LimitFunction } from "p-limit";
 import sharp from "sharp";
+import { removeStaleTempFiles } from "./atomic-write.js";
 import { DerivedCache, renditionKey } from "./derived-cache.js";
 import { ImagegenError, formatLocation } from "./errors.js";
 import { generateWithRetry } from "./generate-with-retry.js";
 import { type OriginalKey, originalKey, sha256Hex } from "./key.js";
-import { lockEntryFor, readLockfile, updateLockfile, type LockfileData } from "./lockfile.js";
+import { type LockEntry, lockEntryFor, readLockfile, updateLockfile, type LockfileData } from "./lockfile.js";
 import type { ResolvedOptions } from "./options.js";
 import type { ImageSpec } from "./spec.js";
-import { Store } from "./store.js";
+import { DamagedOriginalError, type OriginalMeta, Store } from "./store.js";
 import { type Rendition, renderVariants } from "./variants.js";
 
 /** An original ready to be rendered: its identity, and how to read its bytes when needed. */
@@ -64,6 +66,7 @@ export class Engine {
   readonly #renderLimit = pLimit(Math.max(1, os.availableParallelism()));
   #lockfile: Promise<LockfileData> | undefined;
   #paidGenerationsStarted = 0;
+  #leftovers: Promise<void> | undefined;
   #warnedPlaceholder = false;
 
   constructor(options: ResolvedOptions) {
@@ -81,6 +84,7 @@ export class Engine {
 
   /** The original of a spec: from the store, or generated once (shared by every caller). */
   resolveOriginal(spec: ImageSpec): Promise<OriginalRef> {
+    this.#leftovers ??= this.#removeLeftovers();
     const key = originalKey(spec.generation);
     let pending = this.#originals.get(key);
     if (!pending) {
@@ -92,34 +96,82 @@ export class Engine {
     return pending;
   }
 
+  /**
+   * Temporary files of writes that a killed build left behind (readers never see them, but they
+   * should not end up in git). Only dead writers' and old ones: a running build's are kept.
+   */
+  async #removeLeftovers(): Promise<void> {
+    const { storeDir, cacheDir, lockfilePath } = this.options;
+    await Promise.all([
+      removeStaleTempFiles(storeDir),
+      removeStaleTempFiles(cacheDir),
+      removeStaleTempFiles(path.dirname(lockfilePath), undefined, path.basename(lockfilePath)),
+    ]).catch(() => {});
+  }
+
   #lock(): Promise<LockfileData> {
     this.#lockfile ??= readLockfile(this.options.lockfilePath);
     return this.#lockfile;
   }
 
   async #findOrGenerate(key: OriginalKey, spec: ImageSpec): Promise<OriginalRef> {
-    const [meta, lock] = await Promise.all([this.store.readMeta(key), this.#lock()]);
+    return (await this.#stored(key, spec)) ?? this.#generate(key, spec);
+  }
+
+  /** The stored original of `key`, checked against the lock; `undefined` when the store has none. */
+  async #stored(key: OriginalKey, spec: ImageSpec): Promise<OriginalRef | undefined> {
+    const lock = await this.#lock();
     const locked = lock.images[key];
-    if (meta) {
-      if (locked && locked.sha256 !== meta.sha256) {
-        throw new ImagegenError(
-          `The stored original of "${spec.prompt}" (${formatLocation(spec.source)}) does not match ${this.options.lockfilePath} ` +
-            `(key ${key}); restore it from git, or run \`imagegen generate --force ${key}\` to make a new one.`,
-          { location: spec.source },
-        );
-      }
-      if (!locked) await this.#recordInLock(meta);
-      this.stats.cached++;
-      return {
-        key,
-        sha256: meta.sha256,
-        width: meta.width,
-        height: meta.height,
-        stored: true,
-        load: () => this.store.readOriginal(meta),
-      };
+    let meta: OriginalMeta | undefined;
+    try {
+      meta = await this.store.readMeta(key);
+      // Only the size here (no read): the bytes are hashed when they are loaded, on a cache miss.
+      if (meta) await this.store.checkOriginal(meta);
+    } catch (error) {
+      throw error instanceof DamagedOriginalError ? this.#damaged(spec, locked, error) : error;
     }
-    return this.#generate(key, spec);
+    if (!meta) return undefined;
+    if (locked && locked.sha256 !== meta.sha256) {
+      throw new ImagegenError(
+        `The stored original of "${spec.prompt}" (${formatLocation(spec.source)}) does not match ${this.#relative(this.options.lockfilePath)} ` +
+          `(key ${key}); restore it from git, or run \`imagegen generate --force ${key}\` to make a new one.`,
+        { location: spec.source },
+      );
+    }
+    if (!locked) await this.#recordInLock(meta);
+    this.stats.cached++;
+    const stored = meta;
+    return {
+      key,
+      sha256: meta.sha256,
+      width: meta.width,
+      height: meta.height,
+      stored: true,
+      load: () =>
+        this.store.readOriginal(stored).catch((error: unknown) => {
+          throw error instanceof DamagedOriginalError ? this.#damaged(spec, locked, error) : error;
+        }),
+    };
+  }
+
+  /** A store entry that cannot be used, reported with the lock and the commands that fix it. */
+  #damaged(spec: ImageSpec, locked: LockEntry | undefined, error: DamagedOriginalError): ImagegenError {
+    const { key } = error;
+    const lock = locked ? `, locked in ${this.#relative(this.options.lockfilePath)} with sha256 ${locked.sha256.slice(0, 12)}…,` : "";
+    return new ImagegenError(
+      `The stored original of "${spec.prompt}" (${formatLocation(spec.source)})${lock} is damaged: ${this.#relativePaths(error.problem)}. ` +
+        `Restore ${this.#relative(this.options.storeDir)}/ from git (or your CI cache), or run \`imagegen generate --force ${key}\` to make a new image.`,
+      { location: spec.source, cause: error },
+    );
+  }
+
+  #relative(file: string): string {
+    const relative = path.relative(this.options.root, file);
+    return relative === "" || relative.startsWith("..") || path.isAbsolute(relative) ? file : relative;
+  }
+
+  #relativePaths(text: string): string {
+    return text.replaceAll(`${this.options.root}${path.sep}`, "");
   }
 
   async #generate(key: OriginalKey, spec: ImageSpec): Promise<OriginalRef> {
@@ -147,21 +199,44 @@ export class Engine {
         );
       }
     }
-    if (paid) {
-      if (this.#paidGenerationsStarted >= options.maxGenerations) {
-        throw new ImagegenError(
-          `Not generating "${spec.prompt}" (${where}): this run has reached maxGenerations (${options.maxGenerations}).`,
-          { location: spec.source },
-        );
-      }
-      this.#paidGenerationsStarted++;
+    if (!paid) return this.#generateNow(key, spec);
+    if (this.#paidGenerationsStarted >= options.maxGenerations) {
+      throw new ImagegenError(
+        `Not generating "${spec.prompt}" (${where}): this run has reached maxGenerations (${options.maxGenerations}).`,
+        { location: spec.source },
+      );
     }
+    this.#paidGenerationsStarted++;
+    // Another build sharing the store may be generating the same key: wait for it, then look again.
+    const keyLock = await this.store.lock(key, {
+      onWait: (holder) =>
+        options.logger.info(
+          `waiting for another imagegen process${holder ? ` (pid ${holder.pid} on ${holder.hostname})` : ""} that is generating "${truncate(spec.prompt)}"`,
+        ),
+    });
+    try {
+      const stored = await this.#stored(key, spec);
+      if (stored) {
+        this.#paidGenerationsStarted--;
+        return stored;
+      }
+      return await this.#generateNow(key, spec);
+    } finally {
+      await keyLock.release();
+    }
+  }
 
+  async #generateNow(key: OriginalKey, spec: ImageSpec): Promise<OriginalRef> {
+    const { options } = this;
+    const provider = options.provider;
+    const paid = provider.persistent !== false;
+    const where = formatLocation(spec.source);
     const image = await this.#generationLimit(async () => {
       try {
         return await generateWithRetry(provider, spec.generation, {
           retries: options.retries,
           timeoutMs: options.timeoutMs,
+          minDelayMs: options.retryDelayMs,
         });
       } catch (error) {
         throw new ImagegenError(
