@@ -21,3 +21,5 @@ export * from "./scan-sources.js";
 export * from "./discovery.js";
 export * from "./audit.js";
 export * from "./manifest-declarations.js";
+export * from "./file-lock.js";
+export * from "./spend-guard.js";

@@ -5,6 +5,7 @@ import {
   ImagegenError,
   MissingOriginalError,
   type ResolveOptionsInput,
+  checkMaxGenerations,
   isGenId,
   parseGenId,
   parseManifest,
@@ -70,9 +71,13 @@ export const unpluginImagegen = createUnplugin<ImagegenPluginOptions | undefined
     name: "unplugin-imagegen",
     enforce: "pre",
 
-    buildStart() {
+    async buildStart() {
       output.reset();
       missing = [];
+      // maxGenerations refuses a build that would pay for too many images before it pays for any.
+      await checkMaxGenerations((await getEngine()).options).catch((error: unknown) => {
+        throw error instanceof ImagegenError ? userError(error) : error;
+      });
     },
 
     resolveId(id, importer) {
@@ -171,6 +176,7 @@ function cleanId(id: string): string {
 /** A user mistake is reported by its message alone: no stack trace. */
 function userError(error: ImagegenError): Error {
   const plain = new Error(error.message);
-  plain.stack = error.message;
+  // The stack a bundler prints is the message alone (Rollup and Rolldown drop this "Error: " line).
+  plain.stack = `Error: ${error.message}`;
   return plain;
 }
