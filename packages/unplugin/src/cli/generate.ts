@@ -162,7 +162,7 @@ export async function generateCommand(flags: GenerateFlags, out: Output): Promis
   } else {
     if (unlocked.length > 0) {
       out.print(
-        `Removed ${count(unlocked.length, "unused entry", "unused entries")} from ${out.relative(options.lockfilePath)}; the originals stay in ${out.relative(options.storeDir)}/ until \`imagegen prune\`.`,
+        `Removed ${count(unlocked.length, "unused entry", "unused entries")} from ${out.relative(options.lockfilePath)}; ${unlocked.length === 1 ? "its original stays" : "their originals stay"} in ${out.relative(options.storeDir)}/ until \`imagegen prune\`.`,
       );
     }
     const errors = discovery.errors.length > 0 ? `, ${count(discovery.errors.length, "invalid import")}` : "";
