@@ -52,7 +52,9 @@ const optionsSchema = z.object({
   apiUrl: z.url().optional(),
   model: z.string().min(1).optional(),
   defaults: z.record(z.string(), z.unknown()).optional(),
-  styles: z.record(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/), z.string().min(1)).optional(),
+  styles: z
+    .record(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a style name is 1 to 64 letters, digits, ".", "_" or "-"'), z.string().min(1))
+    .optional(),
   store: z.string().min(1).optional(),
   lockfile: z.string().min(1).optional(),
   cacheDir: z.string().min(1).optional(),
@@ -110,6 +112,12 @@ export async function resolveOptions(
   const parsed = optionsSchema.safeParse(merged);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
+    if (issue.code === "invalid_key") {
+      // A bad name in a record (a style): name the option, the key and what a key may be.
+      const field = issue.path.slice(0, -1).join(".");
+      const key = JSON.stringify(String(issue.path.at(-1)));
+      throw new ImagegenError(`Invalid option "${field}" in ${where}: name ${key} is not allowed; ${issue.issues[0]?.message ?? issue.message}`);
+    }
     const field = issue.path.join(".") || "(root)";
     throw new ImagegenError(`Invalid option "${field}" in ${where}: ${issue.message}`);
   }

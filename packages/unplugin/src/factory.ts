@@ -74,10 +74,13 @@ export const unpluginImagegen = createUnplugin<ImagegenPluginOptions | undefined
     async buildStart() {
       output.reset();
       missing = [];
-      // maxGenerations refuses a build that would pay for too many images before it pays for any.
-      await checkMaxGenerations((await getEngine()).options).catch((error: unknown) => {
+      try {
+        // maxGenerations refuses a build that would pay for too many images before it pays for any.
+        await checkMaxGenerations((await getEngine()).options);
+      } catch (error) {
+        // A bad config is reported here too, without a stack trace.
         throw error instanceof ImagegenError ? userError(error) : error;
-      });
+      }
     },
 
     resolveId(id, importer) {
