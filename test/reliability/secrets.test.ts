@@ -1,0 +1,214 @@
+import { readFile, writeFile } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { inspect } from "node:util";
+import { type Emulator, startEmulator } from "@imagegen/emulator";
+import type { ImagegenPluginOptions } from "unplugin-imagegen";
+import { build, createServer } from "vite";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FAKE_API_KEY, captureLogger, filesContaining, listFiles } from "../support/fixture-project.js";
+import { CLI, runCli } from "../support/run-cli.js";
+import { importing, reliabilityProject } from "./support/project.js";
+
+// SPEC §5: "The API key never appears in a bundle, a log line, an error message, the store or
+// the lock." Every bundler entry, the Vite dev server and every CLI command run with a
+// recognisable fake key, which is then looked for everywhere they wrote or said anything.
+
+type Build = (root: string, options: ImagegenPluginOptions) => Promise<void>;
+async function entry(bundler: string): Promise<(options: ImagegenPluginOptions) => any> {
+  const specifier = `unplugin-imagegen/${bundler}`;
+  return (await import(/* @vite-ignore */ specifier)).default;
+}
+
+async function rollupLike(bundler: "rollup" | "rolldown", root: string, options: ImagegenPluginOptions) {
+  const loaded = (await import(/* @vite-ignore */ bundler)) as { rollup?: typeof import("rollup").rollup; rolldown?: typeof import("rollup").rollup };
+  const bundle = await (loaded.rollup ?? loaded.rolldown)!({ input: path.join(root, "src/main.js"), plugins: [(await entry(bundler))(options)], logLevel: "silent" });
+  await bundle.write({ dir: path.join(root, "dist"), format: "es" });
+  await bundle.close();
+}
+
+async function webpackLike(bundler: "webpack" | "rspack", root: string, options: ImagegenPluginOptions) {
+  const loaded = bundler === "webpack" ? await import("webpack") : await import("@rspack/core");
+  const create = ((loaded as { default?: unknown }).default ?? (loaded as { rspack?: unknown }).rspack ?? loaded) as (config: object) => any;
+  const compiler = create({
+    mode: "production",
+    context: root,
+    entry: "./src/main.js",
+    output: { path: path.join(root, "dist"), filename: "main.js" },
+    plugins: [(await entry(bundler))(options)],
+  });
+  const stats = await new Promise<any>((resolve, reject) => compiler.run((error: unknown, result: unknown) => (error ? reject(error) : resolve(result))));
+  await new Promise((resolve) => compiler.close(resolve));
+  const { errors } = stats.toJson({ all: false, errors: true });
+  if (errors.length > 0) throw new Error(errors.map((e: { message: string }) => e.message).join("\n"));
+}
+
+/** Every bundler entry this test knows how to drive; one that the package does not export is skipped. Add one here. */
+const BUNDLERS: Record<string, Build> = {
+  vite: async (root, options) => {
+    await build({ root, configFile: false, logLevel: "silent", build: { modulePreload: { polyfill: false } }, plugins: [(await entry("vite"))(options)] });
+  },
+  rollup: (root, options) => rollupLike("rollup", root, options),
+  rolldown: (root, options) => rollupLike("rolldown", root, options),
+  webpack: (root, options) => webpackLike("webpack", root, options),
+  rspack: (root, options) => webpackLike("rspack", root, options),
+  esbuild: async (root, options) => {
+    const esbuild = await import("esbuild");
+    await esbuild.build({
+      absWorkingDir: root,
+      entryPoints: ["src/main.js"],
+      bundle: true,
+      format: "esm",
+      outdir: "dist",
+      publicPath: "/",
+      logLevel: "silent",
+      plugins: [(await entry("esbuild"))(options)],
+    });
+  },
+};
+
+const packageJson = JSON.parse(await readFile(path.join(path.dirname(CLI), "..", "package.json"), "utf8")) as { exports: Record<string, unknown> };
+const exported = Object.keys(BUNDLERS).filter((name) => `./${name}` in packageJson.exports);
+
+const MANIFEST = "images:\n  harbour:\n    prompt: A fishing harbour at blue hour\n    w: [64]\n    format: [webp, jpeg]\n";
+const MAIN = `${importing("gen:a red fox?w=64;128&format=avif;webp&placeholder=blur", "gen:a grey heron?w=64&format=png")}import images from "./images.prompts.yaml";\nconsole.log(images);\n`;
+
+let emulator: Emulator;
+beforeAll(async () => {
+  // Only the fake key is accepted: every request below really carried it.
+  emulator = await startEmulator({ apiKey: FAKE_API_KEY });
+});
+afterAll(() => emulator?.close());
+
+/** Files of a project that contain the key: the output, the store, the lock, the cache, anything. */
+async function leaks(root: string): Promise<string[]> {
+  return filesContaining(root, FAKE_API_KEY);
+}
+
+async function project() {
+  return reliabilityProject(MAIN, { "src/images.prompts.yaml": MANIFEST });
+}
+
+describe("the API key appears nowhere", () => {
+  it(`in what ${exported.join(", ")} builds emit, store, lock, cache or log`, { timeout: 120_000 }, async () => {
+    expect(exported).toContain("vite");
+    for (const bundler of exported) {
+      const root = await project();
+      const log = captureLogger();
+      emulator.reset();
+      // The root as a user's cwd would give it (the plugin's default is process.cwd()).
+      await BUNDLERS[bundler]!(root, { root, apiKey: FAKE_API_KEY, apiUrl: emulator.url, logger: log.logger, strict: true });
+      expect(emulator.requests, bundler).toHaveLength(3);
+      expect((await listFiles(path.join(root, "dist"))).length, bundler).toBeGreaterThan(1);
+      expect((await listFiles(path.join(root, ".imagegen"))).length, bundler).toBe(6);
+      expect(await leaks(root), bundler).toEqual([]);
+      expect(log.lines.join("\n"), bundler).not.toContain(FAKE_API_KEY);
+      // The emulator's own record of each request redacts the header that carried it.
+      expect(JSON.stringify(emulator.requests)).not.toContain(FAKE_API_KEY);
+      expect(emulator.requests.every((request) => request.headers["api-key"] === "[redacted]")).toBe(true);
+    }
+  });
+
+  it("in a build error, even when the API echoes the key back", async () => {
+    for (const bundler of exported) {
+      const root = await project();
+      const log = captureLogger();
+      emulator.reset();
+      emulator.injectFault({ kind: "status", status: 401, message: `API key ${FAKE_API_KEY} is not valid for this team`, times: 3 });
+      const error = await BUNDLERS[bundler]!(root, { root, apiKey: FAKE_API_KEY, apiUrl: emulator.url, logger: log.logger, strict: true }).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect(error, bundler).toBeDefined();
+      const shown = `${inspect(error, { depth: 20 })}\n${(error as Error).stack}`;
+      expect(shown, bundler).toContain('"API key [redacted] is not valid for this team"');
+      expect(shown, bundler).not.toContain(FAKE_API_KEY);
+      expect(log.lines.join("\n"), bundler).not.toContain(FAKE_API_KEY);
+      expect(await leaks(root), bundler).toEqual([]);
+    }
+  });
+
+  it("in what the Vite dev server serves or logs", async () => {
+    const root = await project();
+    const logged: string[] = [];
+    const log = captureLogger();
+    emulator.reset();
+    const server = await createServer({
+      root,
+      configFile: false,
+      customLogger: {
+        info: (m: string) => logged.push(m),
+        warn: (m: string) => logged.push(m),
+        warnOnce: (m: string) => logged.push(m),
+        error: (m: string) => logged.push(m),
+        clearScreen() {},
+        hasErrorLogged: () => false,
+        hasWarned: false,
+      },
+      server: { port: 0, host: "127.0.0.1", ws: false },
+      plugins: [(await entry("vite"))({ apiKey: FAKE_API_KEY, apiUrl: emulator.url, logger: log.logger })],
+    });
+    try {
+      await server.listen();
+      const base = `http://127.0.0.1:${(server.httpServer!.address() as AddressInfo).port}`;
+      const seen: string[] = [];
+      const get = async (url: string) => {
+        const body = Buffer.from(await (await fetch(new URL(url, base))).arrayBuffer()).toString("latin1");
+        seen.push(body);
+        return body;
+      };
+      const main = await get("/src/main.js");
+      for (const [, url] of main.matchAll(/from "([^"]+)"/g)) {
+        const module = await get(url!);
+        for (const [, image] of module.matchAll(/"(\/@imagegen\/[^"]+)"/g)) await get(image!);
+      }
+      expect(emulator.requests).toHaveLength(3);
+      expect(seen.length).toBeGreaterThan(6);
+      // A failing module too: its error page and its log line.
+      emulator.injectFault({ kind: "status", status: 500, message: `upstream rejected key ${FAKE_API_KEY}`, times: 10 });
+      await writeFile(path.join(root, "src", "broken.js"), importing("gen:a broken image?w=64"));
+      const broken = await get("/src/broken.js");
+      const failed = await get(/from "([^"]*imagegen[^"]*)"/.exec(broken)![1]!);
+      expect(failed).toContain("[redacted]");
+      expect(seen.join("\n")).not.toContain(FAKE_API_KEY);
+      expect([...logged, ...log.lines].join("\n")).not.toContain(FAKE_API_KEY);
+      expect(await leaks(root)).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("in the output of every CLI command, or what they write", { timeout: 120_000 }, async () => {
+    const help = await runCli(["--help"], { cwd: process.cwd() });
+    const commands = [...help.stdout.slice(help.stdout.indexOf("Commands:")).matchAll(/^ {2}([a-z]+) {2}/gm)].map((m) => m[1]!);
+    expect(commands).toEqual(expect.arrayContaining(["generate", "check", "list", "prune", "report"]));
+
+    const root = await project();
+    // The key in the config file as well as in the environment: both must stay hidden.
+    await writeFile(path.join(root, "imagegen.config.mjs"), `export default { apiKey: ${JSON.stringify(FAKE_API_KEY)}, retryDelayMs: 5 };\n`);
+    const outputs: string[] = [];
+    const run = async (args: string[]) => {
+      const result = await runCli(args, { cwd: root, apiUrl: emulator.url });
+      outputs.push(`$ imagegen ${args.join(" ")} → ${result.code}\n${result.stdout}\n${result.stderr}`);
+      return result;
+    };
+    emulator.reset();
+    for (const command of commands) {
+      await run([command]);
+      await run([command, "--json"]);
+    }
+    expect(emulator.requests).toHaveLength(3);
+    const lock = JSON.parse(await readFile(path.join(root, "imagegen.lock.json"), "utf8"));
+    const key = Object.keys(lock.images)[0]!;
+    await run(["generate", "--force", key]);
+    // A failure that quotes the key back.
+    emulator.injectFault({ kind: "status", status: 403, message: `key ${FAKE_API_KEY} has no credits left`, times: 5 });
+    const failed = await run(["generate", "--force", key]);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout + failed.stderr).toContain("[redacted]");
+
+    expect(outputs.join("\n")).not.toContain(FAKE_API_KEY);
+    // The config file holds it (the user wrote it there); nothing imagegen wrote does.
+    expect(await leaks(root)).toEqual(["imagegen.config.mjs"]);
+  });
+});
