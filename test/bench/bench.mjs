@@ -1,0 +1,355 @@
+// `pnpm bench`: imagegen's build-time costs side by side with what a user would otherwise run.
+// Prints progress on stderr, then a table and one line of JSON on stdout. Not a test: nothing
+// here asserts a timing; it checks only that both sides of a comparison made the same files.
+// Settings (environment): BENCH_COLD_RUNS (default 2), BENCH_WARM_RUNS (7), BENCH_CONCURRENCY_RUNS (5),
+// BENCH_RSS_IMAGETOOLS=1 also measures vite-imagetools on the 4K build (slow), BENCH_QUICK=1 a
+// smoke run on a few images (its figures are not the benchmark's).
+import { spawn } from "node:child_process";
+import { readFile, rm, stat, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Engine, parseGenId, resolveOptions, resolveSpec } from "@imagegen/core";
+import { startEmulator } from "@imagegen/emulator";
+import sharp from "sharp";
+import { genId, imageFiles, resetDir, writeImagegenApp, writeImagetoolsApp, writeStaticApp } from "./apps.mjs";
+import { fixtureProvider } from "./fixture-provider.mjs";
+import { ensureFixtures } from "./fixtures.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const work = path.join(here, ".work");
+const apps = path.join(work, "apps");
+
+const quick = process.env.BENCH_QUICK === "1";
+const settings = {
+  coldRuns: positiveInteger("BENCH_COLD_RUNS", quick ? 1 : 2),
+  warmRuns: positiveInteger("BENCH_WARM_RUNS", quick ? 3 : 7),
+  concurrencyRuns: positiveInteger("BENCH_CONCURRENCY_RUNS", quick ? 2 : 5),
+  rssImagetools: process.env.BENCH_RSS_IMAGETOOLS === "1",
+  prompts: 32,
+  concurrency: 8,
+  latencyMs: 400,
+};
+
+const benchStarted = performance.now();
+const log = (message) => process.stderr.write(`${message}\n`);
+const quiet = { info() {}, warn: (message) => log(`[imagegen] ${message}`) };
+
+// ── Fixtures and apps ──────────────────────────────────────────────────────────────────────────
+log("Fixtures (made once, kept in test/bench/.work/fixtures)…");
+const fixtures2k = (await ensureFixtures(path.join(work, "fixtures"), "2k", log)).slice(0, quick ? 6 : undefined);
+const fixtures4k = (await ensureFixtures(path.join(work, "fixtures"), "4k", log)).slice(0, quick ? 3 : undefined);
+
+const roots = {
+  imagegen: path.join(apps, "imagegen-2k"),
+  imagetools: path.join(apps, "imagetools-2k"),
+  static: path.join(apps, "static-2k"),
+  imagegen4k: path.join(apps, "imagegen-4k"),
+  imagetools4k: path.join(apps, "imagetools-4k"),
+};
+for (const root of Object.values(roots)) await resetDir(root);
+await writeImagegenApp(roots.imagegen, "2k", fixtures2k.length);
+await writeImagetoolsApp(roots.imagetools, fixtures2k);
+await writeImagegenApp(roots.imagegen4k, "4k", fixtures4k.length);
+
+log("Seeding the stores through a custom provider that returns the fixture bytes…");
+await seedStore(roots.imagegen, "2k", fixtures2k);
+await seedStore(roots.imagegen4k, "4k", fixtures4k);
+
+// ── Concurrency against the emulator ──────────────────────────────────────────────────────────
+log(`Concurrency: ${settings.prompts} prompts, ${settings.latencyMs} ms latency, concurrency ${settings.concurrency}…`);
+const idealMs = Math.ceil(settings.prompts / settings.concurrency) * settings.latencyMs;
+const concurrencyMs = [];
+const emulator = await startEmulator({ latencyMs: settings.latencyMs });
+try {
+  for (let run = 1; run <= settings.concurrencyRuns; run++) {
+    const root = path.join(work, "concurrency", `run-${run}`);
+    await resetDir(root);
+    emulator.reset();
+    const { result } = await runChild("child-generate.mjs", {
+      root,
+      apiUrl: emulator.url,
+      count: settings.prompts,
+      concurrency: settings.concurrency,
+      run,
+    });
+    if (emulator.requests.length !== settings.prompts) {
+      throw new Error(`expected ${settings.prompts} requests to the emulator, got ${emulator.requests.length}`);
+    }
+    concurrencyMs.push(result.ms);
+    log(`  run ${run}: ${fmtMs(result.ms)} (ideal ${fmtMs(idealMs)})`);
+  }
+} finally {
+  await emulator.close();
+}
+
+// ── Cold: imagegen vs vite-imagetools, both caches empty ───────────────────────────────────────
+log(`Cold builds, ${fixtures2k.length} 2K originals → w=640;1280 × avif;webp (${settings.coldRuns} pair(s), alternating)…`);
+const cold = { imagegen: [], imagetools: [], ratios: [] };
+for (let pair = 0; pair < settings.coldRuns; pair++) {
+  const order = pair % 2 === 0 ? ["imagegen", "imagetools"] : ["imagetools", "imagegen"];
+  const times = {};
+  for (const side of order) {
+    await clearCaches(side);
+    const { result } = await buildApp(side, { fixtures: fixtures2k });
+    if (side === "imagegen" && result.providerCalls !== 0) throw new Error("the cold imagegen build generated originals");
+    times[side] = result;
+    cold[side].push(result);
+    log(`  ${side.padEnd(10)} cold: ${fmtMs(result.buildMs)}, peak RSS ${result.maxRssMiB.toFixed(0)} MiB`);
+  }
+  cold.ratios.push(times.imagegen.buildMs / times.imagetools.buildMs);
+}
+const outputs = {
+  imagegen: await describeOutputs(path.join(roots.imagegen, "dist")),
+  imagetools: await describeOutputs(path.join(roots.imagetools, "dist")),
+};
+if (outputs.imagegen.summary !== outputs.imagetools.summary) {
+  throw new Error(`the two sides made different files:\n  imagegen:   ${outputs.imagegen.summary}\n  imagetools: ${outputs.imagetools.summary}`);
+}
+
+// ── Warm: imagegen vs plain static assets vs vite-imagetools ───────────────────────────────────
+await writeStaticApp(roots.static, await finalImages(path.join(roots.imagegen, "dist")));
+log(`Warm builds (${settings.warmRuns} rounds, rotating order, after one untimed round)…`);
+const warm = { imagegen: [], static: [], imagetools: [], overhead: [], vsImagetools: [] };
+const sides = ["imagegen", "static", "imagetools"];
+for (let round = 0; round <= settings.warmRuns; round++) {
+  const order = sides.map((_, i) => sides[(i + round) % sides.length]);
+  const times = {};
+  for (const side of order) {
+    const { result } = await buildApp(side, { fixtures: fixtures2k });
+    if (result.providerCalls !== 0) throw new Error("a warm build generated originals");
+    times[side] = result.buildMs;
+  }
+  if (round === 0) continue;
+  for (const side of sides) warm[side].push(times[side]);
+  warm.overhead.push(times.imagegen / times.static);
+  warm.vsImagetools.push(times.imagegen / times.imagetools);
+  log(`  round ${round}: ${sides.map((side) => `${side} ${fmtMs(times[side])}`).join(", ")}`);
+}
+const warmOutputs = await describeOutputs(path.join(roots.static, "dist"));
+if (warmOutputs.summary !== outputs.imagegen.summary) throw new Error("the static app did not emit the same images");
+
+// ── A cached gen: module ───────────────────────────────────────────────────────────────────────
+log("Cached gen: modules, answered by the plugin outside of a bundler…");
+const { result: hit } = await runChild(
+  "child-hit.mjs",
+  {
+    root: roots.imagegen,
+    ids: fixtures2k.map((_, i) => genId("2k", i)),
+    cacheDir: path.join(roots.imagegen, "node_modules/.cache/imagegen"),
+  },
+  roots.imagegen,
+);
+
+// ── Peak memory of a 4K build ──────────────────────────────────────────────────────────────────
+log(`Peak memory: ${fixtures4k.length} 4K originals → w=1280;2560 × avif;webp, derived cache empty…`);
+await rm(path.join(roots.imagegen4k, "node_modules/.cache/imagegen"), { recursive: true, force: true });
+const { result: rss4k } = await buildApp("imagegen4k", { side: "imagegen", fixtures: fixtures4k });
+log(`  imagegen: ${fmtMs(rss4k.buildMs)}, peak RSS ${rss4k.maxRssMiB.toFixed(0)} MiB`);
+let rss4kImagetools;
+if (settings.rssImagetools) {
+  await writeImagetoolsApp(roots.imagetools4k, fixtures4k);
+  const main = path.join(roots.imagetools4k, "src", "main.js");
+  await writeFile(main, (await readFile(main, "utf8")).replaceAll("w=640;1280", "w=1280;2560"));
+  ({ result: rss4kImagetools } = await buildApp("imagetools4k", { side: "imagetools", fixtures: fixtures4k }));
+  log(`  imagetools: ${fmtMs(rss4kImagetools.buildMs)}, peak RSS ${rss4kImagetools.maxRssMiB.toFixed(0)} MiB`);
+}
+
+// ── Report ─────────────────────────────────────────────────────────────────────────────────────
+const figures = {
+  warmOverhead: round3(median(warm.overhead)),
+  vsImagetoolsCold: round3(median(cold.ratios)),
+  vsImagetoolsWarm: round3(median(warm.vsImagetools)),
+  concurrencyEfficiency: round3(idealMs / median(concurrencyMs)),
+  peakRssMiB: Math.round(rss4k.maxRssMiB),
+  hitMs: round3(median(hit.hitMs)),
+};
+
+const cpu = os.cpus()[0]?.model ?? "unknown CPU";
+const rows = [
+  ["metric", "imagegen", "compared with", "ratio", "target", "runs", ""],
+  [
+    "warm build ÷ same files as static assets",
+    fmtMs(median(warm.imagegen)),
+    `${fmtMs(median(warm.static))} static`,
+    figures.warmOverhead.toFixed(3),
+    "≤ 1.10",
+    String(warm.overhead.length),
+    mark(figures.warmOverhead <= 1.1),
+  ],
+  [
+    "cold build ÷ vite-imagetools (caches empty)",
+    fmtMs(median(cold.imagegen.map((r) => r.buildMs))),
+    `${fmtMs(median(cold.imagetools.map((r) => r.buildMs)))} imagetools`,
+    figures.vsImagetoolsCold.toFixed(3),
+    "≤ 1.0",
+    `${cold.ratios.length}${cold.ratios.length < 5 ? "*" : ""}`,
+    mark(figures.vsImagetoolsCold <= 1),
+  ],
+  [
+    "warm build ÷ vite-imagetools (caches full)",
+    fmtMs(median(warm.imagegen)),
+    `${fmtMs(median(warm.imagetools))} imagetools`,
+    figures.vsImagetoolsWarm.toFixed(3),
+    "≤ 0.9",
+    String(warm.vsImagetools.length),
+    mark(figures.vsImagetoolsWarm <= 0.9),
+  ],
+  [
+    `${settings.prompts} prompts, ${settings.latencyMs} ms latency, concurrency ${settings.concurrency}`,
+    fmtMs(median(concurrencyMs)),
+    `${fmtMs(idealMs)} ideal`,
+    figures.concurrencyEfficiency.toFixed(3),
+    "≥ 0.85",
+    String(concurrencyMs.length),
+    mark(figures.concurrencyEfficiency >= 0.85),
+  ],
+  [
+    `peak RSS, ${fixtures4k.length} 4K → 1280;2560 × avif;webp`,
+    `${figures.peakRssMiB} MiB`,
+    rss4kImagetools ? `${Math.round(rss4kImagetools.maxRssMiB)} MiB imagetools` : "",
+    "",
+    "≤ 1024 MiB",
+    "1",
+    mark(figures.peakRssMiB <= 1024),
+  ],
+  [
+    "cached gen: module, median",
+    `${figures.hitMs.toFixed(2)} ms`,
+    `${median(hit.readMs).toFixed(2)} ms reading its files`,
+    "",
+    "~ a file read",
+    String(hit.hitMs.length),
+    "",
+  ],
+];
+const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+const line = (row) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join("  ");
+
+const out = [];
+out.push("");
+out.push(`imagegen bench — ${cpu}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}), ${os.platform()} ${os.release()}`);
+out.push(`${fixtures2k.length} 2K / ${fixtures4k.length} 4K fixture PNGs; both sides: lanczos3 resize, AVIF quality 50 effort 4, WebP quality 80 effort 4, metadata stripped`);
+if (quick) out.push("BENCH_QUICK=1: a smoke run on a few images; these figures are not the benchmark's.");
+out.push("");
+out.push(line(rows[0]));
+out.push(widths.map((w) => "─".repeat(w)).join("  "));
+for (const row of rows.slice(1)) out.push(line(row));
+out.push("");
+if (cold.ratios.length < 5) {
+  out.push(`* the cold comparison ran ${cold.ratios.length} alternating pair(s), not 5: one pair takes minutes on this machine (BENCH_COLD_RUNS=5 for more).`);
+}
+out.push(`outputs (both sides): ${outputs.imagegen.summary}`);
+out.push(`bytes: imagegen ${fmtBytes(outputs.imagegen.bytes)}, imagetools ${fmtBytes(outputs.imagetools.bytes)}`);
+out.push(
+  `cold peak RSS: imagegen ${Math.round(median(cold.imagegen.map((r) => r.maxRssMiB)))} MiB, imagetools ${Math.round(median(cold.imagetools.map((r) => r.maxRssMiB)))} MiB; ` +
+    `in-memory repeat of a gen: module ${median(hit.memoryHitMs).toFixed(3)} ms`,
+);
+out.push(`per-pair ratios — cold: ${cold.ratios.map(round3).join(" ")}; warm/static: ${warm.overhead.map(round3).join(" ")}; warm/imagetools: ${warm.vsImagetools.map(round3).join(" ")}`);
+out.push(`load average at the end: ${os.loadavg().map((n) => n.toFixed(2)).join(" ")}; bench took ${fmtMs(performance.now() - benchStarted)}`);
+out.push(JSON.stringify(figures));
+process.stdout.write(`${out.join("\n")}\n`);
+
+// ── Helpers ────────────────────────────────────────────────────────────────────────────────────
+
+async function seedStore(root, set, files) {
+  const provider = fixtureProvider(files);
+  const options = await resolveOptions({ root, provider, strict: true, logger: quiet });
+  const engine = new Engine(options);
+  for (let i = 0; i < files.length; i++) {
+    const id = genId(set, i);
+    const spec = resolveSpec(parseGenId(id), { ...options, source: { file: root, id } });
+    await engine.resolveOriginal(spec);
+  }
+  if (provider.calls > 0) log(`  ${provider.calls} ${set} original(s) stored`);
+}
+
+async function clearCaches(side) {
+  const root = roots[side];
+  await rm(path.join(root, "dist"), { recursive: true, force: true });
+  await rm(path.join(root, "node_modules", ".cache"), { recursive: true, force: true });
+}
+
+function buildApp(app, { side = app, fixtures }) {
+  const root = roots[app];
+  return runChild("child-build.mjs", { side, root, fixtures }, root);
+}
+
+/** Runs a bench script in a fresh Node process; resolves with its last stdout line, parsed. */
+function runChild(script, args, cwd = here) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [path.join(here, script), JSON.stringify(args)], {
+      cwd,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let stdout = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code !== 0) return reject(new Error(`${script} exited with ${code}`));
+      const last = stdout.trim().split("\n").at(-1);
+      resolve({ result: JSON.parse(last), wallMs: performance.now() - started });
+    });
+  });
+}
+
+/** `<count>× <format> <w>×<h>` of every image in a dist folder (read back with sharp), and their bytes. */
+async function describeOutputs(dist) {
+  const counts = new Map();
+  let bytes = 0;
+  for (const file of await imageFiles(dist)) {
+    const { format, compression, width, height } = await sharp(file).metadata();
+    const name = `${compression === "av1" ? "avif" : format} ${width}×${height}`;
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+    bytes += (await stat(file)).size;
+  }
+  const summary = [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([name, count]) => `${count}× ${name}`).join(", ");
+  return { summary, bytes };
+}
+
+/** The files an imagegen build emitted, grouped by fixture, in the rendition's order. */
+async function finalImages(dist) {
+  const images = [];
+  for (const file of await imageFiles(dist)) {
+    const match = /image-(\d+)-(\d+)\.[0-9a-f]{10}\.(avif|webp)$/.exec(path.basename(file));
+    if (!match) continue;
+    const [, index, width, extension] = match;
+    const { height } = await sharp(file).metadata();
+    (images[Number(index)] ??= []).push({ file, width: Number(width), height, extension, format: extension });
+  }
+  const order = (v) => (v.format === "avif" ? 0 : 1) * 1e6 + v.width;
+  for (const variants of images) variants.sort((a, b) => order(a) - order(b));
+  return images;
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+function round3(value) {
+  return Math.round(value * 1000) / 1000;
+}
+
+function fmtMs(ms) {
+  return ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
+}
+
+function fmtBytes(bytes) {
+  return `${(bytes / 2 ** 20).toFixed(2)} MiB`;
+}
+
+function mark(ok) {
+  return ok ? "ok" : "MISSED";
+}
+
+function positiveInteger(name, fallback) {
+  const value = process.env[name];
+  if (value === undefined || value === "") return fallback;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) throw new Error(`${name} must be a positive integer (got "${value}")`);
+  return number;
+}
+

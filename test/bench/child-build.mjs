@@ -1,0 +1,45 @@
+// One Vite build in its own process, as `vite build` would run it, so that no build inherits
+// another's in-memory caches and so that its peak memory is its own.
+// Usage: node child-build.mjs '{"side":"imagegen"|"imagetools"|"static","root":"…","fixtures":["…"]}'
+// Prints one JSON line: { buildMs, importMs, maxRssMiB, providerCalls }.
+import path from "node:path";
+
+const { side, root, fixtures = [] } = JSON.parse(process.argv[2]);
+
+const importStarted = performance.now();
+const { build } = await import("vite");
+let plugins = [];
+let provider;
+if (side === "imagegen") {
+  const [{ default: imagegen }, { fixtureProvider }] = await Promise.all([
+    import("unplugin-imagegen/vite"),
+    import("./fixture-provider.mjs"),
+  ]);
+  provider = fixtureProvider(fixtures);
+  const logger = { info() {}, warn: (message) => console.error(`[imagegen] ${message}`) };
+  plugins = [imagegen({ root, provider, strict: true, logger })];
+} else if (side === "imagetools") {
+  const { imagetools } = await import("vite-imagetools");
+  plugins = [imagetools({ cache: { dir: path.join(root, "node_modules/.cache/imagetools") } })];
+}
+const importMs = performance.now() - importStarted;
+
+const started = performance.now();
+await build({
+  root,
+  configFile: false,
+  logLevel: "silent",
+  // Every image is a file on both sides (the plain app's smallest AVIFs would otherwise be inlined).
+  build: { assetsInlineLimit: 0, modulePreload: { polyfill: false } },
+  plugins,
+});
+const buildMs = performance.now() - started;
+
+process.stdout.write(
+  `${JSON.stringify({
+    buildMs,
+    importMs,
+    maxRssMiB: process.resourceUsage().maxRSS / 1024,
+    providerCalls: provider?.calls ?? 0,
+  })}\n`,
+);
