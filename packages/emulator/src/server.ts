@@ -4,6 +4,7 @@ import { EmulatorContext } from "./context.js";
 import { parseFault, type Fault } from "./faults.js";
 import { answerFeatureRequest } from "./features.js";
 import { answerDownload } from "./files.js";
+import { checkFeatureRequest } from "./validate.js";
 import { BodyTooLargeError, parseBody, readBody, recordHeaders, sendError, sendJson, type RecordedRequest } from "./http.js";
 
 export interface EmulatorOptions {
@@ -101,7 +102,13 @@ async function route(context: EmulatorContext, req: IncomingMessage, res: Server
   if (url.pathname === "/api/features") {
     if (method !== "POST") return sendError(res, 405, "Use POST /api/features", { Allow: "POST" });
     context.requests.push(recorded);
-    if (context.latencyMs > 0) await context.wait(context.latencyMs);
+    if (context.latencyMs > 0) {
+      // The real API has made the image by the time it answers: render it during the latency,
+      // so that the download that follows takes as little time as a real one.
+      const check = body.json ? checkFeatureRequest(body.value) : undefined;
+      if (check?.ok) context.renderer.render(check.promptObject).catch(() => {});
+      await context.wait(context.latencyMs);
+    }
     return answerFeatureRequest(context, req, res, body);
   }
   if (url.pathname.startsWith("/files/") && (method === "GET" || method === "HEAD")) {
