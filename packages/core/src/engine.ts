@@ -1,4 +1,3 @@
-import os from "node:os";
 import path from "node:path";
 import pLimit, { type LimitFunction } from "p-limit";
 import sharp from "sharp";
@@ -62,8 +61,6 @@ export class Engine {
   readonly #originals = new Map<OriginalKey, Promise<OriginalRef>>();
   readonly #renditions = new Map<string, Promise<Rendition>>();
   readonly #generationLimit: LimitFunction;
-  // sharp runs each pipeline on libuv threads; more pipelines than cores only adds memory.
-  readonly #renderLimit = pLimit(Math.max(1, os.availableParallelism()));
   #lockfile: Promise<LockfileData> | undefined;
   #paidGenerationsStarted = 0;
   #leftovers: Promise<void> | undefined;
@@ -270,14 +267,15 @@ export class Engine {
     const key = renditionKey(original.sha256, spec.output);
     let pending = this.#renditions.get(key);
     if (!pending) {
-      pending = this.#renderLimit(async () => {
+      // Cache reads run at once; sharp's work is bounded by the process's render pool (variants.ts).
+      pending = (async () => {
         const cached = await this.derivedCache.get(key);
         if (cached) return cached;
-        const rendition = await renderVariants(await original.load(), spec.output);
+        const rendition = await renderVariants(original, spec.output);
         this.stats.rendered++;
         await this.derivedCache.set(key, rendition);
         return rendition;
-      });
+      })();
       this.#renditions.set(key, pending);
       pending.catch(() => this.#renditions.delete(key));
     }

@@ -1,5 +1,6 @@
 import sharp, { type Sharp } from "sharp";
 import { sha256Hex } from "./key.js";
+import { type RenderPool, sharedRenderPool } from "./render-pool.js";
 import type { OutputFormat, OutputParams } from "./spec.js";
 
 /** One encoded file of a rendition. */
@@ -49,31 +50,69 @@ const ENCODERS: Record<OutputFormat, (image: Sharp, quality: number | undefined)
       : image.png({ compressionLevel: 9, palette: true, quality }),
 };
 
+/** An original to render without holding its bytes longer than needed: the engine's `OriginalRef`. */
+export interface OriginalSource {
+  /** Pixel size (after EXIF orientation): what decoding it will hold in memory. */
+  width: number;
+  height: number;
+  load(): Promise<Buffer>;
+}
+
 /**
  * Resizes, crops and re-encodes an original (SPEC §2 output parameters). The original is
  * decoded once; every variant is made from those pixels. Nothing is ever upscaled, and the
  * output carries no metadata (sharp's default: stripped, converted to sRGB).
+ *
+ * Decoding waits until the original's pixels fit in the pool's budget; the decode and each
+ * encode take one of the pool's pipelines, so variants of several originals share the cores.
  */
-export async function renderVariants(original: Buffer, output: OutputParams): Promise<Rendition> {
-  const { data: pixels, info } = await sharp(original).autoOrient().toColourspace("srgb").raw().toBuffer({
+export async function renderVariants(
+  original: Buffer | OriginalSource,
+  output: OutputParams,
+  pool: RenderPool = sharedRenderPool(),
+): Promise<Rendition> {
+  const source = Buffer.isBuffer(original) ? await bufferSource(original) : original;
+  return pool.withDecoded(source.width * source.height, async () => {
+    // The encoded bytes live only inside this pipeline: the pixels are all that is kept.
+    const decoded = await pool.pipeline(async () => decode(await source.load()));
+    const sizes = variantSizes(decoded.raw, output);
+    const jobs = output.formats.flatMap((format) => sizes.map((size) => ({ format, size })));
+    // Longest first, so that a slow AVIF does not start last and leave the other cores idle.
+    const order = [...jobs].sort((a, b) => cost(b.format, b.size) - cost(a.format, a.size));
+    const encoded = new Map(
+      order.map((job) => [
+        job,
+        pool.pipeline(async (): Promise<Variant> => {
+          const bytes = await ENCODERS[job.format](frame(decoded, job.size, output, job.format), output.quality).toBuffer();
+          return { format: job.format, ...job.size, bytes, hash: sha256Hex(bytes) };
+        }),
+      ]),
+    );
+    const [variants, placeholder] = await Promise.all([
+      Promise.all(jobs.map((job) => encoded.get(job)!)),
+      output.placeholder === "blur" ? pool.pipeline(() => blurPlaceholder(decoded, output)) : undefined,
+    ]);
+    const largest = sizes.at(-1)!;
+    return { variants, width: largest.width, height: largest.height, placeholder };
+  });
+}
+
+async function bufferSource(bytes: Buffer): Promise<OriginalSource> {
+  // The header only: no decoding.
+  const { autoOrient } = await sharp(bytes).metadata();
+  return { width: autoOrient.width, height: autoOrient.height, load: async () => bytes };
+}
+
+async function decode(bytes: Buffer): Promise<Decoded> {
+  const { data: pixels, info } = await sharp(bytes).autoOrient().toColourspace("srgb").raw().toBuffer({
     resolveWithObject: true,
   });
-  const decoded: Decoded = { pixels, raw: { width: info.width, height: info.height, channels: info.channels } };
-  const sizes = variantSizes(decoded.raw, output);
+  return { pixels, raw: { width: info.width, height: info.height, channels: info.channels } };
+}
 
-  const [variants, placeholder] = await Promise.all([
-    Promise.all(
-      output.formats.flatMap((format) =>
-        sizes.map(async (size): Promise<Variant> => {
-          const bytes = await ENCODERS[format](frame(decoded, size, output, format), output.quality).toBuffer();
-          return { format, ...size, bytes, hash: sha256Hex(bytes) };
-        }),
-      ),
-    ),
-    output.placeholder === "blur" ? blurPlaceholder(decoded, output) : undefined,
-  ]);
-  const largest = sizes.at(-1)!;
-  return { variants, width: largest.width, height: largest.height, placeholder };
+/** Relative encoding time: AVIF costs several times WebP or JPEG for the same pixels. */
+function cost(format: OutputFormat, size: Size): number {
+  return size.width * size.height * (format === "avif" ? 8 : format === "png" ? 2 : 1);
 }
 
 /**

@@ -1,0 +1,102 @@
+import os from "node:os";
+import pLimit, { type LimitFunction } from "p-limit";
+import sharp from "sharp";
+
+/**
+ * Where sharp's work runs. One per process (sharp's settings are process-wide, and a client and
+ * an SSR build in one process share the same cores):
+ * - `pipeline` runs one sharp pipeline (a decode or an encode) at a time per core. sharp runs each
+ *   pipeline on a libuv thread; running more at once than there are cores only adds memory, and
+ *   would take every libuv thread from the file reads and writes of the build.
+ * - `withDecoded` bounds how many pixels of decoded originals are held at once, so that a build
+ *   of many 4K images keeps a few in memory rather than all those in flight.
+ */
+export class RenderPool {
+  readonly pipelines: number;
+  readonly decodedPixels: number;
+  readonly #pipeline: LimitFunction;
+  readonly #decoded: PixelBudget;
+
+  constructor(options: { pipelines: number; decodedPixels: number }) {
+    this.pipelines = options.pipelines;
+    this.decodedPixels = options.decodedPixels;
+    this.#pipeline = pLimit(options.pipelines);
+    this.#decoded = new PixelBudget(options.decodedPixels);
+  }
+
+  pipeline<T>(work: () => Promise<T>): Promise<T> {
+    return this.#pipeline(work);
+  }
+
+  /** Runs `work` once `pixels` fit in the budget; an image larger than the whole budget runs alone. */
+  async withDecoded<T>(pixels: number, work: () => Promise<T>): Promise<T> {
+    await this.#decoded.acquire(pixels);
+    try {
+      return await work();
+    } finally {
+      this.#decoded.release(pixels);
+    }
+  }
+}
+
+/** A FIFO weighted semaphore counted in pixels. */
+class PixelBudget {
+  readonly #capacity: number;
+  #used = 0;
+  readonly #waiting: { pixels: number; start: () => void }[] = [];
+
+  constructor(capacity: number) {
+    this.#capacity = capacity;
+  }
+
+  acquire(pixels: number): Promise<void> {
+    if (this.#waiting.length === 0 && this.#fits(pixels)) {
+      this.#used += pixels;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#waiting.push({ pixels, start: resolve }));
+  }
+
+  release(pixels: number): void {
+    this.#used -= pixels;
+    // First come, first served: a large image is never overtaken for ever by small ones.
+    while (this.#waiting.length > 0 && this.#fits(this.#waiting[0]!.pixels)) {
+      const next = this.#waiting.shift()!;
+      this.#used += next.pixels;
+      next.start();
+    }
+  }
+
+  #fits(pixels: number): boolean {
+    return this.#used === 0 || this.#used + pixels <= this.#capacity;
+  }
+}
+
+/** Two 4K originals (4096²): with the encoders' own memory, a 4K build stays well under 1 GiB. */
+const DEFAULT_DECODED_PIXELS = 2 * 4096 * 4096;
+
+let shared: RenderPool | undefined;
+
+/**
+ * The process's pool, made on first use. It also sets sharp's own concurrency (threads per
+ * pipeline) to 1: parallelism comes from running one pipeline per core, which keeps every core
+ * busy on independent work instead of splitting one encode across threads that wait on each
+ * other (and libvips's operation cache, which holds decoded inputs, off: nothing is rendered twice).
+ */
+export function sharedRenderPool(): RenderPool {
+  if (!shared) {
+    sharp.concurrency(1);
+    sharp.cache(false);
+    shared = new RenderPool({
+      pipelines: Math.max(1, Math.min(os.availableParallelism(), libuvThreads() - 1)),
+      decodedPixels: DEFAULT_DECODED_PIXELS,
+    });
+  }
+  return shared;
+}
+
+/** sharp pipelines and file system calls share libuv's pool (4 threads unless set). */
+function libuvThreads(): number {
+  const size = Number(process.env["UV_THREADPOOL_SIZE"]);
+  return Number.isInteger(size) && size > 0 ? size : 4;
+}
