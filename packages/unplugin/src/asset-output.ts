@@ -4,16 +4,23 @@ import { CONTENT_TYPES } from "./file-names.js";
 /** The small part of a bundler's plugin context that emitting needs. */
 export interface EmitContext {
   emitFile(file: { type: "asset"; fileName: string; source: Uint8Array }): string | void;
+  /** unplugin's way to reach the bundler's own context (webpack's and rspack's loader context). */
+  getNativeBuildContext?(): unknown;
 }
 
 /**
  * How one bundler makes an image part of its output and writes its URL. Everything that
- * differs between bundlers lives behind this interface, one implementation each.
+ * differs between bundlers lives behind this interface, one implementation each:
+ * {@link fileUrlOutput} (Vite build, Rollup, Rolldown), {@link devServerOutput} (Vite dev),
+ * `loaderAssetOutput` (webpack, rspack) and `esbuildOutput` (esbuild).
  */
 export interface AssetOutput {
   /** Called when a build starts: forget what the previous build emitted (watch mode). */
   reset(): void;
-  /** Emits the file (once per build) and returns a JavaScript expression for its URL. */
+  /**
+   * Makes `fileName` (already content-hashed, `/`-separated, relative to the output folder) part
+   * of this build and returns a JavaScript expression for its URL.
+   */
   emit(context: EmitContext, fileName: string, variant: Variant): string;
 }
 
@@ -47,9 +54,13 @@ export function devServerOutput(urlPrefix: string, assets: Map<string, DevAsset>
     reset() {},
     emit(_context, fileName, variant) {
       const name = fileName.slice(fileName.lastIndexOf("/") + 1);
-      const extension = name.slice(name.lastIndexOf(".") + 1) as keyof typeof CONTENT_TYPES;
-      assets.set(name, { bytes: variant.bytes, contentType: CONTENT_TYPES[extension] });
+      assets.set(name, { bytes: variant.bytes, contentType: contentTypeOf(name) });
       return JSON.stringify(`${urlPrefix}${name}`);
     },
   };
+}
+
+export function contentTypeOf(fileName: string): string {
+  const extension = fileName.slice(fileName.lastIndexOf(".") + 1) as keyof typeof CONTENT_TYPES;
+  return CONTENT_TYPES[extension];
 }

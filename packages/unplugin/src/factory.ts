@@ -18,10 +18,23 @@ import {
 } from "@imagegen/core";
 import { createUnplugin, type UnpluginContextMeta } from "unplugin";
 import { type AssetOutput, type DevAsset, type EmitContext, devServerOutput, fileUrlOutput } from "./asset-output.js";
+import { esbuildOutput } from "./esbuild-output.js";
 import { variantFileName } from "./file-names.js";
+import { loaderAssetOutput } from "./loader-asset-output.js";
+import { writeManifestDeclarations } from "./manifest-dts.js";
 import { type VariantUrl, genModuleCode, manifestModuleCode } from "./module-code.js";
+import { rewriteGenRequests } from "./scheme-requests.js";
 
-export type ImagegenPluginOptions = ResolveOptionsInput;
+/** Options of the bundler plugin: every option of `imagegen.config.ts`, and these of the plugin alone. */
+export interface ImagegenPluginOptions extends ResolveOptionsInput {
+  /**
+   * Write `<manifest>.d.ts` beside every prompt manifest the build loads (rewritten only when
+   * its names change), so that `import { hero } from "./site.prompts.yaml"` is typed by name and
+   * a misspelt name fails type-checking. Off by default: it writes into your source folders.
+   * @default false
+   */
+  dts?: boolean;
+}
 
 const VIRTUAL_PREFIX = "\0imagegen:";
 const MANIFEST_RE = /\.prompts\.ya?ml$/;
@@ -33,7 +46,8 @@ interface GenImport {
 }
 
 /** Shared by every bundler entry; what differs per bundler is the {@link AssetOutput}. */
-export const unpluginImagegen = createUnplugin<ImagegenPluginOptions | undefined>((inline = {}, meta) => {
+export const unpluginImagegen = createUnplugin<ImagegenPluginOptions | undefined>((pluginOptions = {}, meta) => {
+  const { dts = false, ...inline } = pluginOptions;
   let root = inline.root ?? process.cwd();
   let assetsDir = "assets";
   let output: AssetOutput = defaultOutput(meta);
@@ -63,6 +77,12 @@ export const unpluginImagegen = createUnplugin<ImagegenPluginOptions | undefined
     }
   }
 
+  function virtualIdOf(id: string, importer: string | undefined): string {
+    const virtualId = `${VIRTUAL_PREFIX}${sha256Hex(id).slice(0, 16)}.js`;
+    if (!genImports.has(virtualId)) genImports.set(virtualId, { id, importer: importer && cleanId(importer) });
+    return virtualId;
+  }
+
   function urlFor(context: EmitContext): VariantUrl {
     return (variant, spec) => output.emit(context, variantFileName(spec, variant, assetsDir), variant);
   }
@@ -84,10 +104,10 @@ export const unpluginImagegen = createUnplugin<ImagegenPluginOptions | undefined
     },
 
     resolveId(id, importer) {
-      if (!isGenId(id)) return null;
-      const virtualId = `${VIRTUAL_PREFIX}${sha256Hex(id).slice(0, 16)}.js`;
-      if (!genImports.has(virtualId)) genImports.set(virtualId, { id, importer: importer && cleanId(importer) });
-      return virtualId;
+      if (isGenId(id)) return virtualIdOf(id, importer);
+      // webpack and rspack: a `gen:` request already swapped for its virtual id (scheme-requests.ts).
+      if (genImports.has(id)) return id;
+      return null;
     },
 
     loadInclude(id) {
@@ -109,6 +129,7 @@ export const unpluginImagegen = createUnplugin<ImagegenPluginOptions | undefined
         const file = cleanId(id);
         this.addWatchFile(file);
         const manifest = parseManifest(await readFile(file, "utf8"), file);
+        if (dts) await writeManifestDeclarations(manifest);
         const { options } = await getEngine();
         const images = await Promise.all(
           manifest.images.map(async (image) => {
@@ -131,6 +152,25 @@ export const unpluginImagegen = createUnplugin<ImagegenPluginOptions | undefined
       if (missing.length === 0) return;
       const lines = missing.map((error) => `  - ${error.message}`);
       throw userError(new ImagegenError(`${missing.length} image(s) have no stored original:\n${lines.join("\n")}`));
+    },
+
+    webpack(compiler) {
+      root = inline.root ?? compiler.options.context ?? root;
+      output = loaderAssetOutput();
+      rewriteGenRequests(compiler, "unplugin-imagegen", virtualIdOf);
+    },
+
+    rspack(compiler) {
+      root = inline.root ?? compiler.options.context ?? root;
+      output = loaderAssetOutput();
+      rewriteGenRequests(compiler, "unplugin-imagegen", virtualIdOf);
+    },
+
+    esbuild: {
+      setup(build) {
+        root = inline.root ?? build.initialOptions.absWorkingDir ?? root;
+        output = esbuildOutput(build);
+      },
     },
 
     vite: {
@@ -168,6 +208,7 @@ export const unpluginImagegen = createUnplugin<ImagegenPluginOptions | undefined
   };
 });
 
+/** Rollup's and Rolldown's; every other bundler's is set by its own hook above. */
 function defaultOutput(meta: UnpluginContextMeta): AssetOutput {
   return fileUrlOutput(meta.framework === "rolldown" ? "ROLLDOWN_FILE_URL" : "ROLLUP_FILE_URL");
 }

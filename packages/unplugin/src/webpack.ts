@@ -1,0 +1,3 @@
+import { unpluginImagegen } from "./factory.js";
+
+export default unpluginImagegen.webpack;
