@@ -1,0 +1,50 @@
+// Builds the example end to end, offline: a local emulator of the 1min.ai API stands in for the
+// real one. The first build generates what the store lacks; the second must make no request.
+import { readdir, stat } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { startEmulator } from "@imagegen/emulator";
+import sharp from "sharp";
+import webpack from "webpack";
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const emulator = await startEmulator();
+process.env.ONEMIN_API_URL = emulator.url;
+// A fake key: the emulator accepts any key, and the real API is never reached from here.
+process.env.ONEMIN_API_KEY = "imagegen-example-fake-key";
+const config = (await import("../webpack.config.mjs")).default;
+
+function build() {
+  return new Promise((resolve, reject) => {
+    const compiler = webpack(config);
+    compiler.run((error, stats) => {
+      compiler.close(() => {});
+      if (error) return reject(error);
+      if (stats.hasErrors()) return reject(new Error(stats.toString({ all: false, errors: true })));
+      resolve();
+    });
+  });
+}
+
+try {
+  for (const label of ["first build", "second build"]) {
+    const before = emulator.requests.length;
+    const started = performance.now();
+    await build();
+    const seconds = ((performance.now() - started) / 1000).toFixed(2);
+    console.log(`${label}: ${seconds}s, ${emulator.requests.length - before} API request(s) to the emulator`);
+  }
+
+  const assets = path.join(root, "dist", "assets");
+  console.log(`\nImages in ${path.relative(process.cwd(), assets) || assets}:`);
+  for (const name of (await readdir(assets)).filter((n) => /\.(avif|webp|jpg|png)$/.test(n)).sort()) {
+    const file = path.join(assets, name);
+    const { width, height, format, compression } = await sharp(file).metadata();
+    // sharp names AVIF by its container, HEIF; the codec tells them apart.
+    const shown = compression === "av1" ? "avif" : format;
+    console.log(`  ${name.padEnd(56)} ${shown.padEnd(5)} ${`${width}×${height}`.padStart(9)} ${((await stat(file)).size / 1024).toFixed(1).padStart(7)} KiB`);
+  }
+  console.log(`\nServe dist/ with any static server, e.g. npx serve examples/webpack/dist`);
+} finally {
+  await emulator.close();
+}
