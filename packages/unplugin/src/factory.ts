@@ -16,7 +16,7 @@ import {
   type ImageSpec,
   type SourceLocation,
 } from "@imagegen/core";
-import { createUnplugin, type UnpluginContextMeta } from "unplugin";
+import { createUnplugin } from "unplugin";
 import { type AssetOutput, type DevAsset, type EmitContext, devServerOutput, fileUrlOutput } from "./asset-output.js";
 import { esbuildOutput } from "./esbuild-output.js";
 import { variantFileName } from "./file-names.js";
@@ -46,11 +46,12 @@ interface GenImport {
 }
 
 /** Shared by every bundler entry; what differs per bundler is the {@link AssetOutput}. */
-export const unpluginImagegen = createUnplugin<ImagegenPluginOptions | undefined>((pluginOptions = {}, meta) => {
+export const unpluginImagegen = createUnplugin<ImagegenPluginOptions | undefined>((pluginOptions = {}) => {
   const { dts = false, ...inline } = pluginOptions;
   let root = inline.root ?? process.cwd();
   let assetsDir = "assets";
-  let output: AssetOutput = defaultOutput(meta);
+  // Rollup's and Rolldown's (both read ROLLUP_FILE_URL_); every other bundler's hook below sets its own.
+  let output: AssetOutput = fileUrlOutput("ROLLUP_FILE_URL");
   let engine: Promise<Engine> | undefined;
   let logger = inline.logger;
   const devAssets = new Map<string, DevAsset>();
@@ -207,11 +208,6 @@ export const unpluginImagegen = createUnplugin<ImagegenPluginOptions | undefined
     },
   };
 });
-
-/** Rollup's and Rolldown's; every other bundler's is set by its own hook above. */
-function defaultOutput(meta: UnpluginContextMeta): AssetOutput {
-  return fileUrlOutput(meta.framework === "rolldown" ? "ROLLDOWN_FILE_URL" : "ROLLUP_FILE_URL");
-}
 
 function cleanId(id: string): string {
   return path.normalize(id.split("?")[0]!);
