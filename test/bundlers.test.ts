@@ -22,8 +22,8 @@ const FIXTURE_IMAGES = [
   "a-lighthouse-at-dawn-quoted-with-160 webp 160x160",
   "a-lighthouse-at-dawn-quoted-with-320 avif 320x320",
   "a-lighthouse-at-dawn-quoted-with-320 webp 320x320",
-  "a-red-fox-240 avif 240x180",
-  "a-red-fox-240 jpeg 240x180",
+  "a-red-fox-1-240 avif 240x180",
+  "a-red-fox-1-240 jpeg 240x180",
   "five-people-around-a-whiteboard-200 avif 200x133",
   "five-people-around-a-whiteboard-200 webp 200x133",
 ];
@@ -127,7 +127,7 @@ describe.each(BUNDLERS)("%s, from the packed packages", (bundler) => {
       expect(byId.card).toMatchObject({ naturalWidth: 240, naturalHeight: 180 });
 
       const data = page.data as Record<string, any>;
-      expect(data.card).toMatchObject({ width: 240, height: 180, format: "jpeg", alt: "東京の夜景、a red fox" });
+      expect(data.card).toMatchObject({ width: 240, height: 180, format: "jpeg", alt: "東京の夜景、a red fox! #1" });
       expect(data.card.placeholder).toMatch(/^data:image\/(webp|png);base64,/);
       expect(data.teamPhoto).toEqual(data.gallery["team-photo"]);
       expect(data.gallery.harbour.srcset).toMatch(/assets\/a-fishing-harbour-at-blue-hour-200\.[0-9a-f]{10}\.webp 200w$/);
