@@ -174,6 +174,13 @@ describe("module code", () => {
     expect(result.outputFiles.every((file) => file.contents.byteLength > 0)).toBe(true);
   });
 
+  it("esbuild without outdir or outfile: the build fails saying so", async () => {
+    const plugin = rawPlugin("esbuild");
+    plugin.esbuild.setup({ initialOptions: { absWorkingDir: root }, onEnd() {} });
+    const id = plugin.resolveId(GEN_ID, WINDOWS_IMPORTER);
+    await expect(plugin.load.call(pluginContext().context, id)).rejects.toThrow(/needs esbuild's `outdir` \(or `outfile`\)/);
+  });
+
   it("writes manifest declarations with the dts option, and leaves an unchanged file alone", async () => {
     const manifest = path.join(root, "site.prompts.yaml");
     await writeFile(manifest, "defaults:\n  w: [64]\n  format: [webp]\nimages:\n  team-photo:\n    prompt: Five people around a whiteboard\n");

@@ -1,5 +1,6 @@
 import { mkdir, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { ImagegenError } from "@imagegen/core";
 import type { AssetOutput } from "./asset-output.js";
 
 /** What this output uses of esbuild's `PluginBuild`. */
@@ -56,7 +57,7 @@ export function esbuildOutput(build: EsbuildBuildLike): AssetOutput {
       files = new Map();
     },
     emit(_context, fileName, variant) {
-      if (!outdir) throw new Error("imagegen needs esbuild's `outdir` (or `outfile`) to know where images go");
+      if (!outdir) throw new ImagegenError("imagegen needs esbuild's `outdir` (or `outfile`) to know where to write images; set one of them.");
       files.set(fileName, { bytes: variant.bytes, hash: variant.hash });
       return JSON.stringify(joinPublicPath(options.publicPath, fileName));
     },
