@@ -8,35 +8,46 @@ import sharp from "sharp";
  * - `pipeline` runs one sharp pipeline (a decode or an encode) at a time per core. sharp runs each
  *   pipeline on a libuv thread; running more at once than there are cores only adds memory, and
  *   would take every libuv thread from the file reads and writes of the build.
- * - `withDecoded` bounds how many pixels of decoded originals are held at once, so that a build
- *   of many 4K images keeps a few in memory rather than all those in flight.
+ * - `reserve` bounds how many pixels of decoded originals and resized frames are held at once,
+ *   so that a build of many 4K images keeps a few in memory rather than all those in flight.
  */
 export class RenderPool {
   readonly pipelines: number;
-  readonly decodedPixels: number;
+  readonly pixels: number;
   readonly #pipeline: LimitFunction;
-  readonly #decoded: PixelBudget;
+  readonly #pixels: PixelBudget;
 
-  constructor(options: { pipelines: number; decodedPixels: number }) {
+  constructor(options: { pipelines: number; pixels: number }) {
     this.pipelines = options.pipelines;
-    this.decodedPixels = options.decodedPixels;
+    this.pixels = options.pixels;
     this.#pipeline = pLimit(options.pipelines);
-    this.#decoded = new PixelBudget(options.decodedPixels);
+    this.#pixels = new PixelBudget(options.pixels);
   }
 
   pipeline<T>(work: () => Promise<T>): Promise<T> {
     return this.#pipeline(work);
   }
 
-  /** Runs `work` once `pixels` fit in the budget; an image larger than the whole budget runs alone. */
-  async withDecoded<T>(pixels: number, work: () => Promise<T>): Promise<T> {
-    await this.#decoded.acquire(pixels);
-    try {
-      return await work();
-    } finally {
-      this.#decoded.release(pixels);
-    }
+  /**
+   * Waits until `pixels` fit in the budget (an image larger than the whole budget waits to run
+   * alone) and holds them until released: part by part with `release(pixels)`, the rest with `release()`.
+   */
+  async reserve(pixels: number): Promise<PixelReservation> {
+    await this.#pixels.acquire(pixels);
+    let held = pixels;
+    return {
+      release: (part = held) => {
+        const freed = Math.min(part, held);
+        held -= freed;
+        if (freed > 0) this.#pixels.release(freed);
+      },
+    };
   }
+}
+
+export interface PixelReservation {
+  /** Gives back `pixels` of the reservation (all that is left by default); extra calls do nothing. */
+  release(pixels?: number): void;
 }
 
 /** A FIFO weighted semaphore counted in pixels. */
@@ -72,8 +83,8 @@ class PixelBudget {
   }
 }
 
-/** Two 4K originals (4096²): with the encoders' own memory, a 4K build stays well under 1 GiB. */
-const DEFAULT_DECODED_PIXELS = 2 * 4096 * 4096;
+/** Two 4K originals (4096²), or one with its frames and those of the next ones. */
+const DEFAULT_PIXELS = 2 * 4096 * 4096;
 
 let shared: RenderPool | undefined;
 
@@ -89,7 +100,7 @@ export function sharedRenderPool(): RenderPool {
     sharp.cache(false);
     shared = new RenderPool({
       pipelines: Math.max(1, Math.min(os.availableParallelism(), libuvThreads() - 1)),
-      decodedPixels: DEFAULT_DECODED_PIXELS,
+      pixels: DEFAULT_PIXELS,
     });
   }
   return shared;

@@ -60,11 +60,15 @@ export interface OriginalSource {
 
 /**
  * Resizes, crops and re-encodes an original (SPEC §2 output parameters). The original is
- * decoded once; every variant is made from those pixels. Nothing is ever upscaled, and the
- * output carries no metadata (sharp's default: stripped, converted to sRGB).
+ * decoded once and each size is resized once (every format of a width is encoded from the same
+ * frame); nothing is ever upscaled, and the output carries no metadata (sharp's default:
+ * stripped, converted to sRGB).
  *
- * Decoding waits until the original's pixels fit in the pool's budget; the decode and each
- * encode take one of the pool's pipelines, so variants of several originals share the cores.
+ * Memory is bounded by the pool's pixel budget: the original's pixels and its frames are
+ * reserved before decoding, the original's part is given back as soon as the frames are made
+ * (a 4K original is held for a second, not for the minutes its AVIFs take), the frames' part when
+ * the last variant is encoded. The decode and each encode take one of the pool's pipelines, so
+ * variants of several originals share the cores.
  */
 export async function renderVariants(
   original: Buffer | OriginalSource,
@@ -72,10 +76,26 @@ export async function renderVariants(
   pool: RenderPool = sharedRenderPool(),
 ): Promise<Rendition> {
   const source = Buffer.isBuffer(original) ? await bufferSource(original) : original;
-  return pool.withDecoded(source.width * source.height, async () => {
-    // The encoded bytes live only inside this pipeline: the pixels are all that is kept.
-    const decoded = await pool.pipeline(async () => decode(await source.load()));
-    const sizes = variantSizes(decoded.raw, output);
+  const originalPixels = source.width * source.height;
+  const framePixels = sum(variantSizes(source, output).map((size) => size.width * size.height));
+  const budget = await pool.reserve(originalPixels + framePixels);
+  try {
+    const { sizes, frames, placeholder } = await pool.pipeline(async () => {
+      // The encoded bytes and the decoded pixels live only inside this pipeline.
+      const decoded = await decode(await source.load());
+      const sizes = variantSizes(decoded.raw, output);
+      const frames = new Map<string, Frame>();
+      for (const format of output.formats) {
+        for (const size of sizes) {
+          const key = frameKey(size, format);
+          if (!frames.has(key)) frames.set(key, await makeFrame(decoded, size, output, format));
+        }
+      }
+      const placeholder = output.placeholder === "blur" ? await blurPlaceholder(decoded, output) : undefined;
+      return { sizes, frames, placeholder };
+    });
+    budget.release(originalPixels);
+
     const jobs = output.formats.flatMap((format) => sizes.map((size) => ({ format, size })));
     // Longest first, so that a slow AVIF does not start last and leave the other cores idle.
     const order = [...jobs].sort((a, b) => cost(b.format, b.size) - cost(a.format, a.size));
@@ -83,18 +103,37 @@ export async function renderVariants(
       order.map((job) => [
         job,
         pool.pipeline(async (): Promise<Variant> => {
-          const bytes = await ENCODERS[job.format](frame(decoded, job.size, output, job.format), output.quality).toBuffer();
+          const { pixels, raw } = frames.get(frameKey(job.size, job.format))!;
+          const bytes = await ENCODERS[job.format](sharp(pixels, { raw }), output.quality).toBuffer();
           return { format: job.format, ...job.size, bytes, hash: sha256Hex(bytes) };
         }),
       ]),
     );
-    const [variants, placeholder] = await Promise.all([
-      Promise.all(jobs.map((job) => encoded.get(job)!)),
-      output.placeholder === "blur" ? pool.pipeline(() => blurPlaceholder(decoded, output)) : undefined,
-    ]);
+    const variants = await Promise.all(jobs.map((job) => encoded.get(job)!));
     const largest = sizes.at(-1)!;
     return { variants, width: largest.width, height: largest.height, placeholder };
-  });
+  } finally {
+    budget.release();
+  }
+}
+
+/** Resized (and cropped or letterboxed) pixels, ready to encode. */
+type Frame = Decoded;
+
+/** Formats share a frame except JPEG, whose transparent areas and letterbox bands become white. */
+function frameKey(size: Size, format: OutputFormat): string {
+  return `${size.width}x${size.height}${format === "jpeg" ? ":white" : ""}`;
+}
+
+async function makeFrame(decoded: Decoded, size: Size, output: OutputParams, format: OutputFormat): Promise<Frame> {
+  const resized = size.width !== decoded.raw.width || size.height !== decoded.raw.height;
+  if (!resized && format !== "jpeg") return decoded;
+  const { data: pixels, info } = await frame(decoded, size, output, format).raw().toBuffer({ resolveWithObject: true });
+  return { pixels, raw: { width: info.width, height: info.height, channels: info.channels } };
+}
+
+function sum(values: number[]): number {
+  return values.reduce((total, value) => total + value, 0);
 }
 
 async function bufferSource(bytes: Buffer): Promise<OriginalSource> {

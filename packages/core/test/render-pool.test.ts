@@ -12,7 +12,7 @@ const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe("RenderPool", () => {
   it("runs at most `pipelines` pipelines at once, in the order they were asked for", async () => {
-    const pool = new RenderPool({ pipelines: 2, decodedPixels: 100 });
+    const pool = new RenderPool({ pipelines: 2, pixels: 100 });
     const gates = [gate(), gate(), gate()];
     const started: number[] = [];
     const all = gates.map((g, i) =>
@@ -30,48 +30,38 @@ describe("RenderPool", () => {
     await Promise.all(all);
   });
 
-  it("holds decoded originals within the pixel budget, first come first served", async () => {
-    const pool = new RenderPool({ pipelines: 4, decodedPixels: 100 });
-    const gates = [gate(), gate(), gate()];
-    const started: string[] = [];
-    const sizes = [60, 60, 30];
-    const all = gates.map((g, i) =>
-      pool.withDecoded(sizes[i]!, async () => {
-        started.push(`${i}`);
-        await g.done;
-      }),
-    );
+  it("holds reservations within the pixel budget, first come first served", async () => {
+    const pool = new RenderPool({ pipelines: 4, pixels: 100 });
+    const first = await pool.reserve(60);
+    const granted: string[] = [];
+    const second = pool.reserve(60).then((r) => (granted.push("second"), r));
+    // 30 would fit, but waits its turn behind the second.
+    const third = pool.reserve(30).then((r) => (granted.push("third"), r));
     await tick();
-    // 60 + 60 exceeds 100; the third (30 would fit) waits its turn behind the second.
-    expect(started).toEqual(["0"]);
-    gates[0]!.finish();
+    expect(granted).toEqual([]);
+    first.release(40); // part of it: 20 still held, 60 fits
     await tick();
-    expect(started).toEqual(["0", "1", "2"]);
-    for (const g of gates) g.finish();
-    await Promise.all(all);
+    expect(granted).toEqual(["second"]);
+    first.release(); // the rest: 60 + 30 fit
+    await tick();
+    expect(granted).toEqual(["second", "third"]);
+    (await second).release();
+    (await third).release();
+    // Released twice is released once.
+    first.release();
+    const all = await pool.reserve(100);
+    all.release();
   });
 
-  it("lets an original larger than the whole budget run, alone", async () => {
-    const pool = new RenderPool({ pipelines: 1, decodedPixels: 100 });
-    const big = gate();
-    const started: string[] = [];
-    const first = pool.withDecoded(500, async () => {
-      started.push("big");
-      await big.done;
-    });
-    const second = pool.withDecoded(10, async () => {
-      started.push("small");
-    });
+  it("lets a reservation larger than the whole budget through, alone", async () => {
+    const pool = new RenderPool({ pipelines: 1, pixels: 100 });
+    const big = await pool.reserve(500);
+    let small = false;
+    const next = pool.reserve(10).then((r) => ((small = true), r));
     await tick();
-    expect(started).toEqual(["big"]);
-    big.finish();
-    await Promise.all([first, second]);
-    expect(started).toEqual(["big", "small"]);
-  });
-
-  it("releases the budget when the work fails", async () => {
-    const pool = new RenderPool({ pipelines: 1, decodedPixels: 100 });
-    await expect(pool.withDecoded(100, async () => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
-    await expect(pool.withDecoded(100, async () => "ok")).resolves.toBe("ok");
+    expect(small).toBe(false);
+    big.release();
+    (await next).release();
+    expect(small).toBe(true);
   });
 });
