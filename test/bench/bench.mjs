@@ -1,7 +1,7 @@
 // `pnpm bench`: imagegen's build-time costs side by side with what a user would otherwise run.
 // Prints progress on stderr, then a table and one line of JSON on stdout. Not a test: nothing
 // here asserts a timing; it checks only that both sides of a comparison made the same files.
-// Settings (environment): BENCH_COLD_RUNS (default 2), BENCH_WARM_RUNS (7), BENCH_CONCURRENCY_RUNS (5),
+// Settings (environment): BENCH_COLD_RUNS (default 3), BENCH_WARM_RUNS (15), BENCH_CONCURRENCY_RUNS (5),
 // BENCH_RSS_IMAGETOOLS=1 also measures vite-imagetools on the 4K build (slow), BENCH_QUICK=1 a
 // smoke run on a few images (its figures are not the benchmark's).
 import { spawn } from "node:child_process";
@@ -22,8 +22,8 @@ const apps = path.join(work, "apps");
 
 const quick = process.env.BENCH_QUICK === "1";
 const settings = {
-  coldRuns: positiveInteger("BENCH_COLD_RUNS", quick ? 1 : 2),
-  warmRuns: positiveInteger("BENCH_WARM_RUNS", quick ? 3 : 7),
+  coldRuns: positiveInteger("BENCH_COLD_RUNS", quick ? 1 : 3),
+  warmRuns: positiveInteger("BENCH_WARM_RUNS", quick ? 3 : 15),
   concurrencyRuns: positiveInteger("BENCH_CONCURRENCY_RUNS", quick ? 2 : 5),
   rssImagetools: process.env.BENCH_RSS_IMAGETOOLS === "1",
   prompts: 32,
@@ -110,15 +110,19 @@ if (outputs.imagegen.summary !== outputs.imagetools.summary) {
 // ── Warm: imagegen vs plain static assets vs vite-imagetools ───────────────────────────────────
 await writeStaticApp(roots.static, await finalImages(path.join(roots.imagegen, "dist")));
 log(`Warm builds (${settings.warmRuns} rounds, rotating order, after one untimed round)…`);
-const warm = { imagegen: [], static: [], imagetools: [], overhead: [], vsImagetools: [] };
+const warm = { imagegen: [], static: [], imagetools: [], overhead: [], vsImagetools: [], process: { imagegen: [], static: [], imagetools: [] }, importMs: { imagegen: [], static: [], imagetools: [] } };
 const sides = ["imagegen", "static", "imagetools"];
 for (let round = 0; round <= settings.warmRuns; round++) {
   const order = sides.map((_, i) => sides[(i + round) % sides.length]);
   const times = {};
   for (const side of order) {
-    const { result } = await buildApp(side, { fixtures: fixtures2k });
+    const { result, wallMs } = await buildApp(side, { fixtures: fixtures2k });
     if (result.providerCalls !== 0) throw new Error("a warm build generated originals");
     times[side] = result.buildMs;
+    if (round > 0) {
+      warm.process[side].push(wallMs);
+      warm.importMs[side].push(result.importMs);
+    }
   }
   if (round === 0) continue;
   for (const side of sides) warm[side].push(times[side]);
@@ -146,6 +150,15 @@ log(`Peak memory: ${fixtures4k.length} 4K originals → w=1280;2560 × avif;webp
 await rm(path.join(roots.imagegen4k, "node_modules/.cache/imagegen"), { recursive: true, force: true });
 const { result: rss4k } = await buildApp("imagegen4k", { side: "imagegen", fixtures: fixtures4k });
 log(`  imagegen: ${fmtMs(rss4k.buildMs)}, peak RSS ${rss4k.maxRssMiB.toFixed(0)} MiB`);
+// The same build with glibc told to give freed memory back: how much of the peak is the
+// allocator keeping freed encoder buffers in per-thread arenas (docs/performance.md).
+await rm(path.join(roots.imagegen4k, "node_modules/.cache/imagegen"), { recursive: true, force: true });
+const { result: rss4kTrimmed } = await buildApp("imagegen4k", {
+  side: "imagegen",
+  fixtures: fixtures4k,
+  env: { ...process.env, MALLOC_TRIM_THRESHOLD_: String(1 << 20) },
+});
+log(`  imagegen with MALLOC_TRIM_THRESHOLD_=1048576: ${fmtMs(rss4kTrimmed.buildMs)}, peak RSS ${rss4kTrimmed.maxRssMiB.toFixed(0)} MiB`);
 let rss4kImagetools;
 if (settings.rssImagetools) {
   await writeImagetoolsApp(roots.imagetools4k, fixtures4k);
@@ -207,7 +220,7 @@ const rows = [
   [
     `peak RSS, ${fixtures4k.length} 4K → 1280;2560 × avif;webp`,
     `${figures.peakRssMiB} MiB`,
-    rss4kImagetools ? `${Math.round(rss4kImagetools.maxRssMiB)} MiB imagetools` : "",
+    `${Math.round(rss4kTrimmed.maxRssMiB)} MiB, glibc trimming${rss4kImagetools ? `; ${Math.round(rss4kImagetools.maxRssMiB)} MiB imagetools` : ""}`,
     "",
     "≤ 1024 MiB",
     "1",
@@ -245,6 +258,10 @@ out.push(
   `cold peak RSS: imagegen ${Math.round(median(cold.imagegen.map((r) => r.maxRssMiB)))} MiB, imagetools ${Math.round(median(cold.imagetools.map((r) => r.maxRssMiB)))} MiB; ` +
     `in-memory repeat of a gen: module ${median(hit.memoryHitMs).toFixed(3)} ms`,
 );
+out.push(
+  `whole warm \`vite build\` processes (Node start, imports, build): ${sides.map((side) => `${side} ${fmtMs(median(warm.process[side]))}`).join(", ")}; ` +
+    `importing vite and the plugin: ${sides.map((side) => `${side} ${fmtMs(median(warm.importMs[side]))}`).join(", ")}`,
+);
 out.push(`per-pair ratios — cold: ${cold.ratios.map(round3).join(" ")}; warm/static: ${warm.overhead.map(round3).join(" ")}; warm/imagetools: ${warm.vsImagetools.map(round3).join(" ")}`);
 out.push(`load average at the end: ${os.loadavg().map((n) => n.toFixed(2)).join(" ")}; bench took ${fmtMs(performance.now() - benchStarted)}`);
 out.push(JSON.stringify(figures));
@@ -270,17 +287,18 @@ async function clearCaches(side) {
   await rm(path.join(root, "node_modules", ".cache"), { recursive: true, force: true });
 }
 
-function buildApp(app, { side = app, fixtures }) {
+function buildApp(app, { side = app, fixtures, env }) {
   const root = roots[app];
-  return runChild("child-build.mjs", { side, root, fixtures }, root);
+  return runChild("child-build.mjs", { side, root, fixtures }, root, env);
 }
 
 /** Runs a bench script in a fresh Node process; resolves with its last stdout line, parsed. */
-function runChild(script, args, cwd = here) {
+function runChild(script, args, cwd = here, env = process.env) {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, [path.join(here, script), JSON.stringify(args)], {
       cwd,
+      env,
       stdio: ["ignore", "pipe", "inherit"],
     });
     let stdout = "";
