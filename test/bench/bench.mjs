@@ -1,7 +1,7 @@
 // `pnpm bench`: imagegen's build-time costs side by side with what a user would otherwise run.
 // Prints progress on stderr, then a table and one line of JSON on stdout. Not a test: nothing
 // here asserts a timing; it checks only that both sides of a comparison made the same files.
-// Settings (environment): BENCH_COLD_RUNS (default 3), BENCH_WARM_RUNS (15), BENCH_CONCURRENCY_RUNS (5),
+// Settings (environment): BENCH_COLD_RUNS (default 3), BENCH_WARM_RUNS (21), BENCH_CONCURRENCY_RUNS (5),
 // BENCH_RSS_IMAGETOOLS=1 also measures vite-imagetools on the 4K build (slow), BENCH_QUICK=1 a
 // smoke run on a few images (its figures are not the benchmark's).
 import { spawn } from "node:child_process";
@@ -23,7 +23,7 @@ const apps = path.join(work, "apps");
 const quick = process.env.BENCH_QUICK === "1";
 const settings = {
   coldRuns: positiveInteger("BENCH_COLD_RUNS", quick ? 1 : 3),
-  warmRuns: positiveInteger("BENCH_WARM_RUNS", quick ? 3 : 15),
+  warmRuns: positiveInteger("BENCH_WARM_RUNS", quick ? 3 : 21),
   concurrencyRuns: positiveInteger("BENCH_CONCURRENCY_RUNS", quick ? 2 : 5),
   rssImagetools: process.env.BENCH_RSS_IMAGETOOLS === "1",
   prompts: 32,
