@@ -3,6 +3,7 @@ import { link, mkdir, readFile, rename, stat, unlink, utimes, writeFile } from "
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { isNotFound, isProcessAlive } from "./atomic-write.js";
+import { sleep } from "./abortable-sleep.js";
 
 /** Who holds a lock: the content of its file. */
 export interface LockHolder {
@@ -169,20 +170,6 @@ async function takeOver(path: string, seen: LockState): Promise<void> {
   // link() fails if the path was taken again: then that newer lock stands.
   if (!same) await link(aside, path).catch(() => {});
   await unlink(aside).catch(ignoreNotFound);
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 function ignoreNotFound(error: unknown): void {

@@ -1,4 +1,5 @@
 import { ProviderError, RetryError, type GeneratedImage, type GenerationRequest, type Provider } from "./provider.js";
+import { sleep } from "./abortable-sleep.js";
 
 export interface RetryOptions {
   /**
@@ -109,20 +110,6 @@ function retryDelay(attempt: number, error: unknown, minDelayMs: number, maxDela
   }
   const ceiling = Math.min(maxDelayMs, minDelayMs * 2 ** attempt);
   return Math.round(minDelayMs + Math.random() * Math.max(0, ceiling - minDelayMs));
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 function messageOf(error: unknown): string {
