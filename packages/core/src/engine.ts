@@ -1,16 +1,16 @@
 import path from "node:path";
 import pLimit, { type LimitFunction } from "p-limit";
 import sharp from "sharp";
-import { removeStaleTempFiles } from "./atomic-write.js";
-import { DerivedCache, renditionKey } from "./derived-cache.js";
-import { ImagegenError, formatLocation } from "./errors.js";
-import { generateWithRetry } from "./generate-with-retry.js";
-import { type OriginalKey, originalKey, sha256Hex } from "./key.js";
-import { type LockEntry, lockEntryFor, readLockfile, updateLockfile, type LockfileData } from "./lockfile.js";
-import type { ResolvedOptions } from "./options.js";
-import type { ImageSpec } from "./spec.js";
-import { DamagedOriginalError, type OriginalMeta, Store } from "./store.js";
-import { type Rendition, renderVariants } from "./variants.js";
+import { removeStaleTempFiles } from "./store/atomic-write.js";
+import { DerivedCache, renditionKey } from "./store/derived-cache.js";
+import { ImagegenError, formatLocation, truncate } from "./errors.js";
+import { generateWithRetry } from "./generate/generate-with-retry.js";
+import { type OriginalKey, originalKey, sha256Hex } from "./spec/key.js";
+import { type LockEntry, lockEntryFor, readLockfile, updateLockfile, type LockfileData } from "./store/lockfile.js";
+import type { ResolvedOptions } from "./project/options.js";
+import type { ImageSpec } from "./spec/spec.js";
+import { DamagedOriginalError, type OriginalMeta, Store } from "./store/store.js";
+import { type Rendition, renderVariants } from "./render/variants.js";
 
 /** An original ready to be rendered: its identity, and how to read its bytes when needed. */
 export interface OriginalRef {
@@ -281,8 +281,4 @@ export class Engine {
     }
     return pending;
   }
-}
-
-function truncate(text: string, max = 60): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }

@@ -1,4 +1,4 @@
-import type { SourceLocation } from "./spec.js";
+import type { SourceLocation } from "./spec/spec.js";
 
 /**
  * A mistake the user can fix: bad input, a missing original in frozen mode, a corrupt store
@@ -25,4 +25,10 @@ export function formatLocation(location: SourceLocation): string {
   if (location.id !== undefined) where += ` (import "${location.id}")`;
   else if (location.name !== undefined) where += ` (image "${location.name}")`;
   return where;
+}
+
+/** A prompt shortened to one line of at most `max` characters, for messages and tables. */
+export function truncate(text: string, max = 60): string {
+  const line = text.replace(/\s+/g, " ");
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }

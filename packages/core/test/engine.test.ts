@@ -3,12 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { resolveOptions } from "../src/config.js";
+import { resolveOptions } from "../src/project/config.js";
 import { Engine, MissingOriginalError } from "../src/engine.js";
-import type { ImagegenOptions } from "../src/options.js";
-import { parseGenId } from "../src/parse-gen-id.js";
-import type { GenerationRequest, Provider } from "../src/provider.js";
-import { resolveSpec } from "../src/resolve-spec.js";
+import type { ImagegenOptions } from "../src/project/options.js";
+import { parseGenId } from "../src/spec/parse-gen-id.js";
+import type { GenerationRequest, Provider } from "../src/generate/provider.js";
+import { resolveSpec } from "../src/spec/resolve-spec.js";
 
 let root: string;
 beforeEach(async () => {

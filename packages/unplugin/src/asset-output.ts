@@ -1,5 +1,4 @@
-import type { Variant } from "@imagegen/core";
-import { CONTENT_TYPES } from "./file-names.js";
+import { type Variant, contentTypeOfFile } from "@imagegen/core";
 
 /** The small part of a bundler's plugin context that emitting needs. */
 export interface EmitContext {
@@ -54,13 +53,8 @@ export function devServerOutput(urlPrefix: string, assets: Map<string, DevAsset>
     reset() {},
     emit(_context, fileName, variant) {
       const name = fileName.slice(fileName.lastIndexOf("/") + 1);
-      assets.set(name, { bytes: variant.bytes, contentType: contentTypeOf(name) });
+      assets.set(name, { bytes: variant.bytes, contentType: contentTypeOfFile(name) });
       return JSON.stringify(`${urlPrefix}${name}`);
     },
   };
-}
-
-export function contentTypeOf(fileName: string): string {
-  const extension = fileName.slice(fileName.lastIndexOf(".") + 1) as keyof typeof CONTENT_TYPES;
-  return CONTENT_TYPES[extension];
 }

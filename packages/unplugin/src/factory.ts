@@ -15,13 +15,14 @@ import {
   type ImageResult,
   type ImageSpec,
   type SourceLocation,
+  writeManifestDeclarations,
 } from "@imagegen/core";
 import { createUnplugin } from "unplugin";
 import { type AssetOutput, type DevAsset, type EmitContext, devServerOutput, fileUrlOutput } from "./asset-output.js";
 import { esbuildOutput } from "./esbuild-output.js";
 import { variantFileName } from "./file-names.js";
 import { loaderAssetOutput } from "./loader-asset-output.js";
-import { writeManifestDeclarations } from "./manifest-dts.js";
+import { CLIENT_TYPES } from "./client-types.js";
 import { type VariantUrl, genModuleCode, manifestModuleCode } from "./module-code.js";
 import { rewriteGenRequests } from "./scheme-requests.js";
 
@@ -130,7 +131,7 @@ export const unpluginImagegen = createUnplugin<ImagegenPluginOptions | undefined
         const file = cleanId(id);
         this.addWatchFile(file);
         const manifest = parseManifest(await readFile(file, "utf8"), file);
-        if (dts) await writeManifestDeclarations(manifest);
+        if (dts) await writeManifestDeclarations(manifest, CLIENT_TYPES);
         const { options } = await getEngine();
         const images = await Promise.all(
           manifest.images.map(async (image) => {

@@ -1,13 +1,11 @@
-import type { ImageSpec, Variant } from "@imagegen/core";
-
-const EXTENSIONS = { avif: "avif", webp: "webp", jpeg: "jpg", png: "png" } as const;
+import { type ImageSpec, type Variant, extensionOf } from "@imagegen/core";
 
 /**
  * `assets/<slug>-<width>.<hash>.<ext>`: the hash is of the variant's bytes, so the name is the
  * same in every bundler, in client and SSR builds, and changes only when the image does.
  */
 export function variantFileName(spec: ImageSpec, variant: Variant, assetsDir = "assets"): string {
-  const name = `${promptSlug(spec.prompt)}-${variant.width}.${variant.hash.slice(0, 10)}.${EXTENSIONS[variant.format]}`;
+  const name = `${promptSlug(spec.prompt)}-${variant.width}.${variant.hash.slice(0, 10)}.${extensionOf(variant.format)}`;
   return assetsDir ? `${assetsDir.replace(/\/+$/, "")}/${name}` : name;
 }
 
@@ -22,10 +20,3 @@ export function promptSlug(prompt: string): string {
     .replace(/-+$/, "");
   return slug || "image";
 }
-
-export const CONTENT_TYPES = {
-  avif: "image/avif",
-  webp: "image/webp",
-  jpg: "image/jpeg",
-  png: "image/png",
-} as const;

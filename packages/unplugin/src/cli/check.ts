@@ -1,7 +1,8 @@
 import path from "node:path";
-import { type AuditedImage, type OrphanedEntry, type ResolvedOptions, auditImages } from "@imagegen/core";
-import { type Output, count, locationJson, shorten } from "./output.js";
-import { type CommonFlags, openProject } from "./project.js";
+import { type AuditedImage, auditImages, truncate } from "@imagegen/core";
+import { type Output, count, locationJson } from "./output.js";
+import { orphanJson, orphanPlace } from "./orphans.js";
+import { type CommonFlags, openProject, quietLogger } from "./project.js";
 
 /**
  * `imagegen check`: what a pull request would need, without calling any provider. Lists
@@ -45,8 +46,8 @@ export async function checkCommand(flags: CommonFlags, out: Output): Promise<num
   for (const image of missing) out.print(`missing   ${imageLine(out, image)}`);
   for (const image of stale) out.print(`stale     ${imageLine(out, image)}: ${image.problem}`);
   for (const image of unlocked) out.print(`unlocked  ${imageLine(out, image)}`);
-  for (const orphan of orphaned) out.print(`orphaned  "${shorten(orphan.prompt)}" key ${orphan.key} (${orphanPlace(out, options, orphan)})`);
-  for (const orphan of unused) out.print(`unused    "${shorten(orphan.prompt)}" key ${orphan.key} (${orphanPlace(out, options, orphan)}; kept until \`imagegen prune\`)`);
+  for (const orphan of orphaned) out.print(`orphaned  "${truncate(orphan.prompt)}" key ${orphan.key} (${orphanPlace(out, options, orphan)})`);
+  for (const orphan of unused) out.print(`unused    "${truncate(orphan.prompt)}" key ${orphan.key} (${orphanPlace(out, options, orphan)}; kept until \`imagegen prune\`)`);
   for (const error of errors) out.print(`error     ${error}`);
 
   if (clean) {
@@ -65,22 +66,7 @@ export async function checkCommand(flags: CommonFlags, out: Output): Promise<num
   return 1;
 }
 
-/** check, list and prune call no provider: the engine's log lines never come. */
-export const quietLogger = { info() {}, warn() {} };
-
 function imageLine(out: Output, image: AuditedImage): string {
   const places = image.locations.map((location) => out.where(location)).join(", ");
-  return `"${shorten(image.spec.generation.prompt)}" key ${image.key} — ${places}`;
-}
-
-export function orphanPlace(out: Output, options: ResolvedOptions, orphan: OrphanedEntry): string {
-  const places = [
-    orphan.inLock && path.basename(options.lockfilePath),
-    orphan.inStore && `${out.relative(options.storeDir)}/`,
-  ].filter(Boolean);
-  return `in ${places.join(" and ")}, used nowhere`;
-}
-
-export function orphanJson(orphan: OrphanedEntry) {
-  return { key: orphan.key, prompt: orphan.prompt, inLock: orphan.inLock, inStore: orphan.inStore };
+  return `"${truncate(image.spec.generation.prompt)}" key ${image.key} — ${places}`;
 }

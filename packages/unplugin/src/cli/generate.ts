@@ -7,8 +7,9 @@ import {
   type Provider,
   auditImages,
   updateLockfile,
+  truncate,
 } from "@imagegen/core";
-import { type Output, UsageError, count, locationJson, seconds, shorten } from "./output.js";
+import { type Output, UsageError, count, locationJson, seconds } from "./output.js";
 import { type Progress, createProgress } from "./progress.js";
 import { type CommonFlags, openProject, reportDiscoveryErrors } from "./project.js";
 
@@ -109,7 +110,7 @@ export async function generateCommand(flags: GenerateFlags, out: Output): Promis
         const original = target ? await reRoll(engine, image) : await engine.resolveOriginal(image.spec);
         if (!planned.has(image.key)) return { image, outcome: "cached" };
         progress!.tick(
-          `generated "${shorten(image.spec.prompt)}" ${original.width}×${original.height} in ${seconds(performance.now() - begun)} (${out.where(image.locations[0]!)})`,
+          `generated "${truncate(image.spec.prompt)}" ${original.width}×${original.height} in ${seconds(performance.now() - begun)} (${out.where(image.locations[0]!)})`,
         );
         return { image, outcome: "generated" };
       } catch (error) {
@@ -220,7 +221,7 @@ function countRequests(provider: Provider, counter: { requests: number }): Provi
 
 function planLine(out: Output, image: AuditedImage): string {
   const more = image.locations.length > 1 ? ` (+${image.locations.length - 1} more)` : "";
-  return `"${shorten(image.spec.generation.prompt)}" ${image.spec.generation.size}, key ${image.key}, ${out.where(image.locations[0]!)}${more}`;
+  return `"${truncate(image.spec.generation.prompt)}" ${image.spec.generation.size}, key ${image.key}, ${out.where(image.locations[0]!)}${more}`;
 }
 
 function planJson(out: Output, image: AuditedImage) {

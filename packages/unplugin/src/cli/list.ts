@@ -1,7 +1,7 @@
-import { type AuditedImage, auditImages } from "@imagegen/core";
-import { orphanJson, quietLogger } from "./check.js";
-import { type Output, locationJson, shorten } from "./output.js";
-import { type CommonFlags, openProject, reportDiscoveryErrors } from "./project.js";
+import { type AuditedImage, auditImages, truncate } from "@imagegen/core";
+import { orphanJson } from "./orphans.js";
+import { type Output, locationJson } from "./output.js";
+import { type CommonFlags, openProject, reportDiscoveryErrors, quietLogger } from "./project.js";
 import { formatTable } from "./table.js";
 
 /** `imagegen list`: every image in use (and every orphaned entry), where it is used, its key, status and size. */
@@ -36,7 +36,7 @@ export async function listCommand(flags: CommonFlags, out: Output): Promise<numb
     const name = manifestName(image);
     const more = image.locations.length > 1 ? ` +${image.locations.length - 1}` : "";
     return [
-      name ?? `"${shorten(image.spec.prompt, 48)}"`,
+      name ?? `"${truncate(image.spec.prompt, 48)}"`,
       `${out.where(image.locations[0]!)}${more}`,
       image.key,
       image.status,
@@ -44,7 +44,7 @@ export async function listCommand(flags: CommonFlags, out: Output): Promise<numb
     ];
   });
   for (const orphan of audit.orphaned) {
-    rows.push([`"${shorten(orphan.prompt, 48)}"`, "—", orphan.key, orphan.inLock ? "orphaned" : "unused", orphan.meta ? `${orphan.meta.width}×${orphan.meta.height}` : "—"]);
+    rows.push([`"${truncate(orphan.prompt, 48)}"`, "—", orphan.key, orphan.inLock ? "orphaned" : "unused", orphan.meta ? `${orphan.meta.width}×${orphan.meta.height}` : "—"]);
   }
   for (const line of formatTable(["NAME / PROMPT", "USED IN", "KEY", "STATUS", "SIZE"], rows)) out.print(line);
   return 0;

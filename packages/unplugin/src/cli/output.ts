@@ -83,12 +83,6 @@ export function locationJson(out: Output, location: SourceLocation) {
   };
 }
 
-/** One line of a long prompt. */
-export function shorten(text: string, max = 60): string {
-  const line = text.replace(/\s+/g, " ");
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
-}
-
 /** `1 image`, `2 images`. */
 export function count(n: number, noun: string, plural = `${noun}s`): string {
   return `${n} ${n === 1 ? noun : plural}`;

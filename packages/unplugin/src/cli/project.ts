@@ -11,6 +11,9 @@ import {
 } from "@imagegen/core";
 import { type Output, UsageError } from "./output.js";
 
+/** For commands that call no provider (check, list, prune, report, types): the engine's log lines never come. */
+export const quietLogger: Logger = { info() {}, warn() {} };
+
 /** Flags every command takes (SPEC §8). */
 export interface CommonFlags {
   root?: string;

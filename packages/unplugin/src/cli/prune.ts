@@ -1,9 +1,9 @@
 import { readdir, stat, unlink } from "node:fs/promises";
 import path from "node:path";
-import { Store, auditImages, removeStaleTempFiles, updateLockfile } from "@imagegen/core";
-import { orphanJson, orphanPlace, quietLogger } from "./check.js";
-import { type Output, count, shorten } from "./output.js";
-import { type CommonFlags, openProject, reportDiscoveryErrors } from "./project.js";
+import { Store, auditImages, removeStaleTempFiles, updateLockfile, truncate } from "@imagegen/core";
+import { orphanJson, orphanPlace } from "./orphans.js";
+import { type Output, count } from "./output.js";
+import { type CommonFlags, openProject, reportDiscoveryErrors, quietLogger } from "./project.js";
 
 export interface PruneFlags extends CommonFlags {
   dryRun?: boolean;
@@ -47,7 +47,7 @@ export async function pruneCommand(flags: PruneFlags, out: Output): Promise<numb
     return 0;
   }
   const verb = flags.dryRun ? "Would remove" : "Removed";
-  for (const orphan of orphaned) out.print(`${verb} "${shorten(orphan.prompt)}" key ${orphan.key} (${orphanPlace(out, options, orphan)})`);
+  for (const orphan of orphaned) out.print(`${verb} "${truncate(orphan.prompt)}" key ${orphan.key} (${orphanPlace(out, options, orphan)})`);
   const tail = leftovers > 0 ? `, and ${count(leftovers, "leftover file")} of interrupted writes` : "";
   out.print(
     orphaned.length === 0

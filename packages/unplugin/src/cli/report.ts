@@ -10,9 +10,9 @@ import {
   renderVariants,
   writeFileAtomic,
 } from "@imagegen/core";
-import { quietLogger } from "./check.js";
+
 import { type Output, count } from "./output.js";
-import { type CommonFlags, openProject, reportDiscoveryErrors } from "./project.js";
+import { type CommonFlags, openProject, reportDiscoveryErrors, quietLogger } from "./project.js";
 import { type ReportCard, renderReportPage } from "./report-page.js";
 
 export interface ReportFlags extends CommonFlags {

@@ -1,8 +1,8 @@
-import { readFile } from "node:fs/promises";
-import { manifestDeclarations, manifestDeclarationsPath, writeFileAtomic } from "@imagegen/core";
-import { quietLogger } from "./check.js";
+import { manifestDeclarationsPath, writeManifestDeclarations } from "@imagegen/core";
+import { CLIENT_TYPES } from "../client-types.js";
+
 import { type Output, count } from "./output.js";
-import { type CommonFlags, openProject } from "./project.js";
+import { type CommonFlags, openProject, quietLogger } from "./project.js";
 
 const MANIFEST_FILE = /\.prompts\.ya?ml$/;
 
@@ -16,15 +16,9 @@ export async function typesCommand(flags: CommonFlags, out: Output): Promise<num
   const written: string[] = [];
   const unchanged: string[] = [];
   for (const manifest of discovery.manifests) {
-    const file = manifestDeclarationsPath(manifest.file);
-    const text = manifestDeclarations(manifest);
-    const before = await readFile(file, "utf8").catch(() => undefined);
-    if (before === text) {
-      unchanged.push(out.relative(file));
-      continue;
-    }
-    await writeFileAtomic(file, text);
-    written.push(out.relative(file));
+    const file = out.relative(manifestDeclarationsPath(manifest.file));
+    if (await writeManifestDeclarations(manifest, CLIENT_TYPES)) written.push(file);
+    else unchanged.push(file);
   }
   const errors = discovery.errors.filter((error) => MANIFEST_FILE.test(error.location?.file ?? "")).map((error) => error.message);
 

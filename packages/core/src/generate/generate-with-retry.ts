@@ -1,0 +1,117 @@
+import { ProviderError, RetryError, type GeneratedImage, type GenerationRequest, type Provider } from "./provider.js";
+import { sleep } from "../abortable-sleep.js";
+
+export interface RetryOptions {
+  /**
+   * Attempts in total, the first one included.
+   * @default 4
+   */
+  retries?: number;
+  /**
+   * Time allowed for each attempt, in milliseconds; an attempt that takes longer is aborted and retried.
+   * @default 180000
+   */
+  timeoutMs?: number;
+  /** Aborts everything at once: the current attempt and any wait; nothing is retried. */
+  signal?: AbortSignal;
+  /**
+   * Shortest wait before a retry, in milliseconds.
+   * @default 500
+   */
+  minDelayMs?: number;
+  /**
+   * Longest wait before a retry, `Retry-After` included, in milliseconds.
+   * @default 30000
+   */
+  maxDelayMs?: number;
+  /** Called before each wait, e.g. to log "retrying in 2 s". */
+  onRetry?: (info: { attempt: number; error: unknown; delayMs: number }) => void;
+}
+
+/**
+ * Runs `provider.generate` with a per-attempt timeout and retries what may pass: retryable
+ * `ProviderError`s, timeouts and unexpected errors such as a fetch `TypeError`. A non-retryable
+ * `ProviderError`, or any failure after the provider reported the attempt paid, is thrown as it
+ * is, at once; when every attempt fails, a `RetryError` keeps them all.
+ */
+export async function generateWithRetry(
+  provider: Provider,
+  request: GenerationRequest,
+  options: RetryOptions = {},
+): Promise<GeneratedImage & { attempts: number }> {
+  const { retries = 4, timeoutMs = 180_000, signal, minDelayMs = 500, maxDelayMs = 30_000, onRetry } = options;
+  const attempts = Math.max(1, Math.floor(retries));
+  const errors: unknown[] = [];
+  for (let attempt = 1; ; attempt++) {
+    signal?.throwIfAborted();
+    const state = { paid: false };
+    try {
+      const image = await attemptOnce(provider, request, timeoutMs, signal, state);
+      return { ...image, attempts: attempt };
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      if (state.paid || (error instanceof ProviderError && !error.retryable)) throw error;
+      errors.push(error);
+      if (attempt >= attempts) {
+        throw new RetryError(`${messageOf(error)} (after ${attempt} attempts)`, errors);
+      }
+      const delayMs = retryDelay(attempt, error, minDelayMs, maxDelayMs);
+      onRetry?.({ attempt, error, delayMs });
+      await sleep(delayMs, signal);
+    }
+  }
+}
+
+/**
+ * One call to the provider, aborted after `timeoutMs` even if the provider ignores its signal,
+ * unless the provider reports the generation paid first (then only the caller's signal applies).
+ */
+async function attemptOnce(
+  provider: Provider,
+  request: GenerationRequest,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  state: { paid: boolean },
+): Promise<GeneratedImage> {
+  const timeout = new AbortController();
+  const timer = setTimeout(() => {
+    const error = new ProviderError(`${provider.id} did not answer within ${timeoutMs} ms`, { retryable: true });
+    timeout.abort(error);
+  }, timeoutMs);
+  const attemptSignal = signal === undefined ? timeout.signal : AbortSignal.any([signal, timeout.signal]);
+  let stopWaiting: () => void = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    const onAbort = () => reject(attemptSignal.reason);
+    attemptSignal.addEventListener("abort", onAbort, { once: true });
+    stopWaiting = () => attemptSignal.removeEventListener("abort", onAbort);
+  });
+  const paid = () => {
+    state.paid = true;
+    clearTimeout(timer);
+  };
+  const generation = provider.generate(request, { signal: attemptSignal, paid });
+  // A provider that ignores its signal may still settle later; nobody is listening by then.
+  generation.catch(() => {});
+  try {
+    return await Promise.race([generation, aborted]);
+  } finally {
+    clearTimeout(timer);
+    stopWaiting();
+  }
+}
+
+/**
+ * Exponential backoff with full jitter between `minDelayMs` and a ceiling that doubles each
+ * attempt; a `Retry-After` from the provider wins, capped by `maxDelayMs`.
+ */
+function retryDelay(attempt: number, error: unknown, minDelayMs: number, maxDelayMs: number): number {
+  if (error instanceof ProviderError && error.retryAfterMs !== undefined) {
+    return Math.min(maxDelayMs, Math.max(minDelayMs, error.retryAfterMs));
+  }
+  const ceiling = Math.min(maxDelayMs, minDelayMs * 2 ** attempt);
+  return Math.round(minDelayMs + Math.random() * Math.max(0, ceiling - minDelayMs));
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

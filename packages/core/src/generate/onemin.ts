@@ -1,0 +1,407 @@
+import sharp, { type Metadata } from "sharp";
+import { sleep } from "../abortable-sleep.js";
+import { ProviderError, type GenerationRequest, type Provider } from "./provider.js";
+
+export interface OneminProviderOptions {
+  /** The 1min.ai API key, sent as the `API-KEY` header and nowhere else. */
+  apiKey: string;
+  /**
+   * Base URL of the API (an emulator's URL in tests).
+   * @default process.env.ONEMIN_API_URL ?? "https://api.1min.ai"
+   */
+  apiUrl?: string;
+  /**
+   * Largest image download accepted, in bytes.
+   * @default 67108864 (64 MiB)
+   */
+  maxDownloadBytes?: number;
+  /**
+   * Time allowed for each download attempt, redirects included, in milliseconds.
+   * @default 60000
+   */
+  downloadTimeoutMs?: number;
+  /**
+   * Tries of the download of one generated image (the same `temporaryUrl`) before giving up.
+   * A failed download is never fixed by generating again, which would be paid twice.
+   * @default 3
+   */
+  downloadAttempts?: number;
+  /**
+   * Wait before the second download attempt, doubled for each further one; a `Retry-After` wins (up to 10 s).
+   * @default 500
+   */
+  downloadRetryDelayMs?: number;
+}
+
+/** Where the 1min.ai API lives when neither `apiUrl` nor `ONEMIN_API_URL` says otherwise. */
+export const DEFAULT_API_URL = "https://api.1min.ai";
+const MAX_REDIRECTS = 3;
+const QUOTE_LENGTH = 200;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+interface OneminSettings {
+  apiKey: string;
+  endpoint: string;
+  apiOrigin: string;
+  /** `host[:port]` of the API, to name it in messages. */
+  apiHost: string;
+  maxDownloadBytes: number;
+  downloadTimeoutMs: number;
+  downloadAttempts: number;
+  downloadRetryDelayMs: number;
+}
+
+/**
+ * The 1min.ai image API (SPEC §1): one `POST /api/features`, then a download of the image from
+ * its pre-signed `temporaryUrl`. Every failure is a `ProviderError` saying whether a retry may help.
+ */
+export function createOneminProvider(options: OneminProviderOptions): Provider {
+  const settings = resolveSettings(options);
+  return {
+    id: "onemin",
+    persistent: true,
+    async generate(request, { signal, paid }) {
+      try {
+        const { recordId, temporaryUrl } = await requestGeneration(settings, request, signal);
+        paid?.();
+        const bytes = await downloadWithRetries(settings, temporaryUrl, signal);
+        return { bytes, recordId };
+      } catch (error) {
+        // The caller owns aborts: hand back its own reason, not a wrapped one.
+        if (signal.aborted) throw signal.reason;
+        throw error;
+      }
+    },
+  };
+}
+
+function resolveSettings(options: OneminProviderOptions): OneminSettings {
+  if (options.apiKey.trim() === "") throw new TypeError("The onemin provider needs a non-empty apiKey (ONEMIN_API_KEY)");
+  const apiUrl = (options.apiUrl || process.env["ONEMIN_API_URL"] || DEFAULT_API_URL).replace(/\/+$/, "");
+  let base: URL;
+  try {
+    base = new URL(apiUrl);
+  } catch {
+    throw new TypeError(`ONEMIN_API_URL must be an http(s) URL such as ${DEFAULT_API_URL} (got "${apiUrl}")`);
+  }
+  if (base.protocol !== "https:" && base.protocol !== "http:") {
+    throw new TypeError(`ONEMIN_API_URL must be an http(s) URL such as ${DEFAULT_API_URL} (got "${apiUrl}")`);
+  }
+  return {
+    apiKey: options.apiKey,
+    endpoint: `${apiUrl}/api/features`,
+    apiOrigin: base.origin,
+    apiHost: base.host,
+    maxDownloadBytes: options.maxDownloadBytes ?? 64 * 1024 * 1024,
+    downloadTimeoutMs: options.downloadTimeoutMs ?? 60_000,
+    downloadAttempts: Math.max(1, Math.floor(options.downloadAttempts ?? 3)),
+    downloadRetryDelayMs: options.downloadRetryDelayMs ?? 500,
+  };
+}
+
+/** Asks for one image; resolves with the record id and the URL of its bytes. */
+async function requestGeneration(
+  settings: OneminSettings,
+  request: GenerationRequest,
+  signal: AbortSignal,
+): Promise<{ recordId: string | undefined; temporaryUrl: string }> {
+  // `variant` is not sent: it only makes a second, independent key for the same prompt.
+  const body = {
+    type: "IMAGE_GENERATOR",
+    model: request.model,
+    promptObject: { prompt: request.prompt, imageSize: request.size, temperature: request.temperature, topP: request.topP },
+  };
+  const host = settings.apiHost;
+  let response: Response;
+  let text: string;
+  try {
+    response = await fetch(settings.endpoint, {
+      method: "POST",
+      headers: { "API-KEY": settings.apiKey, "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(body),
+      // A redirect would carry the API-KEY header to wherever it points.
+      redirect: "manual",
+      signal,
+    });
+    text = await response.text();
+  } catch (error) {
+    if (signal.aborted) throw signal.reason;
+    throw new ProviderError(`Could not reach ${host}: ${describeNetworkError(error)}`, { retryable: true, cause: error });
+  }
+  const quote = (value: string) => quoteText(value, settings.apiKey);
+
+  if (REDIRECT_STATUSES.has(response.status)) {
+    throw new ProviderError(`${host} answered ${response.status} (a redirect): the API request is never redirected, check ONEMIN_API_URL`, {
+      retryable: false,
+      status: response.status,
+    });
+  }
+  if (!response.ok) throw statusError(`${host} answered`, response, providerMessage(text), settings.apiKey);
+
+  let answer: unknown;
+  try {
+    answer = JSON.parse(text);
+  } catch (cause) {
+    // A 200 that is not JSON comes from a proxy or a server glitch, not from our request: retry.
+    throw new ProviderError(`${host} answered ${response.status} with a body that is not JSON: ${quote(text)}`, {
+      retryable: true,
+      status: response.status,
+      cause,
+    });
+  }
+  const record = field(answer, "aiRecord");
+  if (!isObject(record)) {
+    throw new ProviderError(`${host} answered without an aiRecord: ${quote(providerMessage(text))}`, { retryable: false });
+  }
+  const recordId = typeof record["uuid"] === "string" ? record["uuid"] : undefined;
+  if (record["status"] !== "SUCCESS") {
+    const message = recordMessage(answer, record);
+    throw new ProviderError(
+      `${host}: generation ${recordId ?? "(no id)"} ended with status ${JSON.stringify(record["status"])}` +
+        (message === undefined ? "" : `: ${quote(message)}`),
+      { retryable: false },
+    );
+  }
+  const temporaryUrl = record["temporaryUrl"] ?? field(answer, "temporaryUrl");
+  if (typeof temporaryUrl !== "string" || temporaryUrl === "") {
+    throw new ProviderError(`${host}: generation ${recordId ?? "(no id)"} succeeded but its answer has no temporaryUrl to download`, {
+      retryable: false,
+    });
+  }
+  return { recordId, temporaryUrl };
+}
+
+/**
+ * Downloads a paid image, retrying what may pass (a cut connection, a 5xx, a truncated body) on
+ * the same URL. The last failure is not retryable: generating again would pay twice.
+ */
+async function downloadWithRetries(settings: OneminSettings, temporaryUrl: string, signal: AbortSignal): Promise<Uint8Array> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { bytes, host } = await downloadImage(settings, temporaryUrl, signal);
+      await assertCompleteImage(bytes, host, settings.apiKey);
+      return bytes;
+    } catch (error) {
+      if (!(error instanceof ProviderError) || signal.aborted) throw error;
+      const last = attempt >= settings.downloadAttempts;
+      if (error.retryable && !last) {
+        const backoff = settings.downloadRetryDelayMs * 2 ** (attempt - 1);
+        await sleep(Math.min(10_000, error.retryAfterMs ?? backoff), signal);
+        continue;
+      }
+      if (!error.retryable) throw error;
+      throw new ProviderError(attempt === 1 ? error.message : `${error.message} (after ${attempt} download attempts)`, {
+        retryable: false,
+        ...(error.status === undefined ? {} : { status: error.status }),
+        cause: error,
+      });
+    }
+  }
+}
+
+/** Downloads the image, bounded in size and time, following at most a few allowed redirects. */
+async function downloadImage(
+  settings: OneminSettings,
+  temporaryUrl: string,
+  signal: AbortSignal,
+): Promise<{ bytes: Uint8Array; host: string }> {
+  const timeout = AbortSignal.timeout(settings.downloadTimeoutMs);
+  const downloadSignal = AbortSignal.any([signal, timeout]);
+  let url = allowedDownloadUrl(settings, temporaryUrl, undefined);
+  for (let redirects = 0; ; redirects++) {
+    const progress: DownloadProgress = { received: 0, declared: undefined };
+    try {
+      // No API-KEY here: the pre-signed URL is its own credential.
+      const response = await fetch(url, { redirect: "manual", signal: downloadSignal });
+      if (REDIRECT_STATUSES.has(response.status)) {
+        await response.body?.cancel();
+        const location = response.headers.get("location");
+        if (location === null) throw downloadError(`${url.host} answered ${response.status} without a Location`, false);
+        if (redirects === MAX_REDIRECTS) throw downloadError(`The image download was redirected more than ${MAX_REDIRECTS} times`, false);
+        url = allowedDownloadUrl(settings, location, url);
+        continue;
+      }
+      if (!response.ok) {
+        const text = await response.text().catch(() => "");
+        throw statusError(`The image download from ${url.host} answered`, response, providerMessage(text), settings.apiKey);
+      }
+      const bytes = await readImageBody(response, url.host, settings.maxDownloadBytes, progress);
+      return { bytes, host: url.host };
+    } catch (error) {
+      if (error instanceof ProviderError) throw error;
+      if (signal.aborted) throw signal.reason;
+      if (timeout.aborted) {
+        throw downloadError(`The image download from ${url.host} took longer than ${settings.downloadTimeoutMs} ms`, true, error);
+      }
+      const { received, declared } = progress;
+      const after = received > 0 ? ` after ${received}${declared === undefined ? "" : ` of ${declared}`} bytes` : "";
+      throw downloadError(`The image download from ${url.host} failed${after}: ${describeNetworkError(error)}`, true, error);
+    }
+  }
+}
+
+interface DownloadProgress {
+  received: number;
+  declared: number | undefined;
+}
+
+/** Reads the body, stopping as soon as it is known to be too large; a body cut short is retryable. */
+async function readImageBody(response: Response, host: string, max: number, progress: DownloadProgress): Promise<Uint8Array> {
+  const length = response.headers.get("content-length");
+  const declared = length === null ? undefined : Number(length);
+  progress.declared = declared;
+  if (declared !== undefined && declared > max) {
+    await response.body?.cancel();
+    throw tooLargeError(host, `announces ${declared} bytes, more than maxDownloadBytes (${max})`);
+  }
+  const chunks: Uint8Array[] = [];
+  const reader = response.body?.getReader();
+  for (let chunk = await reader?.read(); chunk !== undefined && !chunk.done; chunk = await reader?.read()) {
+    progress.received += chunk.value.byteLength;
+    if (progress.received > max) {
+      await reader?.cancel();
+      throw tooLargeError(host, `sent more bytes than maxDownloadBytes (${max})`);
+    }
+    chunks.push(chunk.value);
+  }
+  if (declared !== undefined && progress.received < declared) {
+    throw downloadError(`The image download from ${host} stopped after ${progress.received} of ${declared} bytes`, true);
+  }
+  return concat(chunks, progress.received);
+}
+
+/** SPEC §1: an https: URL, or one on the API's own origin (so that a local emulator works). */
+function allowedDownloadUrl(settings: OneminSettings, location: string, base: URL | undefined): URL {
+  let url: URL;
+  try {
+    url = new URL(location, base);
+  } catch {
+    throw downloadError(`${settings.apiHost} gave an image URL that is not a URL`, false);
+  }
+  if (url.protocol === "https:" || url.origin === settings.apiOrigin) return url;
+  throw downloadError(
+    `Refusing to download the image from ${url.protocol}//${url.host}: only https: URLs or ${settings.apiOrigin} are allowed`,
+    false,
+  );
+}
+
+/** Bytes must decode in full: a PNG cut short still has a valid header, so decode down to its last row. */
+async function assertCompleteImage(bytes: Uint8Array, host: string, apiKey: string): Promise<void> {
+  let metadata: Metadata;
+  try {
+    metadata = await sharp(bytes).metadata();
+  } catch (cause) {
+    const start = Buffer.from(bytes.subarray(0, 40)).toString("latin1");
+    throw new ProviderError(`The download from ${host} is not an image (${bytes.length} bytes starting ${quoteText(start, apiKey)})`, {
+      retryable: false,
+      cause,
+    });
+  }
+  const { width, format } = metadata;
+  const height = metadata.pageHeight ?? metadata.height;
+  try {
+    if (!width || !height) throw new Error("no pixel size");
+    await sharp(bytes, { sequentialRead: true }).extract({ left: 0, top: height - 1, width: 1, height: 1 }).raw().toBuffer();
+  } catch (cause) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new ProviderError(`The ${format ?? "image"} from ${host} is incomplete or corrupt (${bytes.length} bytes: ${reason})`, {
+      retryable: true,
+      cause,
+    });
+  }
+}
+
+function statusError(prefix: string, response: Response, message: string, apiKey: string): ProviderError {
+  const status = response.status;
+  const retryable = status === 408 || status === 429 || status >= 500;
+  const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
+  const statusText = response.statusText ? ` ${response.statusText}` : "";
+  return new ProviderError(`${prefix} ${status}${statusText}: ${quoteText(message, apiKey)}`, {
+    retryable,
+    status,
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  });
+}
+
+function downloadError(message: string, retryable: boolean, cause?: unknown): ProviderError {
+  return new ProviderError(message, { retryable, cause });
+}
+
+/** Not retryable: a new generation would be as large. */
+function tooLargeError(host: string, detail: string): ProviderError {
+  return downloadError(`The image download from ${host} ${detail}`, false);
+}
+
+/** `Retry-After` is either delay-seconds or an HTTP date. */
+function parseRetryAfter(value: string | null): number | undefined {
+  if (value === null) return undefined;
+  const text = value.trim();
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+/** The provider's own words from an error body: a JSON message field, S3's XML <Message>, or the text. */
+function providerMessage(text: string): string {
+  try {
+    const body: unknown = JSON.parse(text);
+    const message = findMessage(body);
+    if (message !== undefined) return message;
+  } catch {
+    // not JSON: fall through to the text
+  }
+  const xmlMessage = /<Message>([^<]*)<\/Message>/.exec(text)?.[1];
+  if (xmlMessage !== undefined) return xmlMessage;
+  return text.startsWith("<") ? text.replace(/<[^>]*>/g, " ") : text;
+}
+
+function recordMessage(answer: unknown, record: Record<string, unknown>): string | undefined {
+  return findMessage(record) ?? findMessage(field(record, "aiRecordDetail")) ?? findMessage(answer);
+}
+
+function findMessage(value: unknown): string | undefined {
+  for (const name of ["message", "errorMessage", "error", "detail"]) {
+    const candidate = field(value, name);
+    if (typeof candidate === "string" && candidate.trim() !== "") return candidate;
+    const nested = field(candidate, "message");
+    if (typeof nested === "string" && nested.trim() !== "") return nested;
+  }
+  return undefined;
+}
+
+/** One line, at most ~200 characters, quoted, with the API key blanked in case a server echoes it. */
+function quoteText(text: string, apiKey: string): string {
+  let line = text.replace(/\s+/g, " ").trim();
+  if (apiKey.length >= 4) line = line.replaceAll(apiKey, "[redacted]");
+  if (line.length > QUOTE_LENGTH) line = `${line.slice(0, QUOTE_LENGTH - 1)}…`;
+  return JSON.stringify(line);
+}
+
+/** fetch says "fetch failed"; the useful part (ECONNRESET, "other side closed") is in its cause. */
+function describeNetworkError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause;
+  if (cause instanceof Error) {
+    const code = (cause as { code?: unknown }).code;
+    return typeof code === "string" && !cause.message.includes(code) ? `${cause.message} (${code})` : cause.message;
+  }
+  return error.message;
+}
+
+function field(value: unknown, name: string): unknown {
+  return isObject(value) ? value[name] : undefined;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function concat(chunks: Uint8Array[], length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}

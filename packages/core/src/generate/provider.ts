@@ -1,0 +1,71 @@
+import type { GenerationParams } from "../spec/spec.js";
+
+/** What a provider is asked for: the generation parameters of one original. */
+export type GenerationRequest = GenerationParams;
+
+export interface GenerateContext {
+  /** Aborted when the build stops or the request times out. */
+  signal: AbortSignal;
+  /**
+   * Call it once the provider has accepted (and charged for) the generation, before fetching its
+   * bytes. From then on the attempt's timeout no longer applies and a failure is never retried by
+   * generating again, so one image is never paid for twice. The provider then bounds, and retries,
+   * its own download. Optional to call.
+   */
+  paid?: () => void;
+}
+
+export interface GeneratedImage {
+  /** Encoded image bytes (PNG, JPEG, WebP, …): they must decode as an image. */
+  bytes: Uint8Array;
+  /** The provider's own id for this generation, kept in the store's metadata. */
+  recordId?: string;
+}
+
+/**
+ * A source of originals. Retries, timeouts and aborts are written once around this
+ * interface (see `generateWithRetry`), not in each provider.
+ */
+export interface Provider {
+  /** Short, stable name: `onemin`, `placeholder`, or your own. */
+  id: string;
+  /**
+   * False for providers that make throwaway images (the placeholder): their output is never
+   * written to the store or the lock.
+   * @default true
+   */
+  persistent?: boolean;
+  generate(request: GenerationRequest, context: GenerateContext): Promise<GeneratedImage>;
+}
+
+/**
+ * A failure reported by a provider. `retryable` says whether trying again may help
+ * (timeouts, connection errors, 408, 429, 5xx); `retryAfterMs` honours `Retry-After`.
+ */
+export class ProviderError extends Error {
+  readonly retryable: boolean;
+  readonly status: number | undefined;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(
+    message: string,
+    options: { retryable: boolean; status?: number; retryAfterMs?: number; cause?: unknown },
+  ) {
+    super(message, { cause: options.cause });
+    this.name = "ProviderError";
+    this.retryable = options.retryable;
+    this.status = options.status;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** Thrown when every attempt failed; keeps each attempt's error. */
+export class RetryError extends Error {
+  readonly errors: unknown[];
+
+  constructor(message: string, errors: unknown[]) {
+    super(message, { cause: errors.at(-1) });
+    this.name = "RetryError";
+    this.errors = errors;
+  }
+}

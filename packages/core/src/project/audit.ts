@@ -1,0 +1,112 @@
+import { ImagegenError } from "../errors.js";
+import type { DiscoveredSpec } from "./discovery.js";
+import type { OriginalKey } from "../spec/key.js";
+import { type LockEntry, type LockfileData, readLockfile } from "../store/lockfile.js";
+import { type OriginalMeta, Store } from "../store/store.js";
+
+/**
+ * - `ok`: stored, and the lock records the same sha256.
+ * - `missing`: no stored original; `imagegen generate` makes it.
+ * - `stale`: a stored original that does not match its lock entry (or whose bytes no longer
+ *   match its own metadata); never reused silently.
+ * - `unlocked`: stored, but not in the lock; `imagegen generate` (or a build) records it.
+ */
+export type ImageStatus = "ok" | "missing" | "stale" | "unlocked";
+
+export interface AuditedImage extends DiscoveredSpec {
+  status: ImageStatus;
+  /** Why an image is stale, in one line. */
+  problem?: string;
+  meta?: OriginalMeta;
+  locked?: LockEntry;
+}
+
+/**
+ * A lock or store entry that no discovered image uses. An orphaned lock entry makes the lock
+ * disagree with the code (`imagegen check` fails); an original that is only in the store is
+ * kept (a reverted prompt reuses it) until `imagegen prune`.
+ */
+export interface OrphanedEntry {
+  key: OriginalKey;
+  prompt: string;
+  inLock: boolean;
+  inStore: boolean;
+  meta?: OriginalMeta;
+  locked?: LockEntry;
+}
+
+export interface Audit {
+  images: AuditedImage[];
+  orphaned: OrphanedEntry[];
+  lock: LockfileData;
+}
+
+export interface AuditOptions {
+  storeDir: string;
+  lockfilePath: string;
+  /** Re-hash each stored original's bytes, not just compare the metadata with the lock. @default true */
+  verifyBytes?: boolean;
+}
+
+/**
+ * Compares what the project uses with the store and the lock. Calls no provider and writes
+ * nothing: it is what `imagegen check`, `list` and `prune` decide from.
+ */
+export async function auditImages(specs: DiscoveredSpec[], options: AuditOptions): Promise<Audit> {
+  const store = new Store(options.storeDir);
+  const lock = await readLockfile(options.lockfilePath);
+  const verifyBytes = options.verifyBytes ?? true;
+
+  const images = await Promise.all(
+    specs.map(async (discovered): Promise<AuditedImage> => {
+      const locked = lock.images[discovered.key];
+      const withLock = locked ? { locked } : {};
+      let meta: OriginalMeta | undefined;
+      try {
+        meta = await store.readMeta(discovered.key);
+      } catch (error) {
+        if (!(error instanceof ImagegenError)) throw error;
+        return { ...discovered, ...withLock, status: "stale", problem: error.message };
+      }
+      if (!meta) return { ...discovered, ...withLock, status: "missing" };
+      if (locked && locked.sha256 !== meta.sha256) {
+        return {
+          ...discovered,
+          meta,
+          locked,
+          status: "stale",
+          problem: `the stored original (sha256 ${meta.sha256.slice(0, 12)}…) is not the one in the lock (${locked.sha256.slice(0, 12)}…)`,
+        };
+      }
+      if (verifyBytes) {
+        try {
+          await store.readOriginal(meta);
+        } catch (error) {
+          if (!(error instanceof ImagegenError)) throw error;
+          return { ...discovered, ...withLock, meta, status: "stale", problem: error.message };
+        }
+      }
+      return { ...discovered, ...withLock, meta, status: locked ? "ok" : "unlocked" };
+    }),
+  );
+
+  const used = new Set(specs.map((spec) => spec.key));
+  const unusedStored = (await store.keys()).filter((key) => !used.has(key));
+  const orphanKeys = [...new Set([...Object.keys(lock.images).filter((key) => !used.has(key)), ...unusedStored])].sort();
+  const orphaned = await Promise.all(
+    orphanKeys.map(async (key): Promise<OrphanedEntry> => {
+      const locked = lock.images[key];
+      const meta = await store.readMeta(key).catch(() => undefined);
+      return {
+        key,
+        prompt: locked?.prompt ?? meta?.prompt ?? "",
+        inLock: locked !== undefined,
+        inStore: unusedStored.includes(key),
+        ...(meta && { meta }),
+        ...(locked && { locked }),
+      };
+    }),
+  );
+
+  return { images, orphaned, lock };
+}

@@ -1,0 +1,145 @@
+import type { Provider } from "../generate/provider.js";
+import type { ImageOptions } from "../spec/spec.js";
+
+/** Options of `imagegen.config.ts` and of the bundler plugin (the plugin's override the file's). */
+export interface ImagegenOptions {
+  /**
+   * `"onemin"` (the 1min.ai API), `"placeholder"` (offline images that show the prompt), or a
+   * custom {@link Provider}.
+   * @default "onemin" when an API key is set, else "placeholder"
+   */
+  provider?: "onemin" | "placeholder" | Provider;
+  /**
+   * The 1min.ai API key. Never written to a bundle, a log, the store or the lock.
+   * @default process.env.ONEMIN_API_KEY
+   */
+  apiKey?: string;
+  /**
+   * Base URL of the 1min.ai API (or of the emulator).
+   * @default process.env.ONEMIN_API_URL ?? "https://api.1min.ai"
+   */
+  apiUrl?: string;
+  /**
+   * The model every image uses unless it sets `model`.
+   * @default "gemini-3-pro-image-preview"
+   */
+  model?: string;
+  /**
+   * Defaults for every image (any field of a manifest image but `prompt`).
+   * @default { size: "1K", format: ["webp", "jpeg"], fit: "cover", placeholder: "none" }
+   */
+  defaults?: Omit<ImageOptions, "prompt">;
+  /**
+   * Style presets: `?style=name` appends the text to the prompt.
+   * @default {}
+   */
+  styles?: Record<string, string>;
+  /**
+   * Folder of originals and their metadata, relative to the root. Safe to commit.
+   * @default ".imagegen"
+   */
+  store?: string;
+  /**
+   * The lockfile, relative to the root.
+   * @default "imagegen.lock.json"
+   */
+  lockfile?: string;
+  /**
+   * Cache of derived variants (sharp output), relative to the root.
+   * @default "node_modules/.cache/imagegen"
+   */
+  cacheDir?: string;
+  /**
+   * How many generations run at once.
+   * @default 4
+   */
+  concurrency?: number;
+  /**
+   * The most paid generations one run may start; a run that needs more fails before it starts any.
+   * @default Infinity
+   */
+  maxGenerations?: number;
+  /**
+   * Never call a provider: a missing original is an error.
+   * @default process.env.IMAGEGEN_FROZEN === "1"
+   */
+  frozen?: boolean;
+  /**
+   * A missing original with no API key is an error rather than a placeholder.
+   * @default Boolean(process.env.CI)
+   */
+  strict?: boolean;
+  /**
+   * Globs of prompt manifests, relative to the root (for the CLI).
+   * @default ["**\/*.prompts.{yaml,yml}"]
+   */
+  manifests?: string[];
+  /**
+   * Globs of source files scanned for `gen:` imports (for the CLI).
+   * @default ["src/**\/*.{js,jsx,ts,tsx,mjs,cjs,mts,cts,vue,svelte,astro,mdx}"]
+   */
+  sources?: string[];
+  /**
+   * Per-request timeout of a generation, in milliseconds.
+   * @default 180000
+   */
+  timeoutMs?: number;
+  /**
+   * Attempts for a transient failure (timeouts, connection errors, 408, 429, 5xx).
+   * @default 4
+   */
+  retries?: number;
+  /**
+   * Wait before the first retry of a transient failure, in milliseconds; it grows (with jitter)
+   * for each further retry, and a `Retry-After` from the API wins. Image downloads are retried on
+   * their own, from the same URL, with the same first wait: a paid generation is never repeated
+   * because of its download.
+   * @default 500
+   */
+  retryDelayMs?: number;
+  /**
+   * The largest download accepted, in bytes.
+   * @default 64 MiB
+   */
+  maxDownloadBytes?: number;
+  /**
+   * The project root.
+   * @default process.cwd(), or the bundler's root
+   */
+  root?: string;
+  /**
+   * Where log lines go. Messages never contain the API key.
+   * @default console
+   */
+  logger?: Logger;
+}
+
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+/** Every option with its default applied; paths absolute. */
+export interface ResolvedOptions {
+  root: string;
+  provider: Provider;
+  /** True when the provider came from the absence of a key (placeholder fallback). */
+  usingFallbackPlaceholder: boolean;
+  model: string;
+  defaults: Omit<ImageOptions, "prompt">;
+  styles: Record<string, string>;
+  storeDir: string;
+  lockfilePath: string;
+  cacheDir: string;
+  concurrency: number;
+  maxGenerations: number;
+  frozen: boolean;
+  strict: boolean;
+  manifests: string[];
+  sources: string[];
+  timeoutMs: number;
+  retries: number;
+  retryDelayMs: number;
+  maxDownloadBytes: number;
+  logger: Logger;
+}

@@ -1,0 +1,136 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import sharp from "sharp";
+import { writeFileAtomic } from "./atomic-write.js";
+import { extensionOf } from "../spec/formats.js";
+import { sha256Hex } from "../spec/key.js";
+import { OUTPUT_FORMATS, type OutputFormat, type OutputParams } from "../spec/spec.js";
+import type { Rendition, Variant } from "../render/variants.js";
+
+/**
+ * Bump when `renderVariants` makes different bytes for the same input and parameters
+ * (new encoder settings, a changed crop), so that old cache entries are not reused.
+ */
+const RENDER_REVISION = 1;
+
+/**
+ * What made the cached bytes: sharp, libvips and its encoders, and our own pipeline. Any
+ * change (a sharp upgrade, say) gives every rendition a new key, so stale bytes are never emitted.
+ */
+export const ENCODER_VERSION: string = [
+  `sharp@${sharp.versions.sharp}`,
+  `vips@${sharp.versions.vips}`,
+  ...(["aom", "heif", "webp", "mozjpeg", "png", "imagequant", "spng"] as const).flatMap((lib) =>
+    sharp.versions[lib] ? [`${lib}@${sharp.versions[lib]}`] : [],
+  ),
+  `r${RENDER_REVISION}`,
+].join("+");
+
+/** The cache key of a rendition: the original's sha256, the output parameters and the encoder version. */
+export function renditionKey(originalSha256: string, output: OutputParams): string {
+  const canonical = JSON.stringify({
+    original: originalSha256,
+    // Variants come out sorted and deduplicated, so the order the widths were written in does not matter.
+    widths: output.widths?.length ? [...new Set(output.widths)].sort((a, b) => a - b) : null,
+    formats: output.formats,
+    quality: output.quality ?? null,
+    aspect: output.aspect ? [output.aspect.width, output.aspect.height] : null,
+    // Without an aspect ratio every fit gives the same pixels.
+    fit: output.aspect ? output.fit : null,
+    placeholder: output.placeholder,
+    encoder: ENCODER_VERSION,
+  });
+  return sha256Hex(canonical).slice(0, 32);
+}
+
+/** `<key>.json`: the rendition without its bytes, which sit beside it. */
+interface CachedRendition {
+  variants: { format: OutputFormat; width: number; height: number; hash: string; file: string }[];
+  width: number;
+  height: number;
+  placeholder: string | null;
+}
+
+/**
+ * Variants made by sharp, cached so that a warm build re-encodes nothing
+ * (`node_modules/.cache/imagegen/`). A missing or damaged entry is a miss, never an error:
+ * it is simply made again.
+ */
+export class DerivedCache {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  /**
+   * The cached rendition, or `undefined` when it is absent, incomplete or corrupt.
+   * Read synchronously: a JSON and a few encoded variants take microseconds each, while an async
+   * read queues behind sharp on libuv's threads (a cached module took 1.1 ms, now 0.2 ms).
+   */
+  async get(key: string): Promise<Rendition | undefined> {
+    try {
+      const entry: unknown = JSON.parse(readFileSync(join(this.dir, `${key}.json`), "utf8"));
+      if (!isCachedRendition(entry, key)) return undefined;
+      const variants = entry.variants.map(({ file, ...variant }): Variant | undefined => {
+        const bytes = readFileSync(join(this.dir, file));
+        // The one hash of this file in a warm build: callers name files with `hash` and never re-hash.
+        return sha256Hex(bytes) === variant.hash ? { ...variant, bytes } : undefined;
+      });
+      if (variants.some((variant) => variant === undefined)) return undefined;
+      return {
+        variants: variants as Variant[],
+        width: entry.width,
+        height: entry.height,
+        placeholder: entry.placeholder ?? undefined,
+      };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Stores a rendition: every variant file first, the JSON last, so a half-written entry is a miss. */
+  async set(key: string, rendition: Rendition): Promise<void> {
+    const entry: CachedRendition = {
+      variants: rendition.variants.map(({ format, width, height, hash }) => ({
+        format,
+        width,
+        height,
+        hash,
+        file: `${key}.${width}.${extensionOf(format)}`,
+      })),
+      width: rendition.width,
+      height: rendition.height,
+      placeholder: rendition.placeholder ?? null,
+    };
+    await Promise.all(
+      entry.variants.map((variant, i) => writeFileAtomic(join(this.dir, variant.file), rendition.variants[i]!.bytes)),
+    );
+    await writeFileAtomic(join(this.dir, `${key}.json`), `${JSON.stringify(entry, null, 2)}\n`);
+  }
+}
+
+function isCachedRendition(value: unknown, key: string): value is CachedRendition {
+  if (typeof value !== "object" || value === null) return false;
+  const entry = value as Record<string, unknown>;
+  return (
+    Array.isArray(entry.variants) &&
+    entry.variants.every((variant: Record<string, unknown> | null) => {
+      return (
+        typeof variant === "object" &&
+        variant !== null &&
+        OUTPUT_FORMATS.includes(variant.format as OutputFormat) &&
+        typeof variant.width === "number" &&
+        typeof variant.height === "number" &&
+        typeof variant.hash === "string" &&
+        // The file name is joined to the cache folder: it must stay inside it.
+        typeof variant.file === "string" &&
+        variant.file.startsWith(`${key}.`) &&
+        !/[/\\]/.test(variant.file)
+      );
+    }) &&
+    typeof entry.width === "number" &&
+    typeof entry.height === "number" &&
+    (entry.placeholder === null || typeof entry.placeholder === "string")
+  );
+}

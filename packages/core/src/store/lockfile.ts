@@ -1,0 +1,166 @@
+import { readFile } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { isNotFound, writeFileAtomic } from "./atomic-write.js";
+import { ImagegenError } from "../errors.js";
+import { withFileLock } from "./file-lock.js";
+import type { OriginalKey } from "../spec/key.js";
+import { type ParseError, parse as parseJson } from "jsonc-parser";
+import { lineAndColumn } from "../spec/source-position.js";
+import { IMAGE_SIZES, type ImageSize } from "../spec/spec.js";
+import type { OriginalMeta } from "./store.js";
+
+/** One original in use: what was asked for and the sha256 of what was stored. */
+export interface LockEntry {
+  prompt: string;
+  model: string;
+  size: ImageSize;
+  temperature: number;
+  topP: number;
+  variant: string;
+  sha256: string;
+  width: number;
+  height: number;
+}
+
+/** `imagegen.lock.json`. */
+export interface LockfileData {
+  version: 1;
+  images: Record<OriginalKey, LockEntry>;
+}
+
+/** Entry fields in the order they are written, so that diffs line up. */
+const ENTRY_FIELDS = ["prompt", "model", "size", "temperature", "topP", "variant", "sha256", "width", "height"] as const;
+
+const FIX = "resolve it, or delete the file and run `imagegen generate` to rebuild it from the store";
+
+/** The lockfile at `path`; an absent file is an empty lock. */
+export async function readLockfile(path: string): Promise<LockfileData> {
+  const text = await readText(path);
+  return text === undefined ? emptyLockfile() : parseLockfile(text, path);
+}
+
+/** Sorted keys, fixed field order, 2-space indent, trailing newline: the same data always gives the same bytes. */
+export function serializeLockfile(data: LockfileData): string {
+  const images: Record<string, Record<string, unknown>> = {};
+  for (const key of Object.keys(data.images).sort(compareCodeUnits)) {
+    const entry = data.images[key]!;
+    images[key] = Object.fromEntries(ENTRY_FIELDS.map((field) => [field, entry[field]]));
+  }
+  return `${JSON.stringify({ version: 1, images }, null, 2)}\n`;
+}
+
+/** The tail of the pending updates of each lockfile in this process. */
+const queues = new Map<string, Promise<unknown>>();
+
+/**
+ * Re-reads the lockfile, applies `change`, and writes it (atomically) only if its text changed.
+ * Updates of one path run one after another, in one process (a queue) and across processes (a
+ * lock file beside it, `.imagegen.lock.json.lock`), so none is lost to a concurrent one.
+ * Returns the data as written.
+ */
+export function updateLockfile(path: string, change: (data: LockfileData) => void): Promise<LockfileData> {
+  const absolute = resolve(path);
+  const previous = queues.get(absolute) ?? Promise.resolve();
+  const locked = () => withFileLock(lockfileLockPath(absolute), () => applyUpdate(absolute, change));
+  const update = previous.then(locked, locked);
+  queues.set(absolute, update);
+  const forget = () => {
+    if (queues.get(absolute) === update) queues.delete(absolute);
+  };
+  update.then(forget, forget);
+  return update;
+}
+
+/** The lock that guards a lockfile's read-modify-write across processes: a hidden file beside it. */
+export function lockfileLockPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}.lock`);
+}
+
+export function lockEntryFor(meta: OriginalMeta): LockEntry {
+  return {
+    prompt: meta.prompt,
+    model: meta.model,
+    size: meta.size,
+    temperature: meta.temperature,
+    topP: meta.topP,
+    variant: meta.variant,
+    sha256: meta.sha256,
+    width: meta.width,
+    height: meta.height,
+  };
+}
+
+async function applyUpdate(path: string, change: (data: LockfileData) => void): Promise<LockfileData> {
+  const before = await readText(path);
+  const data = before === undefined ? emptyLockfile() : parseLockfile(before, path);
+  change(data);
+  const after = serializeLockfile(data);
+  // A project that never stored an original gets no empty lockfile.
+  const unchanged = before === undefined ? Object.keys(data.images).length === 0 : before === after;
+  if (!unchanged) await writeFileAtomic(path, after);
+  return data;
+}
+
+function emptyLockfile(): LockfileData {
+  return { version: 1, images: {} };
+}
+
+async function readText(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+function parseLockfile(text: string, path: string): LockfileData {
+  const conflict = /^(<{7}|={7}|>{7})(?: |$)/m.exec(text);
+  if (conflict) {
+    const { line, column } = lineAndColumn(text, conflict.index);
+    throw new ImagegenError(`${path}:${line}:${column} has a merge conflict; ${FIX}.`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    // JSON.parse's message quotes the whole file on Node 20 and gives no position for some
+    // errors: jsonc-parser, strict, finds the first error's offset instead.
+    const errors: ParseError[] = [];
+    parseJson(text, errors, { disallowComments: true, allowTrailingComma: false });
+    const offset = errors[0]?.offset ?? 0;
+    const { line, column } = lineAndColumn(text, offset);
+    const found = offset < text.length ? `unexpected ${JSON.stringify(text[offset])}` : "it ends too early";
+    throw new ImagegenError(`${path}:${line}:${column} is not valid JSON (${found}); ${FIX}.`, { cause: error });
+  }
+  const problem = lockfileProblem(value);
+  if (problem) throw new ImagegenError(`${path} is not an imagegen lockfile (${problem}); ${FIX}.`);
+  return value as LockfileData;
+}
+
+function lockfileProblem(value: unknown): string | undefined {
+  if (!isRecord(value)) return "not an object";
+  if (value.version !== 1) return `"version" is ${JSON.stringify(value.version)}, expected 1`;
+  if (!isRecord(value.images)) return `"images" is not an object`;
+  for (const [key, entry] of Object.entries(value.images)) {
+    if (!isRecord(entry)) return `images["${key}"] is not an object`;
+    for (const field of ["prompt", "model", "variant", "sha256"] as const) {
+      if (typeof entry[field] !== "string") return `images["${key}"].${field} is not a string`;
+    }
+    for (const field of ["temperature", "topP", "width", "height"] as const) {
+      if (typeof entry[field] !== "number") return `images["${key}"].${field} is not a number`;
+    }
+    if (!IMAGE_SIZES.includes(entry.size as ImageSize)) {
+      return `images["${key}"].size is not one of ${IMAGE_SIZES.join(", ")}`;
+    }
+  }
+  return undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

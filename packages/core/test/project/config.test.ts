@@ -1,0 +1,73 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { resolveOptions } from "../../src/project/config.js";
+
+let root: string;
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), "imagegen-config-"));
+});
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe("resolveOptions", () => {
+  it("applies every default once, with absolute paths", async () => {
+    const options = await resolveOptions({ root }, {});
+    expect(options).toMatchObject({
+      root,
+      model: "gemini-3-pro-image-preview",
+      storeDir: join(root, ".imagegen"),
+      lockfilePath: join(root, "imagegen.lock.json"),
+      cacheDir: join(root, "node_modules/.cache/imagegen"),
+      concurrency: 4,
+      maxGenerations: Infinity,
+      frozen: false,
+      strict: false,
+      usingFallbackPlaceholder: true,
+    });
+    expect(options.provider.id).toBe("placeholder");
+  });
+
+  it("reads imagegen.config.ts, and plugin options override it field by field", async () => {
+    await writeFile(
+      join(root, "imagegen.config.ts"),
+      `const concurrency: number = 2;\nexport default { concurrency, store: "art/originals", manifests: ["content/**/*.prompts.yaml"], styles: { noir: "black and white" } };\n`,
+    );
+    const fromFile = await resolveOptions({ root }, {});
+    expect(fromFile).toMatchObject({ concurrency: 2, storeDir: join(root, "art/originals"), styles: { noir: "black and white" } });
+    const overridden = await resolveOptions({ root, concurrency: 6, manifests: ["x.prompts.yaml"] }, {});
+    // Arrays are replaced, not concatenated.
+    expect(overridden).toMatchObject({ concurrency: 6, manifests: ["x.prompts.yaml"], storeDir: join(root, "art/originals") });
+  });
+
+  it("uses the onemin provider when ONEMIN_API_KEY is set", async () => {
+    const options = await resolveOptions({ root }, { ONEMIN_API_KEY: "k", ONEMIN_API_URL: "http://127.0.0.1:9" });
+    expect(options.provider.id).toBe("onemin");
+    expect(options.usingFallbackPlaceholder).toBe(false);
+  });
+
+  it.each([
+    [{ concurrency: 0 }, /Invalid option "concurrency" in imagegen options: .*/],
+    [{ concurrency: "4" }, /Invalid option "concurrency"/],
+    [{ provider: "dalle" }, /Invalid option "provider"/],
+    [{ provider: { id: "x" } }, /Invalid option "provider"/],
+    [{ sise: 1 }, /Unknown option "sise" in imagegen options; allowed: provider, apiKey, /],
+    [{ defaults: { size: "8K" } }, /defaults in imagegen options: size must be one of 1K, 2K, 4K \(got "8K"\)/],
+    [{ styles: { "../x": "a" } }, /Invalid option "styles/],
+  ])("rejects %j with a one-line message", async (bad, message) => {
+    const error = await resolveOptions({ root, ...(bad as object) }, {}).catch((e) => e);
+    expect(error.message).toMatch(message);
+    expect(error.message.split("\n").length).toBeLessThanOrEqual(2);
+  });
+
+  it("names the config file in its errors", async () => {
+    await writeFile(join(root, "imagegen.config.mjs"), `export default { maxGenerations: -1 };\n`);
+    await expect(resolveOptions({ root }, {})).rejects.toThrow(/Invalid option "maxGenerations" in .*imagegen\.config\.mjs/);
+  });
+
+  it("fails clearly when an explicit config file is missing", async () => {
+    await expect(resolveOptions({ root, configFile: "nope.config.ts" }, {})).rejects.toThrow(/Could not load the imagegen config .*nope\.config\.ts/);
+  });
+});

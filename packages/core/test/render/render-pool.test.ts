@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+import { RenderPool } from "../../src/render/render-pool.js";
+
+/** A task that stays running until `finish()` is called, recording how many run at once. */
+function gate() {
+  let finish!: () => void;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  return { done, finish };
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe("RenderPool", () => {
+  it("runs at most `pipelines` pipelines at once, in the order they were asked for", async () => {
+    const pool = new RenderPool({ pipelines: 2, pixels: 100 });
+    const gates = [gate(), gate(), gate()];
+    const started: number[] = [];
+    const all = gates.map((g, i) =>
+      pool.pipeline(async () => {
+        started.push(i);
+        await g.done;
+      }),
+    );
+    await tick();
+    expect(started).toEqual([0, 1]);
+    gates[1]!.finish();
+    await tick();
+    expect(started).toEqual([0, 1, 2]);
+    for (const g of gates) g.finish();
+    await Promise.all(all);
+  });
+
+  it("holds reservations within the pixel budget, first come first served", async () => {
+    const pool = new RenderPool({ pipelines: 4, pixels: 100 });
+    const first = await pool.reserve(60);
+    const granted: string[] = [];
+    const second = pool.reserve(60).then((r) => (granted.push("second"), r));
+    // 30 would fit, but waits its turn behind the second.
+    const third = pool.reserve(30).then((r) => (granted.push("third"), r));
+    await tick();
+    expect(granted).toEqual([]);
+    first.release(40); // part of it: 20 still held, 60 fits
+    await tick();
+    expect(granted).toEqual(["second"]);
+    first.release(); // the rest: 60 + 30 fit
+    await tick();
+    expect(granted).toEqual(["second", "third"]);
+    (await second).release();
+    (await third).release();
+    // Released twice is released once.
+    first.release();
+    const all = await pool.reserve(100);
+    all.release();
+  });
+
+  it("lets a reservation larger than the whole budget through, alone", async () => {
+    const pool = new RenderPool({ pipelines: 1, pixels: 100 });
+    const big = await pool.reserve(500);
+    let small = false;
+    const next = pool.reserve(10).then((r) => ((small = true), r));
+    await tick();
+    expect(small).toBe(false);
+    big.release();
+    (await next).release();
+    expect(small).toBe(true);
+  });
+});

@@ -1,0 +1,120 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import sharp from "sharp";
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DerivedCache, ENCODER_VERSION, renditionKey } from "../../src/store/derived-cache.js";
+import { sha256Hex } from "../../src/spec/key.js";
+import type { OutputParams } from "../../src/spec/spec.js";
+import { renderVariants, type Rendition } from "../../src/render/variants.js";
+
+const output: OutputParams = {
+  widths: [256, 512],
+  formats: ["webp", "jpeg"],
+  quality: undefined,
+  aspect: { width: 4, height: 3 },
+  fit: "cover",
+  placeholder: "blur",
+};
+const sha = "c".repeat(64);
+
+let rendition: Rendition;
+beforeAll(async () => {
+  const original = await sharp({ create: { width: 1024, height: 1024, channels: 3, background: "#c63" } })
+    .png()
+    .toBuffer();
+  rendition = await renderVariants(original, output);
+});
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "imagegen-cache-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("ENCODER_VERSION", () => {
+  it("names sharp and libvips", () => {
+    expect(ENCODER_VERSION).toContain(`sharp@${sharp.versions.sharp}`);
+    expect(ENCODER_VERSION).toContain(`vips@${sharp.versions.vips}`);
+  });
+});
+
+describe("renditionKey", () => {
+  it("changes with the original and with each output parameter", () => {
+    const keys = [
+      renditionKey(sha, output),
+      renditionKey("d".repeat(64), output),
+      renditionKey(sha, { ...output, widths: [256] }),
+      renditionKey(sha, { ...output, widths: undefined }),
+      renditionKey(sha, { ...output, formats: ["jpeg", "webp"] }),
+      renditionKey(sha, { ...output, quality: 60 }),
+      renditionKey(sha, { ...output, aspect: { width: 3, height: 4 } }),
+      renditionKey(sha, { ...output, fit: "contain" }),
+      renditionKey(sha, { ...output, placeholder: "none" }),
+    ];
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it("ignores what does not change the pixels", () => {
+    expect(renditionKey(sha, { ...output, widths: [512, 256, 512] })).toBe(renditionKey(sha, output));
+    expect(renditionKey(sha, { ...output, widths: [] })).toBe(renditionKey(sha, { ...output, widths: undefined }));
+    const noAspect = { ...output, aspect: undefined };
+    expect(renditionKey(sha, { ...noAspect, fit: "inside" })).toBe(renditionKey(sha, noAspect));
+  });
+});
+
+describe("DerivedCache", () => {
+  it("gives back what was set, bytes and all", async () => {
+    const cache = new DerivedCache(dir);
+    const key = renditionKey(sha, output);
+    expect(await cache.get(key)).toBeUndefined();
+    await cache.set(key, rendition);
+    expect(await cache.get(key)).toEqual(rendition);
+    expect((await readdir(dir)).sort()).toEqual(
+      [`${key}.json`, `${key}.256.jpg`, `${key}.256.webp`, `${key}.512.jpg`, `${key}.512.webp`].sort(),
+    );
+  });
+
+  it("keeps an absent placeholder absent", async () => {
+    const cache = new DerivedCache(dir);
+    await cache.set("k", { ...rendition, placeholder: undefined });
+    expect((await cache.get("k"))?.placeholder).toBeUndefined();
+  });
+
+  it("misses when a cached variant is corrupted, truncated or gone", async () => {
+    const cache = new DerivedCache(dir);
+    const key = renditionKey(sha, output);
+    await cache.set(key, rendition);
+    const file = join(dir, `${key}.512.webp`);
+    const bytes = await readFile(file);
+
+    bytes[bytes.length - 10] ^= 0xff;
+    await writeFile(file, bytes);
+    expect(await cache.get(key)).toBeUndefined();
+
+    await writeFile(file, bytes.subarray(0, 100));
+    expect(await cache.get(key)).toBeUndefined();
+
+    await rm(file);
+    expect(await cache.get(key)).toBeUndefined();
+
+    // Set again: the entry is whole once more.
+    await cache.set(key, rendition);
+    expect(sha256Hex((await cache.get(key))!.variants[3]!.bytes)).toBe(rendition.variants[3]!.hash);
+  });
+
+  it("misses on a truncated or foreign JSON, never throws", async () => {
+    const cache = new DerivedCache(dir);
+    await cache.set("k", rendition);
+    const text = await readFile(join(dir, "k.json"), "utf8");
+    await writeFile(join(dir, "k.json"), text.slice(0, 40));
+    expect(await cache.get("k")).toBeUndefined();
+    const entry = JSON.parse(text) as { variants: { file: string }[] };
+    entry.variants[0]!.file = "../../etc/passwd";
+    await writeFile(join(dir, "k.json"), JSON.stringify(entry));
+    expect(await cache.get("k")).toBeUndefined();
+    expect(await new DerivedCache(join(dir, "absent")).get("k")).toBeUndefined();
+  });
+});

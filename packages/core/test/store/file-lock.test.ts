@@ -1,0 +1,74 @@
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from "node:fs/promises";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { acquireFileLock, withFileLock } from "../../src/store/file-lock.js";
+
+let dir: string;
+let lockPath: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "imagegen-lock-"));
+  lockPath = join(dir, "locks", "key.lock");
+});
+afterEach(() => rm(dir, { recursive: true, force: true }));
+
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
+  await new Promise((resolve) => child.on("exit", resolve));
+  return child.pid!;
+}
+
+describe("acquireFileLock", () => {
+  it("writes who holds it, and removes the file on release", async () => {
+    const lock = await acquireFileLock(lockPath);
+    expect(JSON.parse(await readFile(lockPath, "utf8"))).toMatchObject({ pid: process.pid, hostname: hostname() });
+    await lock.release();
+    await lock.release();
+    expect(await readdir(join(dir, "locks"))).toEqual([]);
+  });
+
+  it("makes a second taker wait until the first releases", async () => {
+    const order: string[] = [];
+    const first = await acquireFileLock(lockPath);
+    let waitedFor: unknown;
+    const second = withFileLock(lockPath, async () => order.push("second"), { onWait: (holder) => (waitedFor = holder) });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    order.push("first");
+    await first.release();
+    await second;
+    expect(order).toEqual(["first", "second"]);
+    expect(waitedFor).toMatchObject({ pid: process.pid });
+  });
+
+  it("takes over a lock whose holder died on this machine, or that an earlier process with this pid left", async () => {
+    await mkdir(join(dir, "locks"));
+    const holder = { pid: await deadPid(), hostname: hostname(), createdAt: new Date().toISOString(), token: "aaaaaaaaaaaaaaaa" };
+    await writeFile(lockPath, JSON.stringify(holder));
+    const started = Date.now();
+    (await acquireFileLock(lockPath)).release();
+    await writeFile(lockPath, JSON.stringify({ ...holder, pid: process.pid }));
+    (await acquireFileLock(lockPath)).release();
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it("waits on a fresh lock of another machine, and takes it over once it is older than staleMs", async () => {
+    await mkdir(join(dir, "locks"));
+    await writeFile(lockPath, JSON.stringify({ pid: 1, hostname: "elsewhere", createdAt: "", token: "bbbbbbbbbbbbbbbb" }));
+    const started = Date.now();
+    const lock = await acquireFileLock(lockPath, { staleMs: 300 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(JSON.parse(await readFile(lockPath, "utf8")).pid).toBe(process.pid);
+    await lock.release();
+  });
+
+  it("a holder keeps its lock fresh while it works, so it is never taken over", async () => {
+    const lock = await acquireFileLock(lockPath, { staleMs: 600 });
+    const old = new Date(Date.now() - 5000);
+    await utimes(lockPath, old, old);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const other = acquireFileLock(lockPath, { staleMs: 600, signal: AbortSignal.timeout(800) });
+    await expect(other).rejects.toThrow();
+    await lock.release();
+  });
+});
