@@ -11,8 +11,11 @@ export interface FaultScope {
 
 /** Faults of the generation answer itself (`POST /api/features`). */
 export type GenerationFault =
-  /** Answer this status with `{"message"}`, e.g. 429 with Retry-After, 5xx, 401, 402 "insufficient credits". */
-  | { kind: "status"; status: number; message?: string; retryAfter?: string }
+  /**
+   * Answer this status with `{"message"}`, e.g. 429 with Retry-After, 5xx, 401, 402 "insufficient credits".
+   * `statusText` replaces the reason phrase; `bodyBytes` pads the body with spaces to that many bytes (an oversized answer).
+   */
+  | { kind: "status"; status: number; message?: string; retryAfter?: string; statusText?: string; bodyBytes?: number }
   /** Accept the request and never answer. */
   | { kind: "hang" }
   /** Destroy the socket: the client sees a connection reset. */
@@ -28,8 +31,8 @@ export type GenerationFault =
 
 /** Faults of the image download; decided when the generation is answered and carried in its file id. */
 export type DownloadFault =
-  /** The download answers this status (e.g. 403 for an expired URL). */
-  | { kind: "download-status"; status: number; message?: string }
+  /** The download answers this status (e.g. 403 for an expired URL); `bodyBytes` pads its XML body to that many bytes. */
+  | { kind: "download-status"; status: number; message?: string; bodyBytes?: number }
   /**
    * The download announces the full length, sends half the PNG and ends. With
    * `contentLength: false` it sends no length and closes cleanly, so only decoding can tell.
@@ -86,6 +89,8 @@ export function parseFault(value: unknown): Fault {
   };
   if (kind === "status" || kind === "download-status") need("status", "number");
   if (kind === "oversized-download") need("bytes", "number");
+  if (fault["bodyBytes"] !== undefined) need("bodyBytes", "number");
+  if (fault["statusText"] !== undefined) need("statusText", "string");
   if (kind === "download-url") need("url", "string");
   if (kind === "redirect-download") need("location", "string");
   const times = fault["times"];

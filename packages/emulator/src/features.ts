@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { EmulatorContext } from "./context.js";
 import { encodeDownloadFault, isDownloadFault, type Fault, type GenerationFault } from "./faults.js";
-import { sendError, sendJson } from "./http.js";
+import { sendError, sendJson, sendPadded } from "./http.js";
 import { hashPromptObject, type PromptObject } from "./render.js";
 import { checkFeatureRequest, FEATURE_TYPE, MODEL } from "./validate.js";
 
@@ -53,7 +53,11 @@ function answerFault(
   switch (fault.kind) {
     case "status": {
       const headers: Record<string, string> = fault.retryAfter === undefined ? {} : { "Retry-After": fault.retryAfter };
-      return sendError(res, fault.status, fault.message ?? STATUS_MESSAGES[fault.status] ?? `Error ${fault.status}`, headers);
+      const message = fault.message ?? STATUS_MESSAGES[fault.status] ?? `Error ${fault.status}`;
+      if (fault.statusText === undefined && fault.bodyBytes === undefined) return sendError(res, fault.status, message, headers);
+      const json = { ...headers, "Content-Type": "application/json; charset=utf-8" };
+      void sendPadded(res, fault.status, fault.statusText, json, JSON.stringify({ message }), fault.bodyBytes ?? 0);
+      return;
     }
     case "hang":
       return; // the socket stays open until the client gives up or the emulator closes

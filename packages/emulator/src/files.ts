@@ -1,6 +1,7 @@
 import type { ServerResponse } from "node:http";
 import type { EmulatorContext } from "./context.js";
 import { decodeDownloadFault, type DownloadFault } from "./faults.js";
+import { drained, sendPadded } from "./http.js";
 
 /** `/files/<sha256 of the prompt object>-<nonce>[.<encoded download fault>].png` */
 const FILE_PATH = /^\/files\/(([0-9a-f]{64})-[0-9a-f]{12}(?:\.([A-Za-z0-9_-]+))?)\.png$/;
@@ -31,7 +32,7 @@ export async function answerDownload(context: EmulatorContext, res: ServerRespon
   switch (fault?.kind) {
     case "download-status": {
       const [code, message] = STORAGE_ERRORS[fault.status] ?? ["InternalError", "We encountered an internal error. Please try again."];
-      return sendStorageError(res, fault.status, code, fault.message ?? message);
+      return sendStorageError(res, fault.status, code, fault.message ?? message, fault.bodyBytes);
     }
     case "redirect-download":
       res.writeHead(302, { Location: fault.location, "Content-Length": 0 });
@@ -63,8 +64,12 @@ export async function answerDownload(context: EmulatorContext, res: ServerRespon
 }
 
 /** S3 answers errors in XML; clients should quote it rather than expect JSON. */
-function sendStorageError(res: ServerResponse, status: number, code: string, message: string): void {
+function sendStorageError(res: ServerResponse, status: number, code: string, message: string, bodyBytes?: number): void {
   const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message.replace(/&/g, "&amp;").replace(/</g, "&lt;")}</Message></Error>`;
+  if (bodyBytes !== undefined) {
+    void sendPadded(res, status, undefined, { "Content-Type": "application/xml" }, xml, bodyBytes);
+    return;
+  }
   res.writeHead(status, { "Content-Type": "application/xml", "Content-Length": Buffer.byteLength(xml) });
   res.end(xml);
 }
@@ -97,14 +102,3 @@ async function streamFiller(res: ServerResponse, total: number, announceLength: 
   if (!res.destroyed) res.end();
 }
 
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.on("drain", done);
-    res.on("close", done);
-  });
-}

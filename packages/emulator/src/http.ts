@@ -63,3 +63,43 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 export function sendError(res: ServerResponse, status: number, message: string, headers?: Record<string, string>): void {
   sendJson(res, status, { message }, headers);
 }
+
+/**
+ * Sends `text`, then spaces up to `totalBytes` (an oversized body a client must bound), streamed with
+ * back-pressure and stopped as soon as the client leaves.
+ */
+export async function sendPadded(
+  res: ServerResponse,
+  status: number,
+  statusText: string | undefined,
+  headers: Record<string, string>,
+  text: string,
+  totalBytes: number,
+): Promise<void> {
+  const head = Buffer.from(text);
+  const total = Math.max(totalBytes, head.length);
+  const allHeaders = { ...headers, "Content-Length": String(total) };
+  if (statusText === undefined) res.writeHead(status, allHeaders);
+  else res.writeHead(status, statusText, allHeaders);
+  const spaces = Buffer.alloc(64 * 1024, 0x20);
+  let flushed = res.write(head);
+  for (let sent = head.length; sent < total && !res.destroyed; ) {
+    if (!flushed) await drained(res);
+    const size = Math.min(spaces.length, total - sent);
+    flushed = res.write(spaces.subarray(0, size));
+    sent += size;
+  }
+  if (!res.destroyed) res.end();
+}
+
+export function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}

