@@ -3,23 +3,18 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Emulator, startEmulator } from "@imagegen/emulator";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "../support/browser.js";
 import { copyFixture } from "../support/fixture-project.js";
 import { runCli } from "../support/run-cli.js";
-
-/** Debian's Chromium (`apt-get install -y chromium`); playwright-core downloads no browser. */
-const CHROMIUM = "/usr/bin/chromium";
 
 let emulator: Emulator;
 let browser: Browser;
 beforeAll(async () => {
   emulator = await startEmulator();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
