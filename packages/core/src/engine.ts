@@ -106,7 +106,7 @@ export class Engine {
     ]).catch(() => {});
   }
 
-  #lock(): Promise<LockfileData> {
+  #lockfileData(): Promise<LockfileData> {
     this.#lockfile ??= readLockfile(this.options.lockfilePath);
     return this.#lockfile;
   }
@@ -117,7 +117,7 @@ export class Engine {
 
   /** The stored original of `key`, checked against the lock; `undefined` when the store has none. */
   async #stored(key: OriginalKey, spec: ImageSpec): Promise<OriginalRef | undefined> {
-    const lock = await this.#lock();
+    const lock = await this.#lockfileData();
     const locked = lock.images[key];
     let meta: OriginalMeta | undefined;
     try {
@@ -231,7 +231,8 @@ export class Engine {
     const image = await this.#generationLimit(async () => {
       try {
         return await generateWithRetry(provider, spec.generation, {
-          retries: options.retries,
+          attempts: options.attempts,
+          maxRetryAfterMs: options.maxRetryAfterMs,
           timeoutMs: options.timeoutMs,
           minDelayMs: options.retryDelayMs,
         });

@@ -1,10 +1,18 @@
 import { ProviderError, RetryError, type GeneratedImage, type GenerationRequest, type Provider } from "./provider.js";
 import { sleep } from "../abortable-sleep.js";
 
+/** How long a `Retry-After` may ask us to wait before the generation fails instead. */
+export const DEFAULT_MAX_RETRY_AFTER_MS = 600_000;
+
 export interface RetryOptions {
   /**
    * Attempts in total, the first one included.
    * @default 4
+   */
+  attempts?: number;
+  /**
+   * The old name of `attempts` (it always counted attempts, not retries).
+   * @deprecated use `attempts`
    */
   retries?: number;
   /**
@@ -20,10 +28,16 @@ export interface RetryOptions {
    */
   minDelayMs?: number;
   /**
-   * Longest wait before a retry, `Retry-After` included, in milliseconds.
+   * Longest backoff wait before a retry, in milliseconds (a `Retry-After` is bounded by `maxRetryAfterMs` instead).
    * @default 30000
    */
   maxDelayMs?: number;
+  /**
+   * Longest `Retry-After` honoured, in milliseconds. The provider's wait is kept as it is up to this bound;
+   * past it the generation fails at once with the wait that was asked, rather than spending every attempt early.
+   * @default 600000 (10 minutes)
+   */
+  maxRetryAfterMs?: number;
   /** Called before each wait, e.g. to log "retrying in 2 s". */
   onRetry?: (info: { attempt: number; error: unknown; delayMs: number }) => void;
 }
@@ -39,8 +53,8 @@ export async function generateWithRetry(
   request: GenerationRequest,
   options: RetryOptions = {},
 ): Promise<GeneratedImage & { attempts: number }> {
-  const { retries = 4, timeoutMs = 180_000, signal, minDelayMs = 500, maxDelayMs = 30_000, onRetry } = options;
-  const attempts = Math.max(1, Math.floor(retries));
+  const { timeoutMs = 180_000, signal, minDelayMs = 500, maxDelayMs = 30_000, maxRetryAfterMs = DEFAULT_MAX_RETRY_AFTER_MS, onRetry } = options;
+  const attempts = Math.max(1, Math.floor(options.attempts ?? options.retries ?? 4));
   const errors: unknown[] = [];
   for (let attempt = 1; ; attempt++) {
     signal?.throwIfAborted();
@@ -54,6 +68,13 @@ export async function generateWithRetry(
       errors.push(error);
       if (attempt >= attempts) {
         throw new RetryError(`${messageOf(error)} (after ${attempt} attempts)`, errors);
+      }
+      if (error instanceof ProviderError && error.retryAfterMs !== undefined && error.retryAfterMs > maxRetryAfterMs) {
+        throw new RetryError(
+          `${messageOf(error)} (asked to retry after ${formatWait(error.retryAfterMs)}, longer than maxRetryAfterMs ${formatWait(maxRetryAfterMs)}: ` +
+            `try again later; after ${attempt} ${attempt === 1 ? "attempt" : "attempts"})`,
+          errors,
+        );
       }
       const delayMs = retryDelay(attempt, error, minDelayMs, maxDelayMs);
       onRetry?.({ attempt, error, delayMs });
@@ -102,14 +123,21 @@ async function attemptOnce(
 
 /**
  * Exponential backoff with full jitter between `minDelayMs` and a ceiling that doubles each
- * attempt; a `Retry-After` from the provider wins, capped by `maxDelayMs`.
+ * attempt, capped by `maxDelayMs`; a `Retry-After` from the provider wins as it is (the caller
+ * has already refused one longer than `maxRetryAfterMs`).
  */
 function retryDelay(attempt: number, error: unknown, minDelayMs: number, maxDelayMs: number): number {
   if (error instanceof ProviderError && error.retryAfterMs !== undefined) {
-    return Math.min(maxDelayMs, Math.max(minDelayMs, error.retryAfterMs));
+    return Math.max(minDelayMs, error.retryAfterMs);
   }
   const ceiling = Math.min(maxDelayMs, minDelayMs * 2 ** attempt);
   return Math.round(minDelayMs + Math.random() * Math.max(0, ceiling - minDelayMs));
+}
+
+/** "90 s", "12 min": a wait as a person reads it. */
+function formatWait(ms: number): string {
+  const seconds = Math.ceil(ms / 1000);
+  return seconds <= 120 ? `${seconds} s` : `${Math.round(seconds / 60)} min`;
 }
 
 function messageOf(error: unknown): string {

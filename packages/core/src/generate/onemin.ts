@@ -37,6 +37,10 @@ export interface OneminProviderOptions {
 export const DEFAULT_API_URL = "https://api.1min.ai";
 const MAX_REDIRECTS = 3;
 const QUOTE_LENGTH = 200;
+/** The API's answer is a small JSON record: more than this is not an answer to read whole. */
+const MAX_ANSWER_BYTES = 1024 * 1024;
+/** An error body is only quoted (200 characters): read no more of it than this. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 interface OneminSettings {
@@ -113,7 +117,7 @@ async function requestGeneration(
   };
   const host = settings.apiHost;
   let response: Response;
-  let text: string;
+  let answerBody: BoundedText;
   try {
     response = await fetch(settings.endpoint, {
       method: "POST",
@@ -123,7 +127,7 @@ async function requestGeneration(
       redirect: "manual",
       signal,
     });
-    text = await response.text();
+    answerBody = await readBoundedText(response, response.ok ? MAX_ANSWER_BYTES : MAX_ERROR_BODY_BYTES);
   } catch (error) {
     if (signal.aborted) throw signal.reason;
     throw new ProviderError(`Could not reach ${host}: ${describeNetworkError(error)}`, { retryable: true, cause: error });
@@ -136,15 +140,24 @@ async function requestGeneration(
       status: response.status,
     });
   }
+  const { text } = answerBody;
   if (!response.ok) throw statusError(`${host} answered`, response, providerMessage(text), settings.apiKey);
 
+  // The request was accepted, so a generation may exist (and be charged) even if its answer is unreadable:
+  // generating again could pay twice, so such an answer is a failure that is not retried.
+  const mayExist = "the image may have been generated and charged anyway; it is not requested again (check your 1min.ai history)";
+  if (answerBody.cut) {
+    throw new ProviderError(`${host} answered ${response.status} with more than ${MAX_ANSWER_BYTES} bytes, not an API answer: ${mayExist}`, {
+      retryable: false,
+      status: response.status,
+    });
+  }
   let answer: unknown;
   try {
     answer = JSON.parse(text);
   } catch (cause) {
-    // A 200 that is not JSON comes from a proxy or a server glitch, not from our request: retry.
-    throw new ProviderError(`${host} answered ${response.status} with a body that is not JSON: ${quote(text)}`, {
-      retryable: true,
+    throw new ProviderError(`${host} answered ${response.status} with a body that is not JSON (${quote(text)}): ${mayExist}`, {
+      retryable: false,
       status: response.status,
       cause,
     });
@@ -222,7 +235,7 @@ async function downloadImage(
         continue;
       }
       if (!response.ok) {
-        const text = await response.text().catch(() => "");
+        const { text } = await readBoundedText(response, MAX_ERROR_BODY_BYTES).catch(() => ({ text: "" }));
         throw statusError(`The image download from ${url.host} answered`, response, providerMessage(text), settings.apiKey);
       }
       const bytes = await readImageBody(response, url.host, settings.maxDownloadBytes, progress);
@@ -238,6 +251,28 @@ async function downloadImage(
       throw downloadError(`The image download from ${url.host} failed${after}: ${describeNetworkError(error)}`, true, error);
     }
   }
+}
+
+interface BoundedText {
+  text: string;
+  /** True when the body was longer than the bound: `text` is its start, and the rest was not read. */
+  cut: boolean;
+}
+
+/** Reads at most `max` bytes of a body as text, then stops the transfer. */
+async function readBoundedText(response: Response, max: number): Promise<BoundedText> {
+  const chunks: Uint8Array[] = [];
+  let received = 0;
+  const reader = response.body?.getReader();
+  for (let chunk = await reader?.read(); chunk !== undefined && !chunk.done; chunk = await reader?.read()) {
+    received += chunk.value.byteLength;
+    chunks.push(chunk.value);
+    if (received > max) {
+      await reader?.cancel();
+      return { text: Buffer.from(concat(chunks, received).subarray(0, max)).toString("utf8"), cut: true };
+    }
+  }
+  return { text: Buffer.from(concat(chunks, received)).toString("utf8"), cut: false };
 }
 
 interface DownloadProgress {
@@ -315,7 +350,8 @@ function statusError(prefix: string, response: Response, message: string, apiKey
   const status = response.status;
   const retryable = status === 408 || status === 429 || status >= 500;
   const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
-  const statusText = response.statusText ? ` ${response.statusText}` : "";
+  // The reason phrase is the server's text too: redacted and bounded like the body.
+  const statusText = response.statusText ? ` ${redact(response.statusText, apiKey).slice(0, 80)}` : "";
   return new ProviderError(`${prefix} ${status}${statusText}: ${quoteText(message, apiKey)}`, {
     retryable,
     status,
@@ -371,10 +407,15 @@ function findMessage(value: unknown): string | undefined {
 
 /** One line, at most ~200 characters, quoted, with the API key blanked in case a server echoes it. */
 function quoteText(text: string, apiKey: string): string {
-  let line = text.replace(/\s+/g, " ").trim();
-  if (apiKey.length >= 4) line = line.replaceAll(apiKey, "[redacted]");
+  let line = redact(text, apiKey);
   if (line.length > QUOTE_LENGTH) line = `${line.slice(0, QUOTE_LENGTH - 1)}…`;
   return JSON.stringify(line);
+}
+
+/** Server text on one line with the API key blanked (a server may echo the header it received). */
+function redact(text: string, apiKey: string): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return apiKey.length >= 4 ? line.replaceAll(apiKey, "[redacted]") : line;
 }
 
 /** fetch says "fetch failed"; the useful part (ECONNRESET, "other side closed") is in its cause. */

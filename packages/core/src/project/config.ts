@@ -4,6 +4,7 @@ import { z } from "zod";
 import { ImagegenError } from "../errors.js";
 import type { ImagegenOptions, Logger, ResolvedOptions } from "./options.js";
 import type { Provider } from "../generate/provider.js";
+import { DEFAULT_MAX_RETRY_AFTER_MS } from "../generate/generate-with-retry.js";
 import { DEFAULT_API_URL, createOneminProvider } from "../generate/onemin.js";
 import { createPlaceholderProvider } from "../generate/placeholder.js";
 import { validateDefaults } from "../spec/image-options-schema.js";
@@ -65,7 +66,9 @@ const optionsSchema = z.object({
   manifests: z.array(z.string()).optional(),
   sources: z.array(z.string()).optional(),
   timeoutMs: positiveInteger.optional(),
+  attempts: positiveInteger.optional(),
   retries: positiveInteger.optional(),
+  maxRetryAfterMs: z.number().int().nonnegative().optional(),
   retryDelayMs: z.number().int().nonnegative().optional(),
   maxDownloadBytes: positiveInteger.optional(),
   root: z.string().optional(),
@@ -135,6 +138,10 @@ export async function resolveOptions(
   const maxDownloadBytes = merged.maxDownloadBytes ?? 64 * 1024 * 1024;
   const timeoutMs = merged.timeoutMs ?? 180_000;
   const retryDelayMs = merged.retryDelayMs ?? 500;
+  const logger = merged.logger ?? consoleLogger;
+  if (merged.retries !== undefined) {
+    logger.warn(`The option "retries" in ${where} is deprecated: it counts attempts, so it is now named "attempts".`);
+  }
 
   let provider: Provider;
   let usingFallbackPlaceholder = false;
@@ -172,10 +179,11 @@ export async function resolveOptions(
     manifests: merged.manifests ?? ["**/*.prompts.{yaml,yml}"],
     sources: merged.sources ?? ["src/**/*.{js,jsx,ts,tsx,mjs,cjs,mts,cts,vue,svelte,astro,mdx}"],
     timeoutMs,
-    retries: merged.retries ?? 4,
+    attempts: merged.attempts ?? merged.retries ?? 4,
+    maxRetryAfterMs: merged.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS,
     retryDelayMs,
     maxDownloadBytes,
-    logger: merged.logger ?? consoleLogger,
+    logger,
   };
 }
 

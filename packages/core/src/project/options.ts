@@ -85,10 +85,22 @@ export interface ImagegenOptions {
    */
   timeoutMs?: number;
   /**
-   * Attempts for a transient failure (timeouts, connection errors, 408, 429, 5xx).
+   * Attempts in total for a generation whose failure is transient (timeouts, connection errors,
+   * 408, 429, 5xx), the first one included.
    * @default 4
    */
+  attempts?: number;
+  /**
+   * The old name of `attempts`: it always counted attempts, not retries. Still read, with a warning.
+   * @deprecated use `attempts`
+   */
   retries?: number;
+  /**
+   * Longest `Retry-After` honoured, in milliseconds: the API's wait is kept as it is up to this
+   * bound, and past it the generation fails at once, saying how long the API asked to wait.
+   * @default 600000 (10 minutes)
+   */
+  maxRetryAfterMs?: number;
   /**
    * Wait before the first retry of a transient failure, in milliseconds; it grows (with jitter)
    * for each further retry, and a `Retry-After` from the API wins. Image downloads are retried on
@@ -138,7 +150,8 @@ export interface ResolvedOptions {
   manifests: string[];
   sources: string[];
   timeoutMs: number;
-  retries: number;
+  attempts: number;
+  maxRetryAfterMs: number;
   retryDelayMs: number;
   maxDownloadBytes: number;
   logger: Logger;

@@ -26,8 +26,21 @@ describe("resolveOptions", () => {
       frozen: false,
       strict: false,
       usingFallbackPlaceholder: true,
+      attempts: 4,
+      maxRetryAfterMs: 600_000,
     });
     expect(options.provider.id).toBe("placeholder");
+  });
+
+  it("reads the deprecated option retries as attempts, with a one-line warning", async () => {
+    const warnings: string[] = [];
+    const logger = { info: () => {}, warn: (line: string) => warnings.push(line) };
+    const options = await resolveOptions({ root, retries: 2, logger }, {});
+    expect(options.attempts).toBe(2);
+    expect(warnings).toEqual(['The option "retries" in imagegen options is deprecated: it counts attempts, so it is now named "attempts".']);
+    warnings.length = 0;
+    expect((await resolveOptions({ root, attempts: 3, logger }, {})).attempts).toBe(3);
+    expect(warnings).toEqual([]);
   });
 
   it("reads imagegen.config.ts, and plugin options override it field by field", async () => {
