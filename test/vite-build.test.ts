@@ -5,7 +5,7 @@ import sharp from "sharp";
 import imagegen from "unplugin-imagegen/vite";
 import { type Rollup, build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FAKE_API_KEY, captureLogger, copyFixture, filesContaining, listFiles } from "./support/fixture-project.js";
+import { FAKE_API_KEY, captureLogger, copyFixture, filesContaining, listFiles, pageData } from "./support/fixture-project.js";
 
 let emulator: Emulator;
 beforeAll(async () => {
@@ -22,15 +22,6 @@ async function buildFixture(root: string, logger = captureLogger().logger) {
     plugins: [imagegen({ apiKey: FAKE_API_KEY, apiUrl: emulator.url, logger, strict: true })],
   })) as Rollup.RolldownOutput;
   return result;
-}
-
-async function pageData(root: string): Promise<Record<string, any>> {
-  // Run the built bundle's logic without a browser: the page only writes JSON into #app.
-  const js = (await listFiles(path.join(root, "dist"))).find((f) => f.endsWith(".js"))!;
-  const code = await readFile(path.join(root, "dist", js), "utf8");
-  const app = { innerHTML: "" };
-  new Function("document", code)({ querySelector: () => app });
-  return JSON.parse(app.innerHTML);
 }
 
 describe("vite build", () => {

@@ -48,3 +48,12 @@ export function captureLogger() {
     },
   };
 }
+
+/** What a built fixture page writes into #app, read by running its bundle without a browser. */
+export async function pageData(root: string): Promise<Record<string, any>> {
+  const js = (await listFiles(path.join(root, "dist"))).find((f) => f.endsWith(".js"))!;
+  const code = await readFile(path.join(root, "dist", js), "utf8");
+  const app = { innerHTML: "" };
+  new Function("document", code)({ querySelector: () => app });
+  return JSON.parse(app.innerHTML);
+}

@@ -5,6 +5,8 @@ import { removeStaleTempFiles } from "./store/atomic-write.js";
 import { DerivedCache, renditionKey } from "./store/derived-cache.js";
 import { ImagegenError, formatLocation, truncate } from "./errors.js";
 import { generateWithRetry } from "./generate/generate-with-retry.js";
+import type { AssetPaths } from "./generate/provider.js";
+import { storeAssetPaths } from "./store/asset-paths.js";
 import { type OriginalKey, originalKey, sha256Hex } from "./spec/key.js";
 import { type LockEntry, lockEntryFor, readLockfile, updateLockfile, type LockfileData } from "./store/lockfile.js";
 import type { ResolvedOptions } from "./project/options.js";
@@ -61,6 +63,7 @@ export class Engine {
   readonly #originals = new Map<OriginalKey, Promise<OriginalRef>>();
   readonly #renditions = new Map<string, Promise<Rendition>>();
   readonly #generationLimit: LimitFunction;
+  readonly #assetPaths: AssetPaths;
   #lockfile: Promise<LockfileData> | undefined;
   #paidGenerationsStarted = 0;
   #leftovers: Promise<void> | undefined;
@@ -71,6 +74,7 @@ export class Engine {
     this.store = new Store(options.storeDir);
     this.derivedCache = new DerivedCache(options.cacheDir);
     this.#generationLimit = pLimit(options.concurrency);
+    this.#assetPaths = storeAssetPaths(options.storeDir);
   }
 
   async resolveImage(spec: ImageSpec): Promise<ImageResult> {
@@ -235,6 +239,7 @@ export class Engine {
           maxRetryAfterMs: options.maxRetryAfterMs,
           timeoutMs: options.timeoutMs,
           minDelayMs: options.retryDelayMs,
+          ...(paid ? { assets: this.#assetPaths } : {}),
         });
       } catch (error) {
         throw new ImagegenError(

@@ -8,8 +8,12 @@ import { ImageRenderer, type PromptObject } from "./render.js";
 export class EmulatorContext {
   readonly requests: RecordedRequest[] = [];
   readonly downloads: RecordedRequest[] = [];
+  /** `POST /api/assets` requests; the body is `{ name, type, size, sha256 }` of the file, not its bytes. */
+  readonly uploads: RecordedRequest[] = [];
+  /** Uploaded files by the asset path this emulator gave them. */
+  readonly assets = new Map<string, Buffer>();
   readonly faults = new FaultQueue();
-  readonly renderer = new ImageRenderer();
+  readonly renderer = new ImageRenderer((path) => this.assets.get(path));
   /** Prompt objects by hash, so a download can render what its generation asked for. */
   readonly prompts = new Map<string, PromptObject>();
   readonly #secret = randomBytes(32);
@@ -53,6 +57,7 @@ export class EmulatorContext {
   reset(): void {
     this.requests.length = 0;
     this.downloads.length = 0;
+    this.uploads.length = 0;
     this.faults.clear();
   }
 

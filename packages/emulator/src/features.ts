@@ -4,7 +4,7 @@ import type { EmulatorContext } from "./context.js";
 import { encodeDownloadFault, isDownloadFault, type Fault, type GenerationFault } from "./faults.js";
 import { sendError, sendJson, sendPadded } from "./http.js";
 import { hashPromptObject, type PromptObject } from "./render.js";
-import { checkFeatureRequest, FEATURE_TYPE, MODEL } from "./validate.js";
+import { checkFeatureRequest, EDITOR_TYPE, FEATURE_TYPE, MODEL } from "./validate.js";
 
 const STATUS_MESSAGES: Record<number, string> = {
   400: "Bad request",
@@ -31,7 +31,7 @@ export function answerFeatureRequest(
   if (typeof key !== "string" || key.trim() === "") return sendError(res, 401, "Missing API-KEY header");
   if (context.apiKey !== undefined && key !== context.apiKey) return sendError(res, 401, "Invalid API key");
   if (!body.json) return sendError(res, 400, "Request body is not valid JSON");
-  const check = checkFeatureRequest(body.value);
+  const check = checkFeatureRequest(body.value, (path) => context.assets.has(path));
   if (!check.ok) return sendError(res, 400, check.message);
 
   // Faults stand for what goes wrong with a good request, so an invalid one consumes none.
@@ -110,7 +110,7 @@ function createGeneration(
     userId: "emulator-user",
     teamId: "emulator-team",
     model: MODEL,
-    type: FEATURE_TYPE,
+    type: promptObject.imageUrl === undefined ? FEATURE_TYPE : EDITOR_TYPE,
     status: "SUCCESS",
     createdAt: createdAt.toISOString(),
     aiRecordDetail: { promptObject, resultObject: [storagePath] as string[] },

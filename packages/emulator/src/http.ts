@@ -27,8 +27,8 @@ export function recordHeaders(headers: IncomingHttpHeaders): Record<string, stri
 
 export class BodyTooLargeError extends Error {}
 
-/** Reads the whole body as text, refusing more than `limit` bytes. */
-export async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+/** Reads the whole body, refusing more than `limit` bytes. */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -36,7 +36,7 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<str
     if (size > limit) throw new BodyTooLargeError(`Request body is larger than ${limit} bytes`);
     chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
 }
 
 /** `undefined` for an empty body, the parsed value for JSON, the text otherwise. */

@@ -13,20 +13,31 @@ export interface PromptObject {
   imageSize: ImageSize;
   temperature: number;
   topP: number;
+  /** `IMAGE_EDITOR` only: asset paths of the image to edit and of its references. */
+  imageUrl?: string;
+  referenceImage1?: string;
+  referenceImage2?: string;
 }
 
 /** Hex sha256 of the prompt object, fields in a fixed order so equal requests hash equally. */
 export function hashPromptObject(promptObject: PromptObject): string {
-  const { prompt, imageSize, temperature, topP } = promptObject;
-  return createHash("sha256").update(JSON.stringify([prompt, imageSize, temperature, topP])).digest("hex");
+  const { prompt, imageSize, temperature, topP, imageUrl, referenceImage1, referenceImage2 } = promptObject;
+  const fields: unknown[] = [prompt, imageSize, temperature, topP];
+  if (imageUrl !== undefined) fields.push(imageUrl, referenceImage1 ?? null, referenceImage2 ?? null);
+  return createHash("sha256").update(JSON.stringify(fields)).digest("hex");
 }
+
+/** The bytes of an uploaded asset, by the path the Asset API gave it. */
+export type AssetBytes = (path: string) => Buffer | undefined;
 
 /** Renders each image once; keeps the most recent ones because a 4K PNG takes a moment. */
 export class ImageRenderer {
   readonly #cache = new Map<string, Promise<Buffer>>();
   readonly #capacity: number;
+  readonly #assets: AssetBytes;
 
-  constructor(capacity = 16) {
+  constructor(assets: AssetBytes = () => undefined, capacity = 16) {
+    this.#assets = assets;
     this.#capacity = capacity;
   }
 
@@ -34,7 +45,7 @@ export class ImageRenderer {
     const hash = hashPromptObject(promptObject);
     let png = this.#cache.get(hash);
     if (png === undefined) {
-      png = renderPng(promptObject, hash);
+      png = promptObject.imageUrl === undefined ? renderPng(promptObject, hash) : renderEdit(promptObject, hash, this.#assets);
       png.catch(() => this.#cache.delete(hash));
     } else {
       this.#cache.delete(hash);
@@ -52,6 +63,45 @@ function renderPng(promptObject: PromptObject, hash: string): Promise<Buffer> {
   const svg = pictureSvg(promptObject, hash);
   // Level 6 keeps a 4K render well under a second; nobody needs the emulator's PNGs small.
   return sharp(Buffer.from(svg)).png({ compressionLevel: 6 }).toBuffer();
+}
+
+/**
+ * An edit that visibly comes from its input: the image to edit, covering the answer's square and
+ * lightly tinted by the prompt's hash, each reference as an inset in a lower corner, and the prompt
+ * as a banner, so that a test can find the input's pixels in the output.
+ */
+async function renderEdit(promptObject: PromptObject, hash: string, assets: AssetBytes): Promise<Buffer> {
+  const pixels = SIZE_PIXELS[promptObject.imageSize];
+  const bytesOf = (path: string) => {
+    const bytes = assets(path);
+    if (bytes === undefined) throw new Error(`asset ${path} is gone`);
+    return bytes;
+  };
+  const hue = Math.round((Buffer.from(hash, "hex")[0]! / 255) * 360);
+  const base = await sharp(bytesOf(promptObject.imageUrl!)).rotate().resize(pixels, pixels, { fit: "cover" }).toBuffer();
+  const inset = Math.round(pixels / 4);
+  const margin = Math.round(pixels / 32);
+  const references = [promptObject.referenceImage1, promptObject.referenceImage2].filter((path) => path !== undefined);
+  const insets = await Promise.all(
+    references.map(async (path, i) => ({
+      input: await sharp(bytesOf(path))
+        .rotate()
+        .resize(inset, inset, { fit: "cover" })
+        .extend({ top: 4, bottom: 4, left: 4, right: 4, background: "#ffffff" })
+        .toBuffer(),
+      left: i === 0 ? pixels - inset - 8 - margin : margin,
+      top: pixels - inset - 8 - margin - Math.round((pixels * 40) / 1024),
+    })),
+  );
+  const overlay = `<svg xmlns="http://www.w3.org/2000/svg" width="${pixels}" height="${pixels}" viewBox="0 0 1024 1024">
+<rect width="1024" height="1024" fill="hsl(${hue},70%,50%)" fill-opacity="0.12"/>
+<rect x="0" y="984" width="1024" height="40" fill="#000" fill-opacity="0.6"/>
+<text x="16" y="1010" font-family="DejaVu Sans, Arial, sans-serif" font-size="18" fill="#fff">${escapeXml(`edit: ${captionOf(promptObject)}`)}</text>
+</svg>`;
+  return sharp(base)
+    .composite([{ input: Buffer.from(overlay) }, ...insets])
+    .png({ compressionLevel: 6 })
+    .toBuffer();
 }
 
 /** A sky, a sun and a few soft shapes whose colours and places come from the hash. */

@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { EmulatorContext } from "./context.js";
 import { parseFault, type Fault } from "./faults.js";
 import { answerFeatureRequest } from "./features.js";
+import { answerAssetUpload } from "./assets.js";
 import { answerDownload } from "./files.js";
 import { checkFeatureRequest } from "./validate.js";
 import { BodyTooLargeError, parseBody, readBody, recordHeaders, sendError, sendJson, type RecordedRequest } from "./http.js";
@@ -33,6 +34,8 @@ export interface Emulator {
   requests: RecordedRequest[];
   /** Image downloads received. */
   downloads: RecordedRequest[];
+  /** `POST /api/assets` uploads received; each body is `{ name, type, size, sha256 }` of the file. */
+  uploads: RecordedRequest[];
   /** Queues a fault for the next matching generation request. */
   injectFault(fault: Fault): void;
   /** Clears recorded requests, downloads and queued faults. */
@@ -42,6 +45,8 @@ export interface Emulator {
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
+/** The Asset API documents no limit; this only bounds what a test can make the emulator hold. */
+const MAX_ASSET_BODY_BYTES = 64 * 1024 * 1024;
 
 /** Starts an emulator of the 1min.ai image API (SPEC §9). */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
@@ -75,6 +80,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     url: context.url,
     requests: context.requests,
     downloads: context.downloads,
+    uploads: context.uploads,
     injectFault: (fault) => context.faults.add(parseFault(fault)),
     reset: () => context.reset(),
     close: () => {
@@ -91,12 +97,17 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 async function route(context: EmulatorContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://emulator");
   const method = req.method ?? "GET";
-  const text = await readBody(req, MAX_BODY_BYTES).catch((error: unknown) => {
+  const isUpload = url.pathname === "/api/assets";
+  const raw = await readBody(req, isUpload ? MAX_ASSET_BODY_BYTES : MAX_BODY_BYTES).catch((error: unknown) => {
     if (error instanceof BodyTooLargeError) return error;
     throw error;
   });
-  if (text instanceof BodyTooLargeError) return sendError(res, 413, text.message);
-  const body = parseBody(text);
+  if (raw instanceof BodyTooLargeError) return sendError(res, 413, raw.message);
+  if (isUpload) {
+    if (method !== "POST") return sendError(res, 405, "Use POST /api/assets", { Allow: "POST" });
+    return answerAssetUpload(context, req, res, raw);
+  }
+  const body = parseBody(raw.toString("utf8"));
   const recorded = { method, path: req.url ?? "/", headers: recordHeaders(req.headers), body: body.value, at: Date.now() };
 
   if (url.pathname === "/api/features") {
@@ -105,7 +116,7 @@ async function route(context: EmulatorContext, req: IncomingMessage, res: Server
     if (context.latencyMs > 0) {
       // The real API has made the image by the time it answers: render it during the latency,
       // so that the download that follows takes as little time as a real one.
-      const check = body.json ? checkFeatureRequest(body.value) : undefined;
+      const check = body.json ? checkFeatureRequest(body.value, (path) => context.assets.has(path)) : undefined;
       if (check?.ok) context.renderer.render(check.promptObject).catch(() => {});
       await context.wait(context.latencyMs);
     }
@@ -127,7 +138,7 @@ function answerAdmin(
   res: ServerResponse,
 ): void {
   if (method === "GET" && pathname === "/__emulator/requests") {
-    return sendJson(res, 200, { requests: context.requests, downloads: context.downloads });
+    return sendJson(res, 200, { requests: context.requests, downloads: context.downloads, uploads: context.uploads });
   }
   if (method === "POST" && pathname === "/__emulator/faults") {
     try {

@@ -1,6 +1,10 @@
 import { IMAGE_SIZES, type ImageSize, type PromptObject } from "./render.js";
 
 export const FEATURE_TYPE = "IMAGE_GENERATOR";
+/** The image editor of the same model: `imageUrl` and up to two references, all asset paths. */
+export const EDITOR_TYPE = "IMAGE_EDITOR";
+const FEATURE_TYPES = [FEATURE_TYPE, EDITOR_TYPE];
+const ASSET_FIELDS = ["imageUrl", "referenceImage1", "referenceImage2"] as const;
 export const MODEL = "gemini-3-pro-image-preview";
 
 /** Defaults from the documentation's "Default" column. */
@@ -14,11 +18,16 @@ const DEFAULT_IMAGE_SIZE: ImageSize = "1K";
 
 export type FeatureRequestCheck = { ok: true; promptObject: PromptObject } | { ok: false; message: string };
 
-/** Checks a `POST /api/features` body the way the documentation describes it. */
-export function checkFeatureRequest(body: unknown): FeatureRequestCheck {
+/**
+ * Checks a `POST /api/features` body the way the documentation describes it. `isAsset` says
+ * whether a path is one this emulator's Asset API issued: an editor request may name no other.
+ */
+export function checkFeatureRequest(body: unknown, isAsset: (path: string) => boolean = () => false): FeatureRequestCheck {
   const fail = (message: string): FeatureRequestCheck => ({ ok: false, message });
   if (!isObject(body)) return fail("Request body must be a JSON object");
-  if (body["type"] !== FEATURE_TYPE) return fail(`type must be "${FEATURE_TYPE}" (got ${show(body["type"])})`);
+  if (!FEATURE_TYPES.includes(body["type"] as string)) {
+    return fail(`type must be "${FEATURE_TYPE}" or "${EDITOR_TYPE}" (got ${show(body["type"])})`);
+  }
   if (body["model"] !== MODEL) return fail(`model must be "${MODEL}" (got ${show(body["model"])})`);
   const promptObject = body["promptObject"];
   if (!isObject(promptObject)) return fail("promptObject is required and must be an object");
@@ -38,7 +47,25 @@ export function checkFeatureRequest(body: unknown): FeatureRequestCheck {
   const topP = orDefault(promptObject["topP"], DEFAULT_TOP_P);
   if (!inRange(topP, 0, 1)) return fail(`promptObject.topP must be a number from 0.0 to 1.0 (got ${show(topP)})`);
 
-  return { ok: true, promptObject: { prompt, imageSize: imageSize as ImageSize, temperature, topP } };
+  const checked: PromptObject = { prompt, imageSize: imageSize as ImageSize, temperature, topP };
+  if (body["type"] !== EDITOR_TYPE) {
+    const stray = ASSET_FIELDS.find((name) => promptObject[name] !== undefined);
+    if (stray) return fail(`promptObject.${stray} belongs to "${EDITOR_TYPE}" requests, not "${FEATURE_TYPE}"`);
+    return { ok: true, promptObject: checked };
+  }
+  if (promptObject["imageUrl"] === undefined) return fail("promptObject.imageUrl is required: the path of the image to edit, from POST /api/assets");
+  if (promptObject["referenceImage2"] !== undefined && promptObject["referenceImage1"] === undefined) {
+    return fail("promptObject.referenceImage2 is given without referenceImage1");
+  }
+  for (const name of ASSET_FIELDS) {
+    const value = promptObject[name];
+    if (value === undefined) continue;
+    if (typeof value !== "string" || !isAsset(value)) {
+      return fail(`promptObject.${name} must be an asset path returned by POST /api/assets (got ${show(value)})`);
+    }
+    checked[name] = value;
+  }
+  return { ok: true, promptObject: checked };
 }
 
 /** Only a missing field takes the default: an explicit null is a wrong value. */

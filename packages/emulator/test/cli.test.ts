@@ -73,7 +73,7 @@ describe("imagegen-emulator", () => {
     expect(JSON.stringify(recorded)).not.toContain(KEY);
 
     expect((await fetch(`${running.url}/__emulator/reset`, { method: "POST" })).status).toBe(204);
-    expect(await (await fetch(`${running.url}/__emulator/requests`)).json()).toEqual({ requests: [], downloads: [] });
+    expect(await (await fetch(`${running.url}/__emulator/requests`)).json()).toEqual({ requests: [], downloads: [], uploads: [] });
   });
 
   it("stops on SIGTERM with exit code 0", async () => {

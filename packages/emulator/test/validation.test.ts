@@ -38,7 +38,7 @@ describe("POST /api/features validation", () => {
   it.each([
     ["a body that is not JSON", "{not json", /not valid JSON/],
     ["a body that is not an object", "[1,2]", /must be a JSON object/],
-    ["a wrong type", featureBody({}, { type: "CHAT" }), /type must be "IMAGE_GENERATOR" \(got "CHAT"\)/],
+    ["a wrong type", featureBody({}, { type: "CHAT" }), /type must be "IMAGE_GENERATOR" or "IMAGE_EDITOR" \(got "CHAT"\)/],
     ["a wrong model", featureBody({}, { model: "dall-e-3" }), /model must be "gemini-3-pro-image-preview"/],
     ["no promptObject", featureBody({}, { promptObject: undefined }), /promptObject is required/],
     ["no prompt", featureBody({ prompt: undefined }), /prompt is required/],

@@ -6,6 +6,7 @@ import {
   MissingOriginalError,
   type ResolveOptionsInput,
   checkMaxGenerations,
+  hashInputs,
   isGenId,
   parseGenId,
   parseManifest,
@@ -39,6 +40,7 @@ export interface ImagegenPluginOptions extends ResolveOptionsInput {
 
 const VIRTUAL_PREFIX = "\0imagegen:";
 const MANIFEST_RE = /\.prompts\.ya?ml$/;
+const INPUT_PARAMETER_RE = /[?&](?:edit|ref)=/;
 export const DEV_URL_PATH = "@imagegen/";
 
 interface GenImport {
@@ -80,9 +82,17 @@ export const unpluginImagegen = createUnplugin<ImagegenPluginOptions | undefined
   }
 
   function virtualIdOf(id: string, importer: string | undefined): string {
-    const virtualId = `${VIRTUAL_PREFIX}${sha256Hex(id).slice(0, 16)}.js`;
+    // `edit=` and `ref=` paths are relative to the importer: the same id in another folder is another image.
+    const scope = INPUT_PARAMETER_RE.test(id) && importer ? `\0${path.dirname(cleanId(importer))}` : "";
+    const virtualId = `${VIRTUAL_PREFIX}${sha256Hex(id + scope).slice(0, 16)}.js`;
     if (!genImports.has(virtualId)) genImports.set(virtualId, { id, importer: importer && cleanId(importer) });
     return virtualId;
+  }
+
+  /** Reads the spec's input files, watched so that editing one makes the image again (dev, watch mode). */
+  async function withInputs(context: { addWatchFile(file: string): void }, spec: ImageSpec): Promise<ImageSpec> {
+    for (const input of spec.generation.inputs ?? []) context.addWatchFile(input.file);
+    return hashInputs(spec, (await getEngine()).options.root);
   }
 
   function urlFor(context: EmitContext): VariantUrl {
@@ -124,7 +134,7 @@ export const unpluginImagegen = createUnplugin<ImagegenPluginOptions | undefined
           if (!genImport) return null;
           const { options } = await getEngine();
           const source: SourceLocation = { file: genImport.importer ?? root, id: genImport.id };
-          const spec = resolveSpec(parseGenId(genImport.id, genImport.importer), { ...options, source });
+          const spec = await withInputs(this, resolveSpec(parseGenId(genImport.id, genImport.importer), { ...options, source }));
           const result = await resolveImage(spec);
           return result ? genModuleCode(result, urlFor(context)) : "export default undefined;";
         }
@@ -135,7 +145,7 @@ export const unpluginImagegen = createUnplugin<ImagegenPluginOptions | undefined
         const { options } = await getEngine();
         const images = await Promise.all(
           manifest.images.map(async (image) => {
-            const spec = resolveSpec(image.options, { ...options, source: image.location });
+            const spec = await withInputs(this, resolveSpec(image.options, { ...options, source: image.location }));
             return { name: image.name, exportName: image.exportName, result: await resolveImage(spec) };
           }),
         );

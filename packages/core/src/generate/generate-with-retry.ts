@@ -1,4 +1,11 @@
-import { ProviderError, RetryError, type GeneratedImage, type GenerationRequest, type Provider } from "./provider.js";
+import {
+  ProviderError,
+  RetryError,
+  type AssetPaths,
+  type GeneratedImage,
+  type GenerationRequest,
+  type Provider,
+} from "./provider.js";
 import { sleep } from "../abortable-sleep.js";
 
 /** How long a `Retry-After` may ask us to wait before the generation fails instead. */
@@ -38,6 +45,8 @@ export interface RetryOptions {
    * @default 600000 (10 minutes)
    */
   maxRetryAfterMs?: number;
+  /** Handed to the provider: asset paths of input files uploaded in earlier runs. */
+  assets?: AssetPaths;
   /** Called before each wait, e.g. to log "retrying in 2 s". */
   onRetry?: (info: { attempt: number; error: unknown; delayMs: number }) => void;
 }
@@ -53,14 +62,14 @@ export async function generateWithRetry(
   request: GenerationRequest,
   options: RetryOptions = {},
 ): Promise<GeneratedImage & { attempts: number }> {
-  const { timeoutMs = 180_000, signal, minDelayMs = 500, maxDelayMs = 30_000, maxRetryAfterMs = DEFAULT_MAX_RETRY_AFTER_MS, onRetry } = options;
+  const { timeoutMs = 180_000, signal, minDelayMs = 500, maxDelayMs = 30_000, maxRetryAfterMs = DEFAULT_MAX_RETRY_AFTER_MS, onRetry, assets } = options;
   const attempts = Math.max(1, Math.floor(options.attempts ?? options.retries ?? 4));
   const errors: unknown[] = [];
   for (let attempt = 1; ; attempt++) {
     signal?.throwIfAborted();
     const state = { paid: false };
     try {
-      const image = await attemptOnce(provider, request, timeoutMs, signal, state);
+      const image = await attemptOnce(provider, request, timeoutMs, signal, state, assets);
       return { ...image, attempts: attempt };
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
@@ -93,6 +102,7 @@ async function attemptOnce(
   timeoutMs: number,
   signal: AbortSignal | undefined,
   state: { paid: boolean },
+  assets: AssetPaths | undefined,
 ): Promise<GeneratedImage> {
   const timeout = new AbortController();
   const timer = setTimeout(() => {
@@ -110,7 +120,7 @@ async function attemptOnce(
     state.paid = true;
     clearTimeout(timer);
   };
-  const generation = provider.generate(request, { signal: attemptSignal, paid });
+  const generation = provider.generate(request, { signal: attemptSignal, paid, ...(assets ? { assets } : {}) });
   // A provider that ignores its signal may still settle later; nobody is listening by then.
   generation.catch(() => {});
   try {

@@ -1,5 +1,10 @@
+import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
 import sharp, { type Metadata } from "sharp";
 import { sleep } from "../abortable-sleep.js";
+import { sha256Hex } from "../spec/key.js";
+import type { InputImage } from "../spec/spec.js";
+import { AssetUploads } from "./onemin-assets.js";
 import { ProviderError, type GenerationRequest, type Provider } from "./provider.js";
 
 export interface OneminProviderOptions {
@@ -46,6 +51,7 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 interface OneminSettings {
   apiKey: string;
   endpoint: string;
+  assetsEndpoint: string;
   apiOrigin: string;
   /** `host[:port]` of the API, to name it in messages. */
   apiHost: string;
@@ -57,16 +63,24 @@ interface OneminSettings {
 
 /**
  * The 1min.ai image API (SPEC §1): one `POST /api/features`, then a download of the image from
- * its pre-signed `temporaryUrl`. Every failure is a `ProviderError` saying whether a retry may help.
+ * its pre-signed `temporaryUrl`. An image with inputs (SPEC §12) is an `IMAGE_EDITOR` request whose
+ * files are uploaded first (`POST /api/assets`), each at most once per provider instance.
+ * Every failure is a `ProviderError` saying whether a retry may help.
  */
 export function createOneminProvider(options: OneminProviderOptions): Provider {
   const settings = resolveSettings(options);
+  // One per provider, so one per build or CLI run: each input file is uploaded at most once.
+  const uploads = new AssetUploads((input, signal) => uploadAsset(settings, input, signal));
   return {
     id: "onemin",
     persistent: true,
-    async generate(request, { signal, paid }) {
+    async generate(request, { signal, paid, assets }) {
       try {
-        const { recordId, temporaryUrl } = await requestGeneration(settings, request, signal);
+        const inputs = request.inputs ?? [];
+        const { recordId, temporaryUrl } =
+          inputs.length === 0
+            ? await requestGeneration(settings, generatorBody(request), signal)
+            : await uploads.send(inputs, assets, signal, (paths) => requestGeneration(settings, editorBody(request, paths), signal));
         paid?.();
         const bytes = await downloadWithRetries(settings, temporaryUrl, signal);
         return { bytes, recordId };
@@ -94,6 +108,7 @@ function resolveSettings(options: OneminProviderOptions): OneminSettings {
   return {
     apiKey: options.apiKey,
     endpoint: `${apiUrl}/api/features`,
+    assetsEndpoint: `${apiUrl}/api/assets`,
     apiOrigin: base.origin,
     apiHost: base.host,
     maxDownloadBytes: options.maxDownloadBytes ?? 64 * 1024 * 1024,
@@ -103,18 +118,107 @@ function resolveSettings(options: OneminProviderOptions): OneminSettings {
   };
 }
 
-/** Asks for one image; resolves with the record id and the URL of its bytes. */
-async function requestGeneration(
-  settings: OneminSettings,
-  request: GenerationRequest,
-  signal: AbortSignal,
-): Promise<{ recordId: string | undefined; temporaryUrl: string }> {
-  // `variant` is not sent: it only makes a second, independent key for the same prompt.
-  const body = {
+// `variant` is never sent: it only makes a second, independent key for the same prompt.
+function generatorBody(request: GenerationRequest): object {
+  return {
     type: "IMAGE_GENERATOR",
     model: request.model,
     promptObject: { prompt: request.prompt, imageSize: request.size, temperature: request.temperature, topP: request.topP },
   };
+}
+
+/**
+ * SPEC §12: the edited image is `imageUrl`, the references `referenceImage1`/`2`. The API requires
+ * an `imageUrl`, so references alone send the first one there and the second as `referenceImage1`.
+ */
+function editorBody(request: GenerationRequest, assetPaths: string[]): object {
+  const [imageUrl, ...references] = assetPaths;
+  return {
+    type: "IMAGE_EDITOR",
+    model: request.model,
+    promptObject: {
+      imageUrl,
+      prompt: request.prompt,
+      imageSize: request.size,
+      ...Object.fromEntries(references.map((path, i) => [`referenceImage${i + 1}`, path])),
+      temperature: request.temperature,
+      topP: request.topP,
+    },
+  };
+}
+
+/**
+ * Uploads one input file to the Asset API (multipart field `asset`) and returns its asset path:
+ * `fileContent.path`, else `asset.key`. PNG, JPEG and WebP go as they are; another format sharp
+ * reads (AVIF, GIF, TIFF, SVG) goes as a PNG.
+ */
+async function uploadAsset(settings: OneminSettings, input: InputImage, signal: AbortSignal): Promise<string> {
+  const host = settings.apiHost;
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(input.file);
+  } catch (cause) {
+    throw new ProviderError(`Could not read ${input.role} ${input.path}: ${(cause as Error).message}`, { retryable: false, cause });
+  }
+  if (sha256Hex(bytes) !== input.sha256) {
+    throw new ProviderError(`${input.role} ${input.path} changed while imagegen was running; run it again`, { retryable: false });
+  }
+  let type = sniffImageType(bytes);
+  let name = basename(input.path);
+  if (type === undefined) {
+    bytes = await sharp(bytes).png().toBuffer();
+    type = "image/png";
+    name = `${name.replace(/\.[^.]*$/, "")}.png`;
+  }
+  const form = new FormData();
+  form.append("asset", new Blob([bytes], { type }), name);
+  let response: Response;
+  let text: string;
+  try {
+    response = await fetch(settings.assetsEndpoint, {
+      method: "POST",
+      headers: { "API-KEY": settings.apiKey, Accept: "application/json" },
+      body: form,
+      redirect: "manual",
+      signal,
+    });
+    text = await response.text();
+  } catch (error) {
+    if (signal.aborted) throw signal.reason;
+    throw new ProviderError(`Could not upload ${input.path} to ${host}: ${describeNetworkError(error)}`, { retryable: true, cause: error });
+  }
+  if (!response.ok) throw statusError(`${host} answered the upload of ${input.path} with`, response, providerMessage(text), settings.apiKey);
+  let answer: unknown;
+  try {
+    answer = JSON.parse(text);
+  } catch (cause) {
+    throw new ProviderError(`${host} answered the upload of ${input.path} with a body that is not JSON: ${quoteText(text, settings.apiKey)}`, {
+      retryable: true,
+      cause,
+    });
+  }
+  const path = field(field(answer, "fileContent"), "path") ?? field(field(answer, "asset"), "key");
+  if (typeof path !== "string" || path === "") {
+    throw new ProviderError(`${host} answered the upload of ${input.path} without fileContent.path or asset.key`, { retryable: false });
+  }
+  return path;
+}
+
+/** The content type of the formats the model takes as they are, by their first bytes. */
+function sniffImageType(bytes: Uint8Array): string | undefined {
+  const ascii = (from: number, to: number) => Buffer.from(bytes.subarray(from, to)).toString("latin1");
+  if (bytes[0] === 0x89 && ascii(1, 4) === "PNG") return "image/png";
+  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return "image/jpeg";
+  if (ascii(0, 4) === "RIFF" && ascii(8, 12) === "WEBP") return "image/webp";
+  return undefined;
+}
+
+/** Posts one feature request; resolves with the record id and the URL of its bytes. */
+async function requestGeneration(
+  settings: OneminSettings,
+  body: object,
+  signal: AbortSignal,
+): Promise<{ recordId: string | undefined; temporaryUrl: string }> {
   const host = settings.apiHost;
   let response: Response;
   let answerBody: BoundedText;

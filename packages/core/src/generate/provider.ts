@@ -1,7 +1,21 @@
 import type { GenerationParams } from "../spec/spec.js";
 
-/** What a provider is asked for: the generation parameters of one original. */
+/**
+ * What a provider is asked for: the generation parameters of one original. `inputs`, when
+ * present, are project files to edit (`edit`) or follow (`ref`); each has its absolute `file`
+ * and the `sha256` its bytes must still have.
+ */
 export type GenerationRequest = GenerationParams;
+
+/**
+ * Where a provider remembers, across runs, what its API calls an uploaded input file (the engine
+ * keeps it in the store). A remembered path may have expired: the provider uploads again when the
+ * API refuses it.
+ */
+export interface AssetPaths {
+  recall(sha256: string): Promise<string | undefined>;
+  remember(sha256: string, assetPath: string): Promise<void>;
+}
 
 export interface GenerateContext {
   /** Aborted when the build stops or the request times out. */
@@ -13,6 +27,8 @@ export interface GenerateContext {
    * its own download. Optional to call.
    */
   paid?: () => void;
+  /** Asset paths of input files uploaded in earlier runs; absent when nothing is remembered. */
+  assets?: AssetPaths;
 }
 
 export interface GeneratedImage {

@@ -8,7 +8,8 @@ import { type OriginalMeta, Store } from "../store/store.js";
  * - `ok`: stored, and the lock records the same sha256.
  * - `missing`: no stored original; `imagegen generate` makes it.
  * - `stale`: a stored original that does not match its lock entry (or whose bytes no longer
- *   match its own metadata); never reused silently.
+ *   match its own metadata); never reused silently. Also an edit whose input file changed since
+ *   its locked original was made (`inputsChanged`): `imagegen generate` makes it from the new bytes.
  * - `unlocked`: stored, but not in the lock; `imagegen generate` (or a build) records it.
  */
 export type ImageStatus = "ok" | "missing" | "stale" | "unlocked";
@@ -17,6 +18,8 @@ export interface AuditedImage extends DiscoveredSpec {
   status: ImageStatus;
   /** Why an image is stale, in one line. */
   problem?: string;
+  /** Stale because an `edit` or `ref` file's bytes changed: a new image is due, nothing is damaged. */
+  inputsChanged?: true;
   meta?: OriginalMeta;
   locked?: LockEntry;
 }
@@ -68,7 +71,11 @@ export async function auditImages(specs: DiscoveredSpec[], options: AuditOptions
         if (!(error instanceof ImagegenError)) throw error;
         return { ...discovered, ...withLock, status: "stale", problem: error.message };
       }
-      if (!meta) return { ...discovered, ...withLock, status: "missing" };
+      if (!meta) {
+        const changed = changedInputs(discovered, lock);
+        if (changed) return { ...discovered, ...withLock, status: "stale", problem: changed, inputsChanged: true };
+        return { ...discovered, ...withLock, status: "missing" };
+      }
       if (locked && locked.sha256 !== meta.sha256) {
         return {
           ...discovered,
@@ -109,4 +116,37 @@ export async function auditImages(specs: DiscoveredSpec[], options: AuditOptions
   );
 
   return { images, orphaned, lock };
+}
+
+/**
+ * An edit's key changes with its input files' bytes, so a changed file makes the image "missing".
+ * When the lock holds the same request made from the same paths with other bytes, it is stale
+ * instead, and this says which file changed.
+ */
+function changedInputs({ spec }: DiscoveredSpec, lock: LockfileData): string | undefined {
+  const { generation } = spec;
+  const inputs = generation.inputs;
+  if (!inputs?.length) return undefined;
+  for (const entry of Object.values(lock.images)) {
+    const locked = entry.inputs;
+    const sameRequest =
+      entry.prompt === generation.prompt &&
+      entry.model === generation.model &&
+      entry.size === generation.size &&
+      entry.temperature === generation.temperature &&
+      entry.topP === generation.topP &&
+      entry.variant === generation.variant &&
+      locked?.length === inputs.length &&
+      locked.every((input, i) => input.role === inputs[i]!.role && input.path === inputs[i]!.path);
+    if (!sameRequest) continue;
+    const changed = inputs.filter((input, i) => input.sha256 !== locked![i]!.sha256);
+    if (changed.length === 0) continue;
+    return changed
+      .map((input) => {
+        const before = locked!.find((record) => record.path === input.path)!.sha256;
+        return `${input.role} ${input.path} changed since the image was made (sha256 ${before.slice(0, 12)}… → ${input.sha256!.slice(0, 12)}…)`;
+      })
+      .join("; ");
+  }
+  return undefined;
 }

@@ -7,6 +7,7 @@ import { type Manifest, parseManifest } from "../spec/manifest.js";
 import type { ResolvedOptions } from "./options.js";
 import { parseGenId } from "../spec/parse-gen-id.js";
 import { resolveSpec } from "../spec/resolve-spec.js";
+import { hashInputs } from "./input-images.js";
 import { scanGenImports } from "./scan-sources.js";
 import type { ImageSpec, SourceLocation } from "../spec/spec.js";
 
@@ -55,7 +56,7 @@ export async function discoverSpecs(options: ResolvedOptions): Promise<Discovery
       : fg(patterns, { cwd: options.root, absolute: true, onlyFiles: true, ignore, followSymbolicLinks: false });
   const [manifestFiles, sourceFiles] = await Promise.all([glob(options.manifests), glob(options.sources)]);
 
-  const found: ImageSpec[] = [];
+  const resolved: ImageSpec[] = [];
   const manifests: Manifest[] = [];
   const errors: ImagegenError[] = [];
   const attempt = (work: () => void) => {
@@ -73,7 +74,7 @@ export async function discoverSpecs(options: ResolvedOptions): Promise<Discovery
       const manifest = parseManifest(text, file);
       manifests.push(manifest);
       for (const image of manifest.images) {
-        attempt(() => found.push(resolveSpec(image.options, { ...options, source: image.location })));
+        attempt(() => resolved.push(resolveSpec(image.options, { ...options, source: image.location })));
       }
     });
   }
@@ -82,9 +83,21 @@ export async function discoverSpecs(options: ResolvedOptions): Promise<Discovery
     const text = await readFile(file, "utf8");
     for (const { id, line, column } of scanGenImports(text, file)) {
       const source: SourceLocation = { file, line, column, id };
-      attempt(() => found.push(resolveSpec(parseGenIdAt(id, source), { ...options, source })));
+      attempt(() => resolved.push(resolveSpec(parseGenIdAt(id, source), { ...options, source })));
     }
   }
+
+  // Input files are read (once each) after every spec is known; a bad one fails only its image.
+  const hashed = await Promise.all(
+    resolved.map((spec) =>
+      hashInputs(spec, options.root).catch((error: unknown) => {
+        if (!(error instanceof ImagegenError)) throw error;
+        errors.push(error);
+        return undefined;
+      }),
+    ),
+  );
+  const found = hashed.filter((spec) => spec !== undefined);
 
   return { specs: groupByKey(found), manifests, errors };
 }

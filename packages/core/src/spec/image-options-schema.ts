@@ -4,6 +4,7 @@ import {
   FITS,
   IMAGE_SIZES,
   OUTPUT_FORMATS,
+  MAX_REFERENCES,
   PLACEHOLDERS,
   type Aspect,
   type Fit,
@@ -34,6 +35,8 @@ export const IMAGE_PARAMETER_NAMES = [
   "fit",
   "placeholder",
   "alt",
+  "edit",
+  "ref",
 ] as const;
 export type ImageParameterName = (typeof IMAGE_PARAMETER_NAMES)[number];
 
@@ -101,6 +104,13 @@ function toAspect(value: unknown): Aspect | undefined {
   return width !== undefined && height !== undefined ? { width, height } : undefined;
 }
 
+/** An input path as written; resolved against the importing file later (resolve-spec.ts). */
+function toInputPath(value: unknown): string | undefined {
+  if (typeof value !== "string") return undefined;
+  const text = value.trim();
+  return text !== "" && text.length <= 1024 && !CONTROL.test(text) ? text : undefined;
+}
+
 function toAlt(value: unknown): string | undefined {
   if (typeof value !== "string") return undefined;
   const text = value.normalize("NFC").trim();
@@ -123,11 +133,16 @@ function option<T>(name: string, allowed: string, parse: (value: unknown) => T |
 }
 
 /** A list option: a `;`-separated string (queries, also allowed in YAML) or a YAML/JS list. */
-function listOption<T>(name: string, items: string, parseItem: (value: unknown) => T | undefined) {
+function listOption<T>(name: string, items: string, parseItem: (value: unknown) => T | undefined, maxItems = Infinity) {
   return z
     .unknown()
     .transform((value, ctx): T[] | undefined => {
       if (value === undefined) return undefined;
+      const count = typeof value === "string" ? value.split(";").length : Array.isArray(value) ? value.length : 0;
+      if (count > maxItems) {
+        ctx.addIssue({ code: "custom", input: value, message: `${name} takes at most ${maxItems} ${items} (got ${count})` });
+        return z.NEVER;
+      }
       if (typeof value === "string") {
         const parsed = value.split(";").map(parseItem);
         if (parsed.every((item) => item !== undefined)) return parsed as T[];
@@ -179,6 +194,8 @@ export const imageParametersSchema = z.strictObject({
   fit: option<Fit>("fit", oneOf(FITS), toOneOf(FITS)),
   placeholder: option<PlaceholderKind>("placeholder", oneOf(PLACEHOLDERS), toOneOf(PLACEHOLDERS)),
   alt: option("alt", `text of at most ${MAX_PROMPT_LENGTH} characters without control characters`, toAlt),
+  edit: option("edit", `a path to an image file, like "./photos/beach.jpg"`, toInputPath),
+  ref: listOption("ref", "paths to image files", toInputPath, MAX_REFERENCES),
 });
 
 /** The prompt: NFC-normalised and trimmed, so that the same words always give the same key. */
@@ -239,6 +256,12 @@ export function validateDefaults(defaults: unknown, where: string): ImageParamet
   const result = imageParametersSchema.safeParse(defaults);
   if (!result.success) {
     throw new ImagegenError(`${where}: ${describeIssue(result.error.issues[0]!, IMAGE_PARAMETER_NAMES)}`);
+  }
+  // A path in the config would have no importing file to be relative to.
+  for (const name of ["edit", "ref"] as const) {
+    if (result.data[name] !== undefined) {
+      throw new ImagegenError(`${where}: ${name} cannot be a config default; set it on the image, or in a manifest's defaults`);
+    }
   }
   return result.data;
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { GenerationParams } from "./spec.js";
+import type { GenerationParams, InputImage } from "./spec.js";
 
 /**
  * Bumped when what goes into a key changes, so that old keys are never read as new ones.
@@ -25,8 +25,16 @@ export function originalKey(generation: GenerationParams): OriginalKey {
     temperature: generation.temperature,
     topP: generation.topP,
     variant: generation.variant,
+    // Only images with inputs carry this field, so every other key stays what it was.
+    ...(generation.inputs?.length ? { inputs: generation.inputs.map(inputKeyPart) } : {}),
   });
   return sha256Hex(canonical).slice(0, 20);
+}
+
+/** An input counts by its role and its bytes: renaming or moving the file keeps the key. */
+function inputKeyPart(input: InputImage): string {
+  if (input.sha256 === undefined) throw new Error(`The input ${input.file} was not hashed before its key was computed`);
+  return `${input.role}:${input.sha256}`;
 }
 
 export function sha256Hex(data: Uint8Array | string): string {

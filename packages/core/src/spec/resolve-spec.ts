@@ -1,6 +1,16 @@
+import path from "node:path";
 import { ImagegenError, formatLocation } from "../errors.js";
 import type { ImageParameters } from "./image-options-schema.js";
-import type { Fit, ImageOptions, ImageSize, ImageSpec, OutputFormat, PlaceholderKind, SourceLocation } from "./spec.js";
+import type {
+  Fit,
+  ImageOptions,
+  ImageSize,
+  ImageSpec,
+  InputImage,
+  OutputFormat,
+  PlaceholderKind,
+  SourceLocation,
+} from "./spec.js";
 
 export interface ResolveContext {
   /** The config's model, used when neither the image nor the defaults name one. */
@@ -10,6 +20,11 @@ export interface ResolveContext {
   /** Style presets: name → text appended to the prompt. */
   styles: Record<string, string>;
   source: SourceLocation;
+  /**
+   * The project root. `edit` and `ref` paths must stay inside it; one that starts with `/` is
+   * relative to it. Needed only by images with inputs.
+   */
+  root?: string;
 }
 
 /**
@@ -41,6 +56,7 @@ export function resolveSpec(options: ImageOptions, context: ResolveContext): Ima
 
   const style = options.style ?? defaults.style;
   const styleText = style === undefined ? undefined : lookUpStyle(style, context.styles, source);
+  const inputs = resolveInputs(options, source, context.root);
 
   return {
     generation: {
@@ -50,6 +66,7 @@ export function resolveSpec(options: ImageOptions, context: ResolveContext): Ima
       temperature: options.temperature ?? defaults.temperature ?? BUILT_IN_DEFAULTS.temperature,
       topP: options.topP ?? defaults.topP ?? BUILT_IN_DEFAULTS.topP,
       variant: options.variant ?? defaults.variant ?? BUILT_IN_DEFAULTS.variant,
+      ...(inputs.length > 0 ? { inputs } : {}),
     },
     output: {
       widths: sortWidths(options.w ?? defaults.w),
@@ -64,6 +81,30 @@ export function resolveSpec(options: ImageOptions, context: ResolveContext): Ima
     alt: options.alt ?? defaults.alt ?? prompt,
     source,
   };
+}
+
+/**
+ * `edit` then `ref` as files: relative to the importing file or manifest, or to the root when they
+ * start with `/`, and never outside the root. Their bytes are read later (`hashInputs`).
+ */
+function resolveInputs(options: ImageOptions, source: SourceLocation, root: string | undefined): InputImage[] {
+  const written = [
+    ...(options.edit === undefined ? [] : [{ role: "edit" as const, written: options.edit }]),
+    ...(options.ref ?? []).map((ref) => ({ role: "ref" as const, written: ref })),
+  ];
+  if (written.length === 0) return [];
+  if (root === undefined) throw new Error("resolveSpec needs the project root to resolve edit and ref paths");
+  return written.map(({ role, written }) => {
+    const file = written.startsWith("/") ? path.join(root, written) : path.resolve(path.dirname(source.file), written);
+    const relative = path.relative(root, file);
+    if (relative === "" || relative.startsWith("..") || path.isAbsolute(relative)) {
+      throw new ImagegenError(
+        `${formatLocation(source)}: ${role} "${written}" is outside the project root (${root}); use an image file inside the project`,
+        { location: source },
+      );
+    }
+    return { role, written, file, path: relative.split(path.sep).join("/") };
+  });
 }
 
 /** The style's text, normalised like a prompt so the key does not depend on how it was typed. */

@@ -49,6 +49,10 @@ export interface ImageOptions {
   fit?: Fit;
   placeholder?: PlaceholderKind;
   alt?: string;
+  /** The image to edit, as written: a path relative to the importing file or manifest (SPEC §12). */
+  edit?: string;
+  /** Up to two style or subject references, as written, relative like `edit`. */
+  ref?: string[];
 }
 
 export interface Aspect {
@@ -66,6 +70,31 @@ export interface GenerationParams {
   topP: number;
   /** A label that asks for an independent image of the same prompt; "" when none. */
   variant: string;
+  /**
+   * Project images the model works from (SPEC §12): the edited image first, then the references.
+   * Absent when there are none, so that the key of an image without inputs never changes.
+   */
+  inputs?: InputImage[];
+}
+
+export const INPUT_ROLES = ["edit", "ref"] as const;
+export type InputRole = (typeof INPUT_ROLES)[number];
+
+/** At most this many `ref` images: the API has `referenceImage1` and `referenceImage2`. */
+export const MAX_REFERENCES = 2;
+
+/** One input file of an edit. The key includes its role and sha256, never its path. */
+export interface InputImage {
+  /** `edit` (sent as `imageUrl`) or `ref` (sent as `referenceImage1`/`2`). */
+  role: InputRole;
+  /** The path as the user wrote it, for messages. */
+  written: string;
+  /** Absolute path of the file. */
+  file: string;
+  /** Relative to the project root, `/`-separated: what the lock and the report show. */
+  path: string;
+  /** sha256 hex of the file's bytes; set by `hashInputs` before the key is computed. */
+  sha256?: string;
 }
 
 /** What sharp makes of the original; never part of the original's key. */

@@ -7,6 +7,7 @@ import type { OriginalKey } from "../spec/key.js";
 import { type ParseError, parse as parseJson } from "jsonc-parser";
 import { lineAndColumn } from "../spec/source-position.js";
 import { IMAGE_SIZES, type ImageSize } from "../spec/spec.js";
+import { type InputRecord, inputRecordsProblem } from "./input-records.js";
 import type { OriginalMeta } from "./store.js";
 
 /** One original in use: what was asked for and the sha256 of what was stored. */
@@ -20,6 +21,8 @@ export interface LockEntry {
   sha256: string;
   width: number;
   height: number;
+  /** The files an edit was made from: role, path relative to the root, sha256 (SPEC §12). */
+  inputs?: InputRecord[];
 }
 
 /** `imagegen.lock.json`. */
@@ -29,7 +32,7 @@ export interface LockfileData {
 }
 
 /** Entry fields in the order they are written, so that diffs line up. */
-const ENTRY_FIELDS = ["prompt", "model", "size", "temperature", "topP", "variant", "sha256", "width", "height"] as const;
+const ENTRY_FIELDS = ["prompt", "model", "size", "temperature", "topP", "variant", "inputs", "sha256", "width", "height"] as const;
 
 const FIX = "resolve it, or delete the file and run `imagegen generate` to rebuild it from the store";
 
@@ -44,7 +47,8 @@ export function serializeLockfile(data: LockfileData): string {
   const images: Record<string, Record<string, unknown>> = {};
   for (const key of Object.keys(data.images).sort(compareCodeUnits)) {
     const entry = data.images[key]!;
-    images[key] = Object.fromEntries(ENTRY_FIELDS.map((field) => [field, entry[field]]));
+    // An absent field (`inputs` of a plain generation) is left out, not written as null.
+    images[key] = Object.fromEntries(ENTRY_FIELDS.filter((field) => entry[field] !== undefined).map((field) => [field, entry[field]]));
   }
   return `${JSON.stringify({ version: 1, images }, null, 2)}\n`;
 }
@@ -87,6 +91,7 @@ export function lockEntryFor(meta: OriginalMeta): LockEntry {
     sha256: meta.sha256,
     width: meta.width,
     height: meta.height,
+    ...(meta.inputs ? { inputs: meta.inputs } : {}),
   };
 }
 
@@ -153,6 +158,8 @@ function lockfileProblem(value: unknown): string | undefined {
     if (!IMAGE_SIZES.includes(entry.size as ImageSize)) {
       return `images["${key}"].size is not one of ${IMAGE_SIZES.join(", ")}`;
     }
+    const inputs = inputRecordsProblem(entry.inputs);
+    if (inputs) return `images["${key}"].inputs ${inputs}`;
   }
   return undefined;
 }

@@ -8,6 +8,7 @@ import { type FileLock, type FileLockOptions, acquireFileLock } from "./file-loc
 import { originalKey, sha256Hex, type OriginalKey } from "../spec/key.js";
 import type { GeneratedImage } from "../generate/provider.js";
 import { IMAGE_SIZES, type GenerationParams, type ImageSize } from "../spec/spec.js";
+import { type InputRecord, inputRecords, inputRecordsProblem } from "./input-records.js";
 
 /** What the store knows about one original; `<dir>/<key>.json`, beside its bytes. */
 export interface OriginalMeta {
@@ -34,6 +35,8 @@ export interface OriginalMeta {
   file: string;
   /** ISO 8601. */
   createdAt: string;
+  /** The files it was made from (SPEC §12), in request order; absent for a plain generation. */
+  inputs?: InputRecord[];
 }
 
 const FIX = "delete it and run `imagegen generate`";
@@ -140,6 +143,7 @@ export class Store {
     const bytes = Buffer.from(image.bytes.buffer, image.bytes.byteOffset, image.bytes.byteLength);
     const { format, width, height } = await decodeOriginal(bytes, providerId, generation.prompt);
     const file = `${key}.${extensionOf(format)}`;
+    const inputs = inputRecords(generation);
     const previous = await this.readMeta(key).catch(() => undefined);
 
     const meta: OriginalMeta = {
@@ -159,6 +163,7 @@ export class Store {
       bytes: bytes.byteLength,
       file,
       createdAt: new Date().toISOString(),
+      ...(inputs ? { inputs } : {}),
     };
     await writeFileAtomic(join(this.dir, file), bytes);
     await writeFileAtomic(this.metaPath(key), stableJson(meta));
@@ -250,6 +255,8 @@ function metaProblem(value: unknown, key: OriginalKey): string | undefined {
   if (!IMAGE_SIZES.includes(meta.size as ImageSize)) return `"size" is not one of ${IMAGE_SIZES.join(", ")}`;
   if (meta.recordId !== undefined && typeof meta.recordId !== "string") return `"recordId" is not a string`;
   if (!/^[0-9a-f]{64}$/.test(meta.sha256 as string)) return `"sha256" is not 64 hex digits`;
+  const inputs = inputRecordsProblem(meta.inputs);
+  if (inputs) return `"inputs" ${inputs}`;
   // The file name is joined to the store folder: it must not point elsewhere.
   if (!new RegExp(`^${key}\\.[a-z0-9]+$`).test(meta.file as string)) return `"file" is not "${key}.<ext>"`;
   return undefined;

@@ -3,7 +3,7 @@ import { ImagegenError } from "../../src/errors.js";
 import { parseManifest, toExportName } from "../../src/spec/manifest.js";
 
 const FILE = "src/site.prompts.yaml";
-const PARAMETERS = "size, temperature, topP, model, variant, style, w, format, quality, aspect, fit, placeholder, alt";
+const PARAMETERS = "size, temperature, topP, model, variant, style, w, format, quality, aspect, fit, placeholder, alt, edit, ref";
 const NAME_RULE = 'a name is a letter, then up to 63 letters, digits, "_" or "-"';
 
 function errorOf(text: string): ImagegenError {

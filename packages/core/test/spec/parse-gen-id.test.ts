@@ -4,7 +4,7 @@ import { GEN_PREFIX, isGenId, parseGenId } from "../../src/spec/parse-gen-id.js"
 import type { ImageOptions } from "../../src/spec/spec.js";
 
 const IMPORTER = "src/main.ts";
-const ALLOWED = "size, temperature, topP, model, variant, style, w, format, quality, aspect, fit, placeholder, alt";
+const ALLOWED = "size, temperature, topP, model, variant, style, w, format, quality, aspect, fit, placeholder, alt, edit, ref";
 
 function errorOf(id: string, ...importer: [] | [string | undefined]): ImagegenError {
   try {

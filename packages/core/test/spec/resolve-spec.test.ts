@@ -204,7 +204,7 @@ describe("resolveSpec", () => {
 
 describe("validateDefaults", () => {
   const WHERE = "defaults in /app/imagegen.config.ts";
-  const PARAMETERS = "size, temperature, topP, model, variant, style, w, format, quality, aspect, fit, placeholder, alt";
+  const PARAMETERS = "size, temperature, topP, model, variant, style, w, format, quality, aspect, fit, placeholder, alt, edit, ref";
 
   test("accepts the query forms and the list forms alike", () => {
     expect(validateDefaults({}, WHERE)).toEqual({});

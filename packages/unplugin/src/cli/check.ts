@@ -56,7 +56,8 @@ export async function checkCommand(flags: CommonFlags, out: Output): Promise<num
   }
   const hints = [
     missing.length + unlocked.length > 0 && "`imagegen generate` makes missing images and locks unlocked ones",
-    stale.length > 0 && "restore stale originals from git (or `imagegen generate --force <key>` for a new image)",
+    stale.some((image) => image.inputsChanged) && "`imagegen generate` remakes images whose input files changed",
+    stale.some((image) => !image.inputsChanged) && "restore stale originals from git (or `imagegen generate --force <key>` for a new image)",
     orphaned.length > 0 && "`imagegen prune` removes orphaned entries",
   ].filter(Boolean);
   out.print(

@@ -44,7 +44,8 @@ export async function generateCommand(flags: GenerateFlags, out: Output): Promis
   const audit = await auditImages(discovery.specs, { ...options, verifyBytes: false });
   const target = flags.force === undefined ? undefined : findTarget(audit.images, flags.force);
   const work = target ? [target] : audit.images;
-  const plan = target ? [target] : audit.images.filter((image) => image.status === "missing");
+  // An edit whose input changed has a new key: nothing is stored under it yet, so it is made like a missing one.
+  const plan = target ? [target] : audit.images.filter((image) => image.status === "missing" || image.inputsChanged);
   const maxGenerations = flags.maxGenerations ?? options.maxGenerations;
   const provider = options.provider;
 

@@ -1,4 +1,4 @@
-import { type AuditedImage, auditImages, truncate } from "@imagegen/core";
+import { type AuditedImage, auditImages, inputRecords, truncate } from "@imagegen/core";
 import { orphanJson } from "./orphans.js";
 import { type Output, locationJson } from "./output.js";
 import { type CommonFlags, openProject, reportDiscoveryErrors, quietLogger } from "./project.js";
@@ -17,7 +17,8 @@ export async function listCommand(flags: CommonFlags, out: Output): Promise<numb
         name: manifestName(image),
         prompt: image.spec.generation.prompt,
         status: image.status,
-        generation: image.spec.generation,
+        // Inputs as the lock records them: no absolute paths in machine output.
+        generation: { ...image.spec.generation, inputs: inputRecords(image.spec.generation) },
         ...(image.meta && { width: image.meta.width, height: image.meta.height, bytes: image.meta.bytes }),
         locations: image.locations.map((location) => locationJson(out, location)),
       })),

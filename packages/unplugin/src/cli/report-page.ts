@@ -13,6 +13,8 @@ export interface ReportCard {
   thumbnail: { src: string; width: number; height: number } | undefined;
   /** Name → value, in display order. */
   parameters: [string, string][];
+  /** The files an edit is made from, with a small picture of each when it can be read. */
+  inputs: { role: string; path: string; sha256: string; thumbnail: ReportCard["thumbnail"] }[];
   /** Pixel size of the original. */
   size: string | undefined;
   /** `src/main.ts:3:20`, with the import or manifest name. */
@@ -65,6 +67,9 @@ export function renderReportPage(page: ReportPage): string {
   td { overflow-wrap: anywhere; }
   code { font-size: 12px; }
   .problem { color: #d33; margin: 0; }
+  .inputs { display: flex; flex-wrap: wrap; gap: 8px; margin: 0; padding: 0; list-style: none; font-size: 12px; }
+  .inputs li { display: flex; flex-direction: column; gap: 2px; max-width: 120px; overflow-wrap: anywhere; }
+  .inputs img { max-width: 120px; height: auto; border: 1px solid var(--line); }
   ul.uses { margin: 0; padding-left: 18px; font-size: 12px; }
 </style>
 </head>
@@ -88,6 +93,15 @@ function card(image: ReportCard): string {
   const title = image.name ? `<strong>${escape(image.name)}</strong> ` : "";
   const styled = image.finalPrompt !== image.prompt ? `<div class="muted">Sent as: ${escape(image.finalPrompt)}</div>` : "";
   const rows = [...image.parameters, ["key", image.key] as [string, string], ...(image.size ? [["pixels", image.size] as [string, string]] : [])];
+  const inputs =
+    image.inputs.length === 0
+      ? ""
+      : `<ul class="inputs">${image.inputs
+          .map(({ role, path, sha256, thumbnail: picture }) => {
+            const img = picture ? `<img src="${escape(picture.src)}" width="${picture.width}" height="${picture.height}" alt="${escape(role)} ${escape(path)}">` : "";
+            return `<li>${img}<span><strong>${escape(role)}</strong> <code>${escape(path)}</code></span><span class="muted">sha256 ${escape(sha256.slice(0, 12))}…</span></li>`;
+          })
+          .join("")}</ul>`;
   const uses =
     image.usedIn.length === 0
       ? ""
@@ -100,6 +114,7 @@ function card(image: ReportCard): string {
     <div>${title}<span class="status status-${escape(image.status)}">${escape(image.status)}</span></div>
     <p class="prompt">${escape(image.prompt)}</p>${styled}
     ${image.problem ? `<p class="problem">${escape(image.problem)}</p>` : ""}
+    ${inputs}
     <table>${rows.map(([name, value]) => `<tr><th>${escape(name)}</th><td>${escape(value)}</td></tr>`).join("")}</table>
     ${uses}
   </div>

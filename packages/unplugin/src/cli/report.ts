@@ -1,8 +1,10 @@
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import {
   type AuditedImage,
   type ImageSpec,
+  type InputImage,
+  type OutputParams,
   type OriginalMeta,
   type OrphanedEntry,
   Store,
@@ -21,6 +23,15 @@ export interface ReportFlags extends CommonFlags {
 }
 
 const THUMBNAIL_WIDTH = 480;
+const INPUT_THUMBNAIL_WIDTH = 120;
+const THUMBNAIL_OUTPUT: OutputParams = {
+  widths: [THUMBNAIL_WIDTH],
+  formats: ["webp"],
+  quality: 75,
+  aspect: undefined,
+  fit: "inside",
+  placeholder: "none",
+};
 
 /**
  * `imagegen report`: a static page of every image (thumbnail, prompt, parameters, pixel size,
@@ -43,19 +54,37 @@ export async function reportCommand(flags: ReportFlags, out: Output): Promise<nu
     const bytes = await store.readOriginal(meta).catch(() => undefined);
     if (!bytes) return undefined;
     const [variant] = (
-      await renderVariants(bytes, {
-        widths: [THUMBNAIL_WIDTH],
-        formats: ["webp"],
-        quality: 75,
-        aspect: undefined,
-        fit: "inside",
-        placeholder: "none",
-      })
+      await renderVariants(bytes, THUMBNAIL_OUTPUT)
     ).variants;
     const file = `${meta.key}.webp`;
     await writeFile(path.join(imagesDir, file), variant!.bytes);
     return { src: `images/${file}`, width: variant!.width, height: variant!.height };
   };
+
+  // Each input file once, however many images use it: a small picture beside each result.
+  const inputThumbnails = new Map<string, Promise<ReportCard["thumbnail"]>>();
+  const inputThumbnail = (input: InputImage) => {
+    let pending = inputThumbnails.get(input.sha256!);
+    if (!pending) {
+      pending = (async () => {
+        const file = `input-${input.sha256!.slice(0, 20)}.webp`;
+        const [variant] = (await renderVariants(await readFile(input.file), { ...THUMBNAIL_OUTPUT, widths: [INPUT_THUMBNAIL_WIDTH] })).variants;
+        await writeFile(path.join(imagesDir, file), variant!.bytes);
+        return { src: `images/${file}`, width: variant!.width, height: variant!.height };
+      })().catch(() => undefined);
+      inputThumbnails.set(input.sha256!, pending);
+    }
+    return pending;
+  };
+  const inputCards = (spec: ImageSpec) =>
+    Promise.all(
+      (spec.generation.inputs ?? []).map(async (input) => ({
+        role: input.role,
+        path: input.path,
+        sha256: input.sha256!,
+        thumbnail: await inputThumbnail(input),
+      })),
+    );
 
   const imageCard = async (image: AuditedImage): Promise<ReportCard> => ({
     key: image.key,
@@ -66,6 +95,7 @@ export async function reportCommand(flags: ReportFlags, out: Output): Promise<nu
     problem: image.problem && out.clean(image.problem),
     thumbnail: image.status === "stale" ? undefined : await thumbnail(image.meta),
     parameters: specParameters(image.spec, image.meta),
+    inputs: await inputCards(image.spec),
     size: image.meta && `${image.meta.width}×${image.meta.height}`,
     usedIn: image.locations.map((location) => ({
       where: out.where(location),
@@ -90,6 +120,7 @@ export async function reportCommand(flags: ReportFlags, out: Output): Promise<nu
         ...(entry.variant ? [["variant", entry.variant] as [string, string]] : []),
       ],
       size: `${entry.width}×${entry.height}`,
+      inputs: (entry.inputs ?? []).map((input) => ({ ...input, thumbnail: undefined })),
       usedIn: [],
     };
   };
