@@ -53,7 +53,8 @@ async function hashInput(input: InputImage, spec: ImageSpec, root: string): Prom
     throw fail(`links outside the project root (to ${real}); use an image file inside the project`);
   }
   if (info.size > MAX_INPUT_BYTES) {
-    throw fail(`is ${megabytes(info.size)}, more than the ${megabytes(MAX_INPUT_BYTES)} an input may be; make it smaller`);
+    const megabytes = (info.size / 1024 / 1024).toFixed(1);
+    throw fail(`is ${megabytes} MB (${info.size} bytes); an input may be at most ${MAX_INPUT_BYTES} bytes (20 MB): make it smaller`);
   }
 
   let known = hashes.get(real);
@@ -77,8 +78,4 @@ async function readImageHash(file: string): Promise<string> {
   const { width, height } = await sharp(bytes).metadata();
   if (!width || !height) throw new Error("no pixel size");
   return sha256Hex(bytes);
-}
-
-function megabytes(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
