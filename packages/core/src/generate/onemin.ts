@@ -173,21 +173,25 @@ async function uploadAsset(settings: OneminSettings, input: InputImage, signal: 
   const form = new FormData();
   form.append("asset", new Blob([bytes], { type }), name);
   let response: Response;
-  let text: string;
+  let answerBody: BoundedText;
   try {
     response = await fetch(settings.assetsEndpoint, {
       method: "POST",
       headers: { "API-KEY": settings.apiKey, Accept: "application/json" },
       body: form,
+      // A redirect would carry the API-KEY header to wherever it points.
       redirect: "manual",
       signal,
     });
-    text = await response.text();
+    answerBody = await readBoundedText(response, response.ok ? MAX_ANSWER_BYTES : MAX_ERROR_BODY_BYTES);
   } catch (error) {
     if (signal.aborted) throw signal.reason;
     throw new ProviderError(`Could not upload ${input.path} to ${host}: ${describeNetworkError(error)}`, { retryable: true, cause: error });
   }
-  if (!response.ok) throw statusError(`${host} answered the upload of ${input.path} with`, response, providerMessage(text), settings.apiKey);
+  const { text } = answerBody;
+  if (!response.ok) {
+    throw statusError(`${host} answered the upload of ${input.path} with`, response, providerMessage(text), settings.apiKey);
+  }
   let answer: unknown;
   try {
     answer = JSON.parse(text);
