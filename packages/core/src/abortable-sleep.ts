@@ -17,3 +17,13 @@ export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/**
+ * The wait before retry `attempt` (1 for the first retry): exponential backoff with full jitter
+ * between `minDelayMs` and a ceiling that doubles each attempt, capped by `maxDelayMs`. The API's
+ * retries and the remote store's use the same curve.
+ */
+export function backoffDelay(attempt: number, minDelayMs: number, maxDelayMs: number): number {
+  const ceiling = Math.min(maxDelayMs, minDelayMs * 2 ** attempt);
+  return Math.round(minDelayMs + Math.random() * Math.max(0, ceiling - minDelayMs));
+}

@@ -13,6 +13,7 @@ import type { ResolvedOptions } from "./project/options.js";
 import type { ImageSpec } from "./spec/spec.js";
 import { DamagedOriginalError, type OriginalMeta, Store } from "./store/store.js";
 import { type Rendition, renderVariants } from "./render/variants.js";
+import { CorruptRemoteObjectError, type RemoteStore } from "./store/remote.js";
 
 /** An original ready to be rendered: its identity, and how to read its bytes when needed. */
 export interface OriginalRef {
@@ -44,6 +45,12 @@ export class MissingOriginalError extends ImagegenError {
 export interface EngineStats {
   /** Originals read from the store. */
   cached: number;
+  /** Originals downloaded from the remote store (SPEC §10). */
+  downloaded: number;
+  /** Originals and renditions uploaded to the remote store. */
+  uploaded: number;
+  /** Renditions downloaded from the remote store instead of being encoded. */
+  remoteRenditions: number;
   /** Originals made by a provider in this run. */
   generated: number;
   /** Renditions made by sharp (cache misses). */
@@ -58,7 +65,7 @@ export class Engine {
   readonly options: ResolvedOptions;
   readonly store: Store;
   readonly derivedCache: DerivedCache;
-  readonly stats: EngineStats = { cached: 0, generated: 0, rendered: 0 };
+  readonly stats: EngineStats = { cached: 0, downloaded: 0, uploaded: 0, remoteRenditions: 0, generated: 0, rendered: 0 };
 
   readonly #originals = new Map<OriginalKey, Promise<OriginalRef>>();
   readonly #renditions = new Map<string, Promise<Rendition>>();
@@ -68,6 +75,10 @@ export class Engine {
   #paidGenerationsStarted = 0;
   #leftovers: Promise<void> | undefined;
   #warnedPlaceholder = false;
+  /** Keys being re-rolled (`imagegen generate --force`): their lock entry no longer pins them. */
+  readonly #unpinned = new Set<OriginalKey>();
+  /** Set once a remote rendition read or write failed: the rest of the run renders locally. */
+  #remoteRenditionsOff = false;
 
   constructor(options: ResolvedOptions) {
     this.options = options;
@@ -115,8 +126,73 @@ export class Engine {
     return this.#lockfile;
   }
 
+  /**
+   * Lets the next resolution of `key` pay for a new original although the lock pins another:
+   * `imagegen generate --force`, the one way a locked image is replaced.
+   */
+  unpin(key: OriginalKey): void {
+    this.#unpinned.add(key);
+  }
+
+  /** Local store, then remote store, then a provider: only a key the lock does not pin is paid for. */
   async #findOrGenerate(key: OriginalKey, spec: ImageSpec): Promise<OriginalRef> {
-    return (await this.#stored(key, spec)) ?? this.#generate(key, spec);
+    return (await this.#stored(key, spec)) ?? (await this.#pinned(key, spec)) ?? this.#generate(key, spec);
+  }
+
+  /**
+   * A locked original that the local store lacks: read from the remote store, lazily, since a
+   * cached rendition needs no original. Without a remote it is an error: a new generation would be
+   * a different image, so it is never paid for silently. `undefined` for an unlocked key.
+   */
+  async #pinned(key: OriginalKey, spec: ImageSpec): Promise<OriginalRef | undefined> {
+    const locked = (await this.#lock()).images[key];
+    if (!locked || this.#unpinned.has(key)) return undefined;
+    if (!this.options.remote) throw this.#missingEverywhere(key, spec, locked);
+    let download: Promise<Buffer> | undefined;
+    return {
+      key,
+      sha256: locked.sha256,
+      width: locked.width,
+      height: locked.height,
+      stored: true,
+      load: () => {
+        download ??= this.#download(key, spec, locked);
+        download.catch(() => (download = undefined));
+        return download;
+      },
+    };
+  }
+
+  /** Downloads a locked original from the remote (checked against the lock's sha256) into the local store. */
+  async #download(key: OriginalKey, spec: ImageSpec, locked: LockEntry): Promise<Buffer> {
+    const remote = this.options.remote!;
+    let found: Awaited<ReturnType<RemoteStore["getOriginal"]>>;
+    try {
+      found = await remote.getOriginal(locked.sha256);
+    } catch (error) {
+      const problem = error instanceof CorruptRemoteObjectError ? `it is corrupt: ${error.message}` : (error as Error).message;
+      throw new ImagegenError(
+        `Could not get the original of "${spec.prompt}" (${formatLocation(spec.source)}) from the remote store: ${problem} ` +
+          `Nothing was generated: the lock pins this image.`,
+        { location: spec.source, cause: error },
+      );
+    }
+    if (!found) throw this.#missingEverywhere(key, spec, locked);
+    const { recordId, provider } = found.meta;
+    await this.store.put(spec.generation, { bytes: found.bytes, ...(recordId !== undefined && { recordId }) }, provider);
+    this.stats.downloaded++;
+    return found.bytes;
+  }
+
+  #missingEverywhere(key: OriginalKey, spec: ImageSpec, locked: LockEntry): MissingOriginalError {
+    const store = `${this.#relative(this.options.storeDir)}/`;
+    const where = this.options.remote ? `neither in ${store} nor in ${this.options.remote.url}` : `not in ${store}`;
+    return new MissingOriginalError(
+      `The original of "${spec.prompt}" (${formatLocation(spec.source)}) is locked in ${this.#relative(this.options.lockfilePath)} ` +
+        `(sha256 ${locked.sha256.slice(0, 12)}…) but is ${where}; nothing was generated, ` +
+        `since a new generation would be a different image. Restore it, or run \`imagegen generate --force ${spec.source.name ?? key}\` to make a new one.`,
+      spec,
+    );
   }
 
   /** The stored original of `key`, checked against the lock; `undefined` when the store has none. */
@@ -259,6 +335,18 @@ export class Engine {
     await this.#recordInLock(meta);
     options.logger.info(`generated "${truncate(spec.prompt)}" with ${provider.id} (${meta.width}×${meta.height})`);
     const bytes = Buffer.from(image.bytes);
+    if (options.remote?.writable) {
+      try {
+        await options.remote.putOriginal(meta, bytes);
+        this.stats.uploaded++;
+      } catch (error) {
+        throw new ImagegenError(
+          `"${spec.prompt}" (${where}) was generated, stored and locked, but not uploaded: ${(error as Error).message} ` +
+            "Run `imagegen push` once the remote store is reachable.",
+          { location: spec.source, cause: error },
+        );
+      }
+    }
     return { key, sha256: meta.sha256, width: meta.width, height: meta.height, stored: true, load: async () => bytes };
   }
 
@@ -277,14 +365,52 @@ export class Engine {
       pending = (async () => {
         const cached = await this.derivedCache.get(key);
         if (cached) return cached;
+        const fetched = original.stored ? await this.#remoteRendition(key) : undefined;
+        if (fetched) {
+          await this.derivedCache.set(key, fetched);
+          return fetched;
+        }
         const rendition = await renderVariants(original, spec.output);
         this.stats.rendered++;
         await this.derivedCache.set(key, rendition);
+        if (original.stored) await this.#uploadRendition(key, rendition);
         return rendition;
       })();
       this.#renditions.set(key, pending);
       pending.catch(() => this.#renditions.delete(key));
     }
     return pending;
+  }
+
+  /** A rendition from the remote's `derived/`, or `undefined` (a miss, a corrupt entry, an unreachable remote: it is rendered here). */
+  async #remoteRendition(key: string): Promise<Rendition | undefined> {
+    const { remote } = this.options;
+    if (!remote || this.#remoteRenditionsOff) return undefined;
+    try {
+      const rendition = await remote.getRendition(key);
+      if (rendition) this.stats.remoteRenditions++;
+      return rendition;
+    } catch (error) {
+      if (error instanceof CorruptRemoteObjectError) {
+        this.options.logger.warn(`${error.message}; rendering it here instead.`);
+      } else {
+        this.#remoteRenditionsOff = true;
+        this.options.logger.warn(`${(error as Error).message} Renditions are rendered here for the rest of this run.`);
+      }
+      return undefined;
+    }
+  }
+
+  /** Shares a new rendition through the remote; a failure costs the next machine an encode, so it only warns. */
+  async #uploadRendition(key: string, rendition: Rendition): Promise<void> {
+    const { remote } = this.options;
+    if (!remote?.writable || this.#remoteRenditionsOff) return;
+    try {
+      await remote.putRendition(key, rendition);
+      this.stats.uploaded++;
+    } catch (error) {
+      this.#remoteRenditionsOff = true;
+      this.options.logger.warn(`${(error as Error).message} Renditions are not uploaded for the rest of this run.`);
+    }
   }
 }

@@ -6,7 +6,7 @@ import {
   type GenerationRequest,
   type Provider,
 } from "./provider.js";
-import { sleep } from "../abortable-sleep.js";
+import { backoffDelay, sleep } from "../abortable-sleep.js";
 
 /** How long a `Retry-After` may ask us to wait before the generation fails instead. */
 export const DEFAULT_MAX_RETRY_AFTER_MS = 600_000;
@@ -140,8 +140,7 @@ function retryDelay(attempt: number, error: unknown, minDelayMs: number, maxDela
   if (error instanceof ProviderError && error.retryAfterMs !== undefined) {
     return Math.max(minDelayMs, error.retryAfterMs);
   }
-  const ceiling = Math.min(maxDelayMs, minDelayMs * 2 ** attempt);
-  return Math.round(minDelayMs + Math.random() * Math.max(0, ceiling - minDelayMs));
+  return backoffDelay(attempt, minDelayMs, maxDelayMs);
 }
 
 /** "90 s", "12 min": a wait as a person reads it. */

@@ -9,6 +9,7 @@ import { DEFAULT_API_URL, createOneminProvider } from "../generate/onemin.js";
 import { createPlaceholderProvider } from "../generate/placeholder.js";
 import { validateDefaults } from "../spec/image-options-schema.js";
 import { DEFAULT_MODEL } from "../spec/spec.js";
+import { RemoteStore, parseRemoteUrl } from "../store/remote.js";
 
 /** Types `imagegen.config.ts`; returns its argument. */
 export function defineConfig(config: ImagegenOptions): ImagegenOptions {
@@ -71,6 +72,7 @@ const optionsSchema = z.object({
   maxRetryAfterMs: z.number().int().nonnegative().optional(),
   retryDelayMs: z.number().int().nonnegative().optional(),
   maxDownloadBytes: positiveInteger.optional(),
+  remote: z.union([z.string().min(1), z.object({ url: z.string().min(1), write: z.boolean().optional() }).strict()]).optional(),
   root: z.string().optional(),
   logger: z.custom<Logger>((value) => typeof value === "object" && value !== null).optional(),
   configFile: z.union([z.string(), z.literal(false)]).optional(),
@@ -162,6 +164,14 @@ export async function resolveOptions(
     usingFallbackPlaceholder = true;
   }
 
+  const frozen = merged.frozen ?? envFlag(env.IMAGEGEN_FROZEN);
+  const remote = resolveRemote(merged.remote, env, where, {
+    frozen,
+    attempts: merged.attempts ?? merged.retries ?? 4,
+    timeoutMs: Math.min(timeoutMs, 60_000),
+    retryDelayMs,
+  });
+
   return {
     root,
     provider,
@@ -174,7 +184,7 @@ export async function resolveOptions(
     cacheDir: path.resolve(root, merged.cacheDir ?? "node_modules/.cache/imagegen"),
     concurrency: merged.concurrency ?? 4,
     maxGenerations: merged.maxGenerations ?? Infinity,
-    frozen: merged.frozen ?? envFlag(env.IMAGEGEN_FROZEN),
+    frozen,
     strict: merged.strict ?? envFlag(env.CI),
     manifests: merged.manifests ?? ["**/*.prompts.{yaml,yml}"],
     sources: merged.sources ?? ["src/**/*.{js,jsx,ts,tsx,mjs,cjs,mts,cts,vue,svelte,astro,mdx}"],
@@ -183,8 +193,38 @@ export async function resolveOptions(
     maxRetryAfterMs: merged.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS,
     retryDelayMs,
     maxDownloadBytes,
+    remote,
     logger,
   };
+}
+
+/**
+ * The remote store of `remote` (or `IMAGEGEN_REMOTE`). It writes unless `write: false`,
+ * `IMAGEGEN_REMOTE_WRITE=0` or frozen mode says otherwise: any one of them makes it read-only.
+ */
+function resolveRemote(
+  option: ImagegenOptions["remote"],
+  env: NodeJS.ProcessEnv,
+  where: string,
+  settings: { frozen: boolean; attempts: number; timeoutMs: number; retryDelayMs: number },
+): RemoteStore | undefined {
+  const fromEnv = env.IMAGEGEN_REMOTE?.trim() || undefined;
+  const { url, write = true } = typeof option === "string" ? { url: option } : (option ?? { url: fromEnv });
+  if (url === undefined) return undefined;
+  const location = parseRemoteUrl(url);
+  if (typeof location === "string") {
+    throw new ImagegenError(`Invalid option "remote" in ${option === undefined ? "IMAGEGEN_REMOTE" : where}: ${location}; expected s3://bucket/prefix.`);
+  }
+  const writeEnv = env.IMAGEGEN_REMOTE_WRITE;
+  const writeOff = writeEnv !== undefined && writeEnv !== "" && !envFlag(writeEnv);
+  return new RemoteStore({
+    url,
+    write: write && !writeOff && !settings.frozen,
+    attempts: settings.attempts,
+    timeoutMs: settings.timeoutMs,
+    retryDelayMs: settings.retryDelayMs,
+    env,
+  });
 }
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {

@@ -1,5 +1,6 @@
 import type { Provider } from "../generate/provider.js";
 import type { ImageOptions } from "../spec/spec.js";
+import type { RemoteStore } from "../store/remote.js";
 
 /** Options of `imagegen.config.ts` and of the bundler plugin (the plugin's override the file's). */
 export interface ImagegenOptions {
@@ -115,6 +116,16 @@ export interface ImagegenOptions {
    */
   maxDownloadBytes?: number;
   /**
+   * A remote store shared by a team and its CI (SPEC §10): `"s3://bucket/prefix"` on AWS S3, R2,
+   * MinIO or any S3-compatible server, configured by the standard AWS variables
+   * (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`,
+   * `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL`). A missing original is looked for there before any
+   * provider is asked, and each new original and rendition is uploaded there, write-once.
+   * `{ url, write: false }` never uploads (nor does `IMAGEGEN_REMOTE_WRITE=0`, nor frozen mode).
+   * @default process.env.IMAGEGEN_REMOTE (none when unset)
+   */
+  remote?: string | RemoteOption;
+  /**
    * The project root.
    * @default process.cwd(), or the bundler's root
    */
@@ -124,6 +135,16 @@ export interface ImagegenOptions {
    * @default console
    */
   logger?: Logger;
+}
+
+export interface RemoteOption {
+  /** `s3://bucket/prefix` */
+  url: string;
+  /**
+   * Upload new originals and renditions. Pull-request builds should not (docs/ci.md).
+   * @default process.env.IMAGEGEN_REMOTE_WRITE !== "0", and never in frozen mode
+   */
+  write?: boolean;
 }
 
 export interface Logger {
@@ -154,5 +175,7 @@ export interface ResolvedOptions {
   maxRetryAfterMs: number;
   retryDelayMs: number;
   maxDownloadBytes: number;
+  /** The remote store, when one is configured. */
+  remote: RemoteStore | undefined;
   logger: Logger;
 }

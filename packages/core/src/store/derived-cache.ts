@@ -44,7 +44,7 @@ export function renditionKey(originalSha256: string, output: OutputParams): stri
 }
 
 /** `<key>.json`: the rendition without its bytes, which sit beside it. */
-interface CachedRendition {
+export interface CachedRendition {
   variants: { format: OutputFormat; width: number; height: number; hash: string; file: string }[];
   width: number;
   height: number;
@@ -70,20 +70,10 @@ export class DerivedCache {
    */
   async get(key: string): Promise<Rendition | undefined> {
     try {
-      const entry: unknown = JSON.parse(readFileSync(join(this.dir, `${key}.json`), "utf8"));
-      if (!isCachedRendition(entry, key)) return undefined;
-      const variants = entry.variants.map(({ file, ...variant }): Variant | undefined => {
-        const bytes = readFileSync(join(this.dir, file));
-        // The one hash of this file in a warm build: callers name files with `hash` and never re-hash.
-        return sha256Hex(bytes) === variant.hash ? { ...variant, bytes } : undefined;
-      });
-      if (variants.some((variant) => variant === undefined)) return undefined;
-      return {
-        variants: variants as Variant[],
-        width: entry.width,
-        height: entry.height,
-        placeholder: entry.placeholder ?? undefined,
-      };
+      const entry = parseRenditionEntry(readFileSync(join(this.dir, `${key}.json`), "utf8"), key);
+      if (!entry) return undefined;
+      // The one hash of each file in a warm build: callers name files with `hash` and never re-hash.
+      return assembleRendition(entry, entry.variants.map(({ file }) => readFileSync(join(this.dir, file))));
     } catch {
       return undefined;
     }
@@ -91,23 +81,52 @@ export class DerivedCache {
 
   /** Stores a rendition: every variant file first, the JSON last, so a half-written entry is a miss. */
   async set(key: string, rendition: Rendition): Promise<void> {
-    const entry: CachedRendition = {
-      variants: rendition.variants.map(({ format, width, height, hash }) => ({
-        format,
-        width,
-        height,
-        hash,
-        file: `${key}.${width}.${extensionOf(format)}`,
-      })),
-      width: rendition.width,
-      height: rendition.height,
-      placeholder: rendition.placeholder ?? null,
-    };
-    await Promise.all(
-      entry.variants.map((variant, i) => writeFileAtomic(join(this.dir, variant.file), rendition.variants[i]!.bytes)),
-    );
-    await writeFileAtomic(join(this.dir, `${key}.json`), `${JSON.stringify(entry, null, 2)}\n`);
+    const { json, files } = serializeRendition(key, rendition);
+    await Promise.all(files.map(({ name, bytes }) => writeFileAtomic(join(this.dir, name), bytes)));
+    await writeFileAtomic(join(this.dir, `${key}.json`), json);
   }
+}
+
+/**
+ * A rendition as files: `<key>.json` and `<key>.<width>.<ext>` per variant. One layout for the
+ * local derived cache and the remote store's `derived/` (store/remote.ts).
+ */
+export function serializeRendition(key: string, rendition: Rendition): { json: string; files: { name: string; bytes: Buffer; hash: string }[] } {
+  const entry: CachedRendition = {
+    variants: rendition.variants.map(({ format, width, height, hash }) => ({
+      format,
+      width,
+      height,
+      hash,
+      file: `${key}.${width}.${extensionOf(format)}`,
+    })),
+    width: rendition.width,
+    height: rendition.height,
+    placeholder: rendition.placeholder ?? null,
+  };
+  const files = entry.variants.map(({ file, hash }, i) => ({ name: file, bytes: rendition.variants[i]!.bytes, hash }));
+  return { json: `${JSON.stringify(entry, null, 2)}\n`, files };
+}
+
+/** The JSON of a cached rendition, or `undefined` when it is not valid JSON or not an entry of `key`. */
+export function parseRenditionEntry(text: string, key: string): CachedRendition | undefined {
+  try {
+    const entry: unknown = JSON.parse(text);
+    return isCachedRendition(entry, key) ? entry : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An entry joined with its variants' bytes (in the entry's order); `undefined` when any does not match its hash. */
+export function assembleRendition(entry: CachedRendition, files: Buffer[]): Rendition | undefined {
+  const variants: Variant[] = [];
+  for (const [i, { file: _file, ...variant }] of entry.variants.entries()) {
+    const bytes = files[i];
+    if (!bytes || sha256Hex(bytes) !== variant.hash) return undefined;
+    variants.push({ ...variant, bytes });
+  }
+  return { variants, width: entry.width, height: entry.height, placeholder: entry.placeholder ?? undefined };
 }
 
 function isCachedRendition(value: unknown, key: string): value is CachedRendition {

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { type AuditedImage, auditImages, truncate } from "@imagegen/core";
+import { type AuditedImage, type RemoteStore, auditImages, truncate } from "@imagegen/core";
 import { type Output, count, locationJson } from "./output.js";
 import { orphanJson, orphanPlace } from "./orphans.js";
 import { type CommonFlags, openProject, quietLogger } from "./project.js";
@@ -13,14 +13,17 @@ export async function checkCommand(flags: CommonFlags, out: Output): Promise<num
   const { options, discovery } = await openProject(flags, out, quietLogger);
   const audit = await auditImages(discovery.specs, options);
   const pick = (status: AuditedImage["status"]) => audit.images.filter((image) => image.status === status);
-  const missing = pick("missing");
+  const notPushed = await originalsMissingFromRemote(options.remote, audit.images);
+  // With a remote, a locked original that is only there is fine: builds and `imagegen pull` read it.
+  const onlyRemote = options.remote ? pick("missing").filter((image) => image.locked && !notPushed.images.includes(image)) : [];
+  const missing = pick("missing").filter((image) => !onlyRemote.includes(image));
   const stale = pick("stale");
   const unlocked = pick("unlocked");
-  const errors = discovery.errors.map((error) => error.message);
+  const errors = [...discovery.errors.map((error) => error.message), ...notPushed.errors];
   // An unused original only in the store is kept (a reverted prompt reuses it): noted, not a failure.
   const orphaned = audit.orphaned.filter((orphan) => orphan.inLock);
   const unused = audit.orphaned.filter((orphan) => !orphan.inLock);
-  const clean = missing.length + stale.length + unlocked.length + orphaned.length + errors.length === 0;
+  const clean = missing.length + stale.length + unlocked.length + orphaned.length + notPushed.images.length + errors.length === 0;
 
   if (flags.json) {
     const entry = (image: AuditedImage) => ({
@@ -36,6 +39,7 @@ export async function checkCommand(flags: CommonFlags, out: Output): Promise<num
       missing: missing.map(entry),
       stale: stale.map(entry),
       unlocked: unlocked.map(entry),
+      ...(options.remote && { remote: options.remote.url, notInRemote: notPushed.images.map(entry), onlyInRemote: onlyRemote.length }),
       orphaned: orphaned.map(orphanJson),
       unused: unused.map(orphanJson),
       errors,
@@ -46,12 +50,14 @@ export async function checkCommand(flags: CommonFlags, out: Output): Promise<num
   for (const image of missing) out.print(`missing   ${imageLine(out, image)}`);
   for (const image of stale) out.print(`stale     ${imageLine(out, image)}: ${image.problem}`);
   for (const image of unlocked) out.print(`unlocked  ${imageLine(out, image)}`);
+  for (const image of notPushed.images) out.print(`unpushed  ${imageLine(out, image)}: locked, but not in ${options.remote!.url}`);
   for (const orphan of orphaned) out.print(`orphaned  "${truncate(orphan.prompt)}" key ${orphan.key} (${orphanPlace(out, options, orphan)})`);
   for (const orphan of unused) out.print(`unused    "${truncate(orphan.prompt)}" key ${orphan.key} (${orphanPlace(out, options, orphan)}; kept until \`imagegen prune\`)`);
   for (const error of errors) out.print(`error     ${error}`);
 
   if (clean) {
-    out.print(`Clean: ${count(audit.images.length, "image")} in use, every one stored and locked.`);
+    const remote = options.remote ? ` and in ${options.remote.url}${onlyRemote.length > 0 ? ` (${onlyRemote.length} only there)` : ""}` : "";
+    out.print(`Clean: ${count(audit.images.length, "image")} in use, every one stored${remote} and locked.`);
     return 0;
   }
   const hints = [
@@ -59,9 +65,10 @@ export async function checkCommand(flags: CommonFlags, out: Output): Promise<num
     stale.some((image) => image.inputsChanged) && "`imagegen generate` remakes images whose input files changed",
     stale.some((image) => !image.inputsChanged) && "restore stale originals from git (or `imagegen generate --force <key>` for a new image)",
     orphaned.length > 0 && "`imagegen prune` removes orphaned entries",
+    notPushed.images.length > 0 && "`imagegen push` uploads unpushed originals",
   ].filter(Boolean);
   out.print(
-    `Not clean: ${missing.length} missing, ${stale.length} stale, ${unlocked.length} unlocked, ${orphaned.length} orphaned, ${count(errors.length, "error")} (${count(audit.images.length, "image")} in use).`,
+    `Not clean: ${missing.length} missing, ${stale.length} stale, ${unlocked.length} unlocked, ${orphaned.length} orphaned, ${options.remote ? `${notPushed.images.length} unpushed, ` : ""}${count(errors.length, "error")} (${count(audit.images.length, "image")} in use).`,
   );
   if (hints.length > 0) out.print(`${hints.join("; ")}.`);
   return 1;
@@ -70,4 +77,19 @@ export async function checkCommand(flags: CommonFlags, out: Output): Promise<num
 function imageLine(out: Output, image: AuditedImage): string {
   const places = image.locations.map((location) => out.where(location)).join(", ");
   return `"${truncate(image.spec.generation.prompt)}" key ${image.key} — ${places}`;
+}
+
+/** Locked images in use whose original the remote store lacks (none without a remote); a remote that cannot be read is an error. */
+async function originalsMissingFromRemote(
+  remote: RemoteStore | undefined,
+  images: AuditedImage[],
+): Promise<{ images: AuditedImage[]; errors: string[] }> {
+  if (!remote) return { images: [], errors: [] };
+  const locked = images.filter((image) => image.locked);
+  try {
+    const present = await Promise.all(locked.map((image) => remote.hasOriginal(image.locked!.sha256)));
+    return { images: locked.filter((_, i) => !present[i]), errors: [] };
+  } catch (error) {
+    return { images: [], errors: [(error as Error).message] };
+  }
 }

@@ -20,7 +20,7 @@ export interface GenerateFlags extends CommonFlags {
   maxGenerations?: number;
 }
 
-type Outcome = "cached" | "generated" | "failed";
+type Outcome = "cached" | "downloaded" | "generated" | "failed";
 
 /**
  * `imagegen generate`: makes every missing original (or re-rolls one with `--force`), with the
@@ -44,8 +44,11 @@ export async function generateCommand(flags: GenerateFlags, out: Output): Promis
   const audit = await auditImages(discovery.specs, { ...options, verifyBytes: false });
   const target = flags.force === undefined ? undefined : findTarget(audit.images, flags.force);
   const work = target ? [target] : audit.images;
-  // An edit whose input changed has a new key: nothing is stored under it yet, so it is made like a missing one.
-  const plan = target ? [target] : audit.images.filter((image) => image.status === "missing" || image.inputsChanged);
+  // A locked original is never generated again without --force: it comes from the remote store, or fails naming
+  // --force. An edit whose input changed has a new key: nothing is stored under it yet, so it is made like a missing one.
+  const plan = target
+    ? [target]
+    : audit.images.filter((image) => (image.status === "missing" && !image.locked) || image.inputsChanged);
   const maxGenerations = flags.maxGenerations ?? options.maxGenerations;
   const provider = options.provider;
 
@@ -109,7 +112,12 @@ export async function generateCommand(flags: GenerateFlags, out: Output): Promis
       const begun = performance.now();
       try {
         const original = target ? await reRoll(engine, image) : await engine.resolveOriginal(image.spec);
-        if (!planned.has(image.key)) return { image, outcome: "cached" };
+        if (!planned.has(image.key)) {
+          if (image.status !== "missing") return { image, outcome: "cached" };
+          // Locked but not stored here: the engine reads it from the remote store into the store.
+          await original.load();
+          return { image, outcome: "downloaded" };
+        }
         progress!.tick(
           `generated "${truncate(image.spec.prompt)}" ${original.width}×${original.height} in ${seconds(performance.now() - begun)} (${out.where(image.locations[0]!)})`,
         );
@@ -147,6 +155,7 @@ export async function generateCommand(flags: GenerateFlags, out: Output): Promis
     out.json({
       ok: failed === 0 && discovery.errors.length === 0,
       cached: tally("cached"),
+      downloaded: tally("downloaded"),
       generated: tally("generated"),
       failed,
       apiRequests: counter.requests,
@@ -169,7 +178,7 @@ export async function generateCommand(flags: GenerateFlags, out: Output): Promis
     }
     const errors = discovery.errors.length > 0 ? `, ${count(discovery.errors.length, "invalid import")}` : "";
     out.print(
-      `${tally("cached")} cached, ${tally("generated")} generated, ${failed} failed${errors} · ${count(counter.requests, "API request")} · ${seconds(elapsed)}`,
+      `${tally("cached")} cached, ${tally("downloaded") > 0 ? `${tally("downloaded")} downloaded, ` : ""}${tally("generated")} generated, ${failed} failed${errors} · ${count(counter.requests, "API request")} · ${seconds(elapsed)}`,
     );
   }
   return failed > 0 || discovery.errors.length > 0 ? 1 : 0;
@@ -197,6 +206,7 @@ function findTarget(images: AuditedImage[], wanted: string): AuditedImage {
 async function reRoll(engine: Engine, image: AuditedImage): Promise<OriginalRef> {
   const previous = image.meta ? await engine.store.readOriginal(image.meta).catch(() => undefined) : undefined;
   await engine.store.delete(image.key);
+  engine.unpin(image.key);
   try {
     return await engine.resolveOriginal(image.spec);
   } catch (error) {

@@ -22,7 +22,8 @@ export class Output {
     readonly stdout: NodeJS.WriteStream = process.stdout,
     readonly stderr: NodeJS.WriteStream = process.stderr,
   ) {
-    this.addSecret(process.env.ONEMIN_API_KEY);
+    // The remote store's credentials (SPEC §10) are never printed either.
+    for (const name of ["ONEMIN_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]) this.addSecret(process.env[name]);
   }
 
   /** Paths under `root` print relative to it. */

@@ -7,13 +7,15 @@ import { listCommand } from "./list.js";
 import { Output, UsageError } from "./output.js";
 import type { CommonFlags } from "./project.js";
 import { type PruneFlags, pruneCommand } from "./prune.js";
+import { pullCommand } from "./pull.js";
+import { pushCommand } from "./push.js";
 import { type ReportFlags, reportCommand } from "./report.js";
 import { typesCommand } from "./types.js";
 
 /** Exit codes (SPEC §8): done and clean, failed or not clean, usage or config error. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-const COMMANDS = ["generate", "check", "list", "prune", "report", "types"];
+const COMMANDS = ["generate", "check", "list", "prune", "report", "types", "push", "pull"];
 
 /**
  * Runs `imagegen <command> …` and returns its exit code. Every message goes through `out`,
@@ -101,6 +103,14 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
     cli
       .command("types", "Write x.prompts.yaml.d.ts beside each manifest, declaring its exports")
       .action((options: Record<string, unknown>) => typesCommand(commonFlags(cli, options), out));
+
+    cli
+      .command("push", "Upload every locked original that the remote store lacks (exit 1 if any failed)")
+      .action((options: Record<string, unknown>) => pushCommand(commonFlags(cli, options), out));
+
+    cli
+      .command("pull", "Download every locked original in use that the local store lacks from the remote store (exit 1 if any failed)")
+      .action((options: Record<string, unknown>) => pullCommand(commonFlags(cli, options), out));
 
     // A command's own help says what it does, not only its options.
     cli.help((sections) => {

@@ -3,6 +3,7 @@ import path from "node:path";
 import {
   type Discovery,
   type Logger,
+  type RemoteStore,
   type ResolvedOptions,
   ImagegenError,
   discoverSpecs,
@@ -60,4 +61,12 @@ export async function openProject(flags: CommonFlags, out: Output, logger: Logge
 /** Discovery errors, one per line, on stderr. */
 export function reportDiscoveryErrors(project: Project, out: Output): void {
   for (const error of project.discovery.errors) out.note(`error: ${error.message}`);
+}
+
+/** The remote store that `push`, `pull` need; a usage error when none is configured. */
+export function requireRemote(options: ResolvedOptions, command: string): RemoteStore {
+  if (!options.remote) {
+    throw new UsageError(`imagegen ${command} needs a remote store: set remote: "s3://bucket/prefix" in imagegen.config.ts, or IMAGEGEN_REMOTE`);
+  }
+  return options.remote;
 }

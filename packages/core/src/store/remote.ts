@@ -1,0 +1,317 @@
+import { AwsClient } from "aws4fetch";
+import pLimit, { type LimitFunction } from "p-limit";
+import { backoffDelay, sleep } from "../abortable-sleep.js";
+import { ImagegenError } from "../errors.js";
+import { contentTypeOfFile, extensionOf, isOriginalFormat } from "../spec/formats.js";
+import { sha256Hex } from "../spec/key.js";
+import type { Rendition } from "../render/variants.js";
+import { assembleRendition, parseRenditionEntry, serializeRendition } from "./derived-cache.js";
+import type { OriginalMeta } from "./store.js";
+
+/** Where a remote store lives: `s3://bucket/prefix`, parsed. */
+export interface RemoteLocation {
+  bucket: string;
+  /** Without leading or trailing `/`; may be empty. */
+  prefix: string;
+}
+
+/** What the remote keeps beside an original's bytes (`originals/<sha256>.json`): enough to store it locally. */
+export interface RemoteOriginalMeta {
+  sha256: string;
+  /** `<sha256>.<ext>` */
+  file: string;
+  format: string;
+  bytes: number;
+  width: number;
+  height: number;
+  provider: string;
+  recordId?: string;
+  createdAt: string;
+}
+
+export interface RemoteStoreOptions {
+  /** `s3://bucket/prefix` */
+  url: string;
+  /** May this process upload? False for `remote.write: false`, `IMAGEGEN_REMOTE_WRITE=0` and frozen mode. */
+  write: boolean;
+  /** Attempts in total for a transient failure (5xx, 429, 408, resets, timeouts). */
+  attempts: number;
+  /** Time allowed for each request, in milliseconds. */
+  timeoutMs: number;
+  /** Wait before the first retry, in milliseconds; it grows as the API's retries do. */
+  retryDelayMs: number;
+  /** The AWS variables (`AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT_URL_S3`, …). */
+  env: NodeJS.ProcessEnv;
+}
+
+/** A remote object that is there but cannot be used: its bytes do not match their sha256, or its JSON is not valid. */
+export class CorruptRemoteObjectError extends ImagegenError {
+  readonly object: string;
+  constructor(object: string, problem: string) {
+    super(`${object} ${problem}`);
+    this.name = "CorruptRemoteObjectError";
+    this.object = object;
+  }
+}
+
+/** Parses `s3://bucket/prefix`; returns what is wrong instead when it is not one. */
+export function parseRemoteUrl(text: string): RemoteLocation | string {
+  const match = /^s3:\/\/([^/?#]+)(?:\/([^?#]*))?$/.exec(text.trim());
+  if (!match) return `"${text}" is not an s3://bucket/prefix URL`;
+  const bucket = match[1]!;
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    return `"${bucket}" is not a bucket name (3 to 63 lower-case letters, digits, "." or "-")`;
+  }
+  const prefix = (match[2] ?? "").replace(/^\/+|\/+$/g, "");
+  if (prefix.split("/").some((part) => part === "." || part === "..")) return `the prefix "${prefix}" has a "." or ".." segment`;
+  return { bucket, prefix };
+}
+
+/** Transfers at once per process: enough to fill a link, few enough for a small MinIO. */
+const REMOTE_CONCURRENCY = 16;
+
+/**
+ * The remote tier of the store (SPEC §10): an S3-compatible bucket shared by a team and its CI.
+ * Originals are content-addressed (`<prefix>/originals/<sha256>.<ext>`, JSON beside), renditions
+ * sit under `<prefix>/derived/` in the local derived cache's layout. Every request is signed with
+ * SigV4 by aws4fetch (none when no key is set: a public bucket); writes are write-once
+ * (`If-None-Match: *`). Messages name the `s3://` URL and the endpoint, never a credential.
+ */
+export class RemoteStore {
+  /** `s3://bucket/prefix`, for messages. */
+  readonly url: string;
+  readonly writable: boolean;
+  readonly location: RemoteLocation;
+  readonly #base: string;
+  readonly #endpointNote: string;
+  readonly #client: AwsClient | undefined;
+  readonly #secrets: string[];
+  readonly #limit: LimitFunction = pLimit(REMOTE_CONCURRENCY);
+  readonly #options: RemoteStoreOptions;
+
+  constructor(options: RemoteStoreOptions) {
+    const location = parseRemoteUrl(options.url);
+    if (typeof location === "string") throw new ImagegenError(`Invalid remote: ${location}.`);
+    this.#options = options;
+    this.location = location;
+    this.url = `s3://${location.bucket}${location.prefix ? `/${location.prefix}` : ""}`;
+    this.writable = options.write;
+    const { env } = options;
+    const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || "us-east-1";
+    const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL;
+    if (endpoint) {
+      let parsed: URL;
+      try {
+        parsed = new URL(endpoint);
+      } catch {
+        throw new ImagegenError(`Invalid AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL: not a URL.`);
+      }
+      parsed.username = "";
+      parsed.password = "";
+      const origin = parsed.href.replace(/\/+$/, "");
+      // A custom endpoint (MinIO, R2, a local server) is addressed path-style.
+      this.#base = `${origin}/${location.bucket}`;
+      this.#endpointNote = ` at ${origin}`;
+    } else {
+      // Virtual-hosted style; a bucket with dots would not match the wildcard certificate.
+      this.#base = location.bucket.includes(".")
+        ? `https://s3.${region}.amazonaws.com/${location.bucket}`
+        : `https://${location.bucket}.s3.${region}.amazonaws.com`;
+      this.#endpointNote = "";
+    }
+    const accessKeyId = env.AWS_ACCESS_KEY_ID;
+    const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
+    const sessionToken = env.AWS_SESSION_TOKEN || undefined;
+    this.#secrets = [accessKeyId, secretAccessKey, sessionToken].filter((value): value is string => Boolean(value));
+    this.#client =
+      accessKeyId && secretAccessKey
+        ? // Retries are ours (below), like the API's: aws4fetch's own would multiply them.
+          new AwsClient({ accessKeyId, secretAccessKey, ...(sessionToken && { sessionToken }), region, service: "s3", retries: 0 })
+        : undefined;
+  }
+
+  /** `s3://bucket/prefix/<path>`, the name of an object in messages. */
+  objectUrl(path: string): string {
+    return `${this.url}/${path}`;
+  }
+
+  // ── Originals ────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * The original whose bytes hash to `sha256`, or `undefined` when the remote has none. Bytes that
+   * do not hash to it, or a JSON that does not describe it, throw a {@link CorruptRemoteObjectError}.
+   */
+  async getOriginal(sha256: string): Promise<{ bytes: Buffer; meta: RemoteOriginalMeta } | undefined> {
+    const metaPath = `originals/${sha256}.json`;
+    const text = await this.#request("GET", metaPath);
+    if (text === undefined) return undefined;
+    const meta = parseOriginalMeta(text.toString("utf8"), sha256);
+    if (typeof meta === "string") throw new CorruptRemoteObjectError(this.objectUrl(metaPath), `is not valid original metadata (${meta})`);
+    const bytesPath = `originals/${meta.file}`;
+    const bytes = await this.#request("GET", bytesPath);
+    if (bytes === undefined) {
+      throw new CorruptRemoteObjectError(this.objectUrl(bytesPath), `is missing but ${this.objectUrl(metaPath)} refers to it`);
+    }
+    if (sha256Hex(bytes) !== sha256) {
+      throw new CorruptRemoteObjectError(this.objectUrl(bytesPath), `does not match its sha256 ${sha256} (the lock's): refused as corrupt`);
+    }
+    return { bytes, meta };
+  }
+
+  /** Whether the remote holds the original of `sha256` (its JSON, written last, commits it). */
+  async hasOriginal(sha256: string): Promise<boolean> {
+    return (await this.#request("HEAD", `originals/${sha256}.json`)) !== undefined;
+  }
+
+  /** Uploads an original, bytes first and the JSON last; an object already there is kept (write-once). */
+  async putOriginal(meta: OriginalMeta, bytes: Uint8Array): Promise<void> {
+    const extension = isOriginalFormat(meta.format) ? extensionOf(meta.format) : meta.file.slice(meta.file.lastIndexOf(".") + 1);
+    const file = `${meta.sha256}.${extension}`;
+    const remoteMeta: RemoteOriginalMeta = {
+      sha256: meta.sha256,
+      file,
+      format: meta.format,
+      bytes: meta.bytes,
+      width: meta.width,
+      height: meta.height,
+      provider: meta.provider,
+      ...(meta.recordId !== undefined && { recordId: meta.recordId }),
+      createdAt: meta.createdAt,
+    };
+    await this.#putOnce(`originals/${file}`, bytes, meta.sha256);
+    await this.#putOnce(`originals/${meta.sha256}.json`, Buffer.from(`${JSON.stringify(remoteMeta, null, 2)}\n`));
+  }
+
+  // ── Renditions ───────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * The rendition cached under `derived/<key>.json`, or `undefined` when there is none. A variant
+   * that does not match its hash throws a {@link CorruptRemoteObjectError} (the caller renders it again).
+   */
+  async getRendition(key: string): Promise<Rendition | undefined> {
+    const jsonPath = `derived/${key}.json`;
+    const text = await this.#request("GET", jsonPath);
+    if (text === undefined) return undefined;
+    const entry = parseRenditionEntry(text.toString("utf8"), key);
+    if (!entry) throw new CorruptRemoteObjectError(this.objectUrl(jsonPath), "is not a valid rendition entry");
+    const files = await Promise.all(entry.variants.map(({ file }) => this.#request("GET", `derived/${file}`)));
+    const missing = entry.variants.findIndex((_, i) => files[i] === undefined);
+    if (missing >= 0) return undefined;
+    const rendition = assembleRendition(entry, files as Buffer[]);
+    if (!rendition) throw new CorruptRemoteObjectError(this.objectUrl(jsonPath), "lists variants whose bytes do not match their sha256");
+    return rendition;
+  }
+
+  /** Uploads a rendition: variants first, the JSON last, each write-once. */
+  async putRendition(key: string, rendition: Rendition): Promise<void> {
+    const { json, files } = serializeRendition(key, rendition);
+    await Promise.all(files.map(({ name, bytes, hash }) => this.#putOnce(`derived/${name}`, bytes, hash)));
+    await this.#putOnce(`derived/${key}.json`, Buffer.from(json));
+  }
+
+  // ── Requests ─────────────────────────────────────────────────────────────────────────────────
+
+  /** PUT with `If-None-Match: *`: a 412 means the object is already there, which is success. */
+  async #putOnce(path: string, bytes: Uint8Array, sha256 = sha256Hex(bytes)): Promise<void> {
+    if (!this.writable) throw new ImagegenError(`Not writing ${this.objectUrl(path)}: the remote is read-only in this run.`);
+    await this.#request("PUT", path, {
+      body: bytes,
+      headers: {
+        "Content-Type": path.endsWith(".json") ? "application/json" : contentTypeOfFile(path),
+        "If-None-Match": "*",
+        // S3 checks the payload against it, so a damaged upload is refused rather than stored.
+        "X-Amz-Content-Sha256": sha256,
+      },
+    });
+  }
+
+  /**
+   * One request, retried like the API's when transient. Resolves with the body (`undefined` for a
+   * 404; an empty buffer for a HEAD or PUT); throws an {@link ImagegenError} naming the object and
+   * the endpoint, never a credential.
+   */
+  async #request(
+    method: "GET" | "HEAD" | "PUT",
+    path: string,
+    init: { body?: Uint8Array; headers?: Record<string, string> } = {},
+  ): Promise<Buffer | undefined> {
+    const { attempts, timeoutMs, retryDelayMs } = this.#options;
+    const url = `${this.#base}/${[...(this.location.prefix ? this.location.prefix.split("/") : []), ...path.split("/")].map(encodeURIComponent).join("/")}`;
+    const name = `${this.objectUrl(path)}${this.#endpointNote}`;
+    let lastProblem = "";
+    for (let attempt = 1; ; attempt++) {
+      let retryable: boolean;
+      try {
+        const response = await this.#limit(() => this.#send(method, url, init, timeoutMs));
+        if (response.status === 404 && method !== "PUT") return undefined;
+        if (response.status === 412 && method === "PUT") return Buffer.alloc(0);
+        if (response.ok) return response.body;
+        lastProblem = `HTTP ${response.status}${response.code ? ` ${response.code}` : ""}`;
+        retryable = response.status >= 500 || response.status === 429 || response.status === 408;
+      } catch (error) {
+        lastProblem = this.#redact(error instanceof Error && error.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : causeMessage(error));
+        retryable = true;
+      }
+      if (!retryable || attempt >= attempts) {
+        const tries = attempt > 1 ? ` after ${attempt} attempts` : "";
+        const verb = method === "PUT" ? "write" : "read";
+        throw new ImagegenError(`Could not ${verb} ${name}: ${lastProblem}${tries}.${accessHint(lastProblem, method)}`);
+      }
+      await sleep(backoffDelay(attempt, retryDelayMs, 30_000), undefined);
+    }
+  }
+
+  async #send(
+    method: string,
+    url: string,
+    init: { body?: Uint8Array; headers?: Record<string, string> },
+    timeoutMs: number,
+  ): Promise<{ status: number; ok: boolean; body: Buffer; code: string | undefined }> {
+    const signal = AbortSignal.timeout(timeoutMs);
+    const requestInit: RequestInit = { method, headers: init.headers ?? {}, signal, ...(init.body && { body: init.body }) };
+    const request = this.#client ? await this.#client.sign(url, requestInit) : new Request(url, requestInit);
+    const response = await fetch(request);
+    const body = Buffer.from(await response.arrayBuffer());
+    // S3's error code (NoSuchBucket, AccessDenied, …); the rest of its XML may echo a key id.
+    const code = response.ok ? undefined : /<Code>([A-Za-z]+)<\/Code>/.exec(body.toString("utf8"))?.[1];
+    return { status: response.status, ok: response.ok, body, code };
+  }
+
+  #redact(text: string): string {
+    let clean = text;
+    for (const secret of this.#secrets) clean = clean.replaceAll(secret, "***");
+    return clean;
+  }
+}
+
+/** `fetch failed` says nothing: the cause (ECONNRESET, ECONNREFUSED…) does. */
+function causeMessage(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause as { code?: string; message?: string } | undefined;
+  return cause?.code ?? cause?.message ?? error.message;
+}
+
+function accessHint(problem: string, method: string): string {
+  if (!/HTTP 40[13]/.test(problem)) return "";
+  return method === "PUT"
+    ? " Check that the AWS credentials of this run may write to the bucket (or set IMAGEGEN_REMOTE_WRITE=0)."
+    : " Check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) and the bucket's policy.";
+}
+
+function parseOriginalMeta(text: string, sha256: string): RemoteOriginalMeta | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return "not JSON";
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return "not an object";
+  const meta = value as Record<string, unknown>;
+  if (meta.sha256 !== sha256) return `"sha256" is not ${sha256}`;
+  // The file name is joined to the prefix: it must not point elsewhere.
+  if (typeof meta.file !== "string" || !new RegExp(`^${sha256}\\.[a-z0-9]+$`).test(meta.file)) return `"file" is not "${sha256}.<ext>"`;
+  for (const field of ["format", "provider", "createdAt"]) if (typeof meta[field] !== "string") return `"${field}" is not a string`;
+  for (const field of ["bytes", "width", "height"]) if (typeof meta[field] !== "number") return `"${field}" is not a number`;
+  if (meta.recordId !== undefined && typeof meta.recordId !== "string") return `"recordId" is not a string`;
+  return meta as unknown as RemoteOriginalMeta;
+}

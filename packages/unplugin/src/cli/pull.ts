@@ -1,0 +1,59 @@
+import { performance } from "node:perf_hooks";
+import { Engine, auditImages, truncate } from "@imagegen/core";
+import { type Output, count, seconds } from "./output.js";
+import { createProgress } from "./progress.js";
+import { type CommonFlags, openProject, quietLogger, reportDiscoveryErrors, requireRemote } from "./project.js";
+
+/**
+ * `imagegen pull`: downloads every locked original in use that the local store lacks from the
+ * remote store (SPEC §10), each checked against the lock's sha256. Calls no provider. Exit 1 if
+ * any could not be downloaded.
+ */
+export async function pullCommand(flags: CommonFlags, out: Output): Promise<number> {
+  const started = performance.now();
+  const project = await openProject(flags, out, quietLogger);
+  const { options, discovery } = project;
+  const remote = requireRemote(options, "pull");
+  reportDiscoveryErrors(project, out);
+  const audit = await auditImages(discovery.specs, { ...options, verifyBytes: false });
+  const wanted = audit.images.filter((image) => image.status === "missing" && image.locked);
+  // Frozen: a pull never pays for anything, whatever the lock says.
+  const engine = new Engine({ ...options, frozen: true });
+  const progress = createProgress(out, wanted.length);
+
+  const results = await Promise.all(
+    wanted.map(async (image) => {
+      try {
+        const original = await engine.resolveOriginal(image.spec);
+        await original.load();
+        progress.tick(`downloaded "${truncate(image.spec.prompt)}" ${original.width}×${original.height} (${out.where(image.locations[0]!)})`);
+        return { key: image.key, prompt: image.spec.prompt, outcome: "downloaded" as const };
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        progress.tick(`failed: ${message}`);
+        return { key: image.key, prompt: image.spec.prompt, outcome: "failed" as const, error: message };
+      }
+    }),
+  );
+  progress.stop();
+
+  const downloaded = results.filter((result) => result.outcome === "downloaded").length;
+  const failed = results.length - downloaded;
+  const present = audit.images.filter((image) => image.status !== "missing").length;
+  if (flags.json) {
+    out.json({
+      ok: failed === 0,
+      remote: remote.url,
+      downloaded,
+      present,
+      failed,
+      durationMs: Math.round(performance.now() - started),
+      images: results,
+    });
+  } else {
+    out.print(
+      `${remote.url}: ${downloaded} downloaded, ${present} already stored, ${failed} failed (${count(audit.images.length, "image")} in use) · ${seconds(performance.now() - started)}`,
+    );
+  }
+  return failed > 0 ? 1 : 0;
+}
