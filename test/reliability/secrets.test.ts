@@ -1,13 +1,14 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { inspect } from "node:util";
 import { type Emulator, startEmulator } from "@imagegen/emulator";
 import type { ImagegenPluginOptions } from "unplugin-imagegen";
 import { build, createServer } from "vite";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { FAKE_API_KEY, captureLogger, filesContaining, listFiles } from "../support/fixture-project.js";
 import { CLI, runCli } from "../support/run-cli.js";
+import { FAKE_AWS, startS3Server } from "../support/s3-server.js";
 import { importing, reliabilityProject } from "./support/project.js";
 
 // SPEC §5: "The API key never appears in a bundle, a log line, an error message, the store or
@@ -210,5 +211,59 @@ describe("the API key appears nowhere", () => {
     expect(outputs.join("\n")).not.toContain(FAKE_API_KEY);
     // The config file holds it (the user wrote it there); nothing imagegen wrote does.
     expect(await leaks(root)).toEqual(["imagegen.config.mjs"]);
+  });
+
+  // SPEC §10: "No credential appears in any output, log, error or file." The remote store's fake
+  // AWS credentials are looked for in everything a build and every CLI command said or wrote,
+  // locally and in the remote, including when the server echoes the key id back in a 403.
+  it("nor do the remote store's AWS credentials", { timeout: 120_000 }, async () => {
+    const s3 = await startS3Server({ prefix: "secrets" });
+    const secrets = Object.values(FAKE_AWS);
+    const shown: string[] = [];
+    try {
+      const root = await project();
+      const env = s3.env();
+      for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+      const log = captureLogger();
+      try {
+        await BUNDLERS.vite!(root, { root, apiKey: FAKE_API_KEY, apiUrl: emulator.url, logger: log.logger, strict: true });
+        // A wrong secret: the server refuses the signature and echoes the key id.
+        await rm(path.join(root, ".imagegen"), { recursive: true, force: true });
+        await rm(path.join(root, "node_modules"), { recursive: true, force: true });
+        vi.stubEnv("AWS_SECRET_ACCESS_KEY", "another-secret-that-is-wrong");
+        const error = await BUNDLERS.vite!(root, { root, apiKey: FAKE_API_KEY, apiUrl: emulator.url, logger: log.logger, strict: true }).then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+        expect(`${inspect(error, { depth: 20 })}`).toContain("HTTP 403 SignatureDoesNotMatch");
+        shown.push(`${inspect(error, { depth: 20 })}\n${(error as Error).stack}`, ...log.lines);
+      } finally {
+        vi.unstubAllEnvs();
+      }
+      expect(s3.requests.filter((request) => request.status === 403).length).toBeGreaterThan(0);
+
+      // The commands that talk to the remote (every command's output is covered above).
+      for (const command of ["generate", "check", "push", "pull"]) {
+        for (const extra of [[], ["--json"]]) {
+          const result = await runCli([command, ...extra], { cwd: root, apiUrl: emulator.url, env });
+          shown.push(result.stdout, result.stderr);
+        }
+      }
+      const refused = await runCli(["pull"], { cwd: root, apiUrl: emulator.url, env: { ...env, AWS_SECRET_ACCESS_KEY: "another-secret-that-is-wrong" } });
+      shown.push(refused.stdout, refused.stderr);
+
+      for (const secret of secrets) {
+        expect(shown.join("\n")).not.toContain(secret);
+        expect(await filesContaining(root, secret)).toEqual([]);
+      }
+      const objects = await s3.list("secrets/");
+      expect(objects.length).toBeGreaterThan(6);
+      for (const key of objects) {
+        const bytes = (await s3.read(key))!;
+        for (const secret of secrets) expect(bytes.includes(secret), key).toBe(false);
+      }
+    } finally {
+      await s3.close();
+    }
   });
 });

@@ -50,6 +50,8 @@ export interface S3Server {
   reset(): void;
   /** The next `count` requests fail this way. */
   fail(count: number, fault: S3Fault): void;
+  /** Drops the faults not used yet. */
+  heal(): void;
   /** Reads, writes, lists and deletes objects directly (unsigned, not counted): the test's own hands. */
   read(key: string): Promise<Buffer | undefined>;
   write(key: string, bytes: Uint8Array): Promise<void>;
@@ -99,7 +101,10 @@ export async function startS3Server(options: { bucket?: string; prefix?: string 
     if (fault) req.resume();
     if (fault) return void res.writeHead(Number(fault), { "content-type": "application/xml" }).end(s3Error("InternalError", "We encountered an internal error."));
     if (!internal && record.signed && !(await signatureMatches(req))) {
-      return void res.writeHead(403, { "content-type": "application/xml" }).end(s3Error("SignatureDoesNotMatch", "The request signature we calculated does not match."));
+      // As S3 does, the answer echoes the key id (imagegen must not print it).
+      const keyId = /Credential=([^/]+)\//.exec(String(req.headers.authorization))?.[1] ?? "";
+      const detail = `<AWSAccessKeyId>${keyId}</AWSAccessKeyId>`;
+      return void res.writeHead(403, { "content-type": "application/xml" }).end(s3Error("SignatureDoesNotMatch", "The request signature we calculated does not match.", detail));
     }
     if (req.method === "PUT" && req.headers["if-none-match"] === "*" && (await s3rver.store.existsObject(bucket, key))) {
       req.resume();
@@ -131,6 +136,7 @@ export async function startS3Server(options: { bucket?: string; prefix?: string 
       counted = [];
     },
     fail: (count, fault) => faults.push(...Array.from({ length: count }, () => fault)),
+    heal: () => faults.splice(0),
     async read(key) {
       const response = await fetch(objectUrl(key), { headers: internal });
       return response.ok ? Buffer.from(await response.arrayBuffer()) : undefined;
@@ -188,6 +194,6 @@ async function signatureMatches(req: http.IncomingMessage): Promise<boolean> {
   return (await signer.signature()) === signature;
 }
 
-function s3Error(code: string, message: string): string {
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`;
+function s3Error(code: string, message: string, detail = ""): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message>${detail}</Error>`;
 }

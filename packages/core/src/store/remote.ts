@@ -48,7 +48,7 @@ export interface RemoteStoreOptions {
 export class CorruptRemoteObjectError extends ImagegenError {
   readonly object: string;
   constructor(object: string, problem: string) {
-    super(`${object} ${problem}`);
+    super(`${object} ${problem}.`);
     this.name = "CorruptRemoteObjectError";
     this.object = object;
   }
