@@ -207,7 +207,7 @@ describe("the remote store", () => {
     await wipe(root);
     s3.fail(100, "503");
     emulator.reset();
-    const down = await build(root, { ...remote, IMAGEGEN_REMOTE_WRITE: "0" }, { retries: 2 });
+    const down = await build(root, { ...remote, IMAGEGEN_REMOTE_WRITE: "0" }, { attempts: 2 });
     s3.heal();
     expect(down.message).toContain(`s3://${s3.bucket}/${PREFIX}/faults/originals/`);
     expect(down.message).toContain(`at ${s3.endpoint}: HTTP 503 InternalError after 2 attempts`);

@@ -145,7 +145,7 @@ export class Engine {
    * a different image, so it is never paid for silently. `undefined` for an unlocked key.
    */
   async #pinned(key: OriginalKey, spec: ImageSpec): Promise<OriginalRef | undefined> {
-    const locked = (await this.#lock()).images[key];
+    const locked = (await this.#lockfileData()).images[key];
     if (!locked || this.#unpinned.has(key)) return undefined;
     if (!this.options.remote) throw this.#missingEverywhere(key, spec, locked);
     let download: Promise<Buffer> | undefined;
