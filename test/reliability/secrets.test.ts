@@ -218,6 +218,7 @@ describe("the API key appears nowhere", () => {
   // locally and in the remote, including when the server echoes the key id back in a 403.
   it("nor do the remote store's AWS credentials", { timeout: 120_000 }, async () => {
     const s3 = await startS3Server({ prefix: "secrets" });
+    emulator.reset();
     const secrets = Object.values(FAKE_AWS);
     const shown: string[] = [];
     try {
