@@ -1,6 +1,5 @@
 import path from "node:path";
 import pLimit, { type LimitFunction } from "p-limit";
-import sharp from "sharp";
 import { removeStaleTempFiles } from "./store/atomic-write.js";
 import { DerivedCache, renditionKey } from "./store/derived-cache.js";
 import { ImagegenError, formatLocation, truncate } from "./errors.js";
@@ -14,6 +13,7 @@ import type { ImageSpec } from "./spec/spec.js";
 import { DamagedOriginalError, type OriginalMeta, Store } from "./store/store.js";
 import { type Rendition, renderVariants } from "./render/variants.js";
 import { CorruptRemoteObjectError, type RemoteStore } from "./store/remote.js";
+import { loadSharp } from "./sharp.js";
 
 /** An original ready to be rendered: its identity, and how to read its bytes when needed. */
 export interface OriginalRef {
@@ -328,7 +328,7 @@ export class Engine {
 
     if (!paid) {
       const bytes = Buffer.from(image.bytes);
-      const { width, height } = await sharp(bytes).metadata();
+      const { width, height } = await (await loadSharp())(bytes).metadata();
       return { key, sha256: sha256Hex(bytes), width, height, stored: false, load: async () => bytes };
     }
     const meta = await this.store.put(spec.generation, image, provider.id);
@@ -357,8 +357,8 @@ export class Engine {
     this.#lockfile = Promise.resolve(data);
   }
 
-  #rendition(original: OriginalRef, spec: ImageSpec): Promise<Rendition> {
-    const key = renditionKey(original.sha256, spec.output);
+  async #rendition(original: OriginalRef, spec: ImageSpec): Promise<Rendition> {
+    const key = renditionKey(original.sha256, spec.output, await this.derivedCache.encoder());
     let pending = this.#renditions.get(key);
     if (!pending) {
       // Cache reads run at once; sharp's work is bounded by the process's render pool (variants.ts).

@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
-import sharp, { type Metadata } from "sharp";
+import type { Metadata } from "sharp";
 import { sleep } from "../abortable-sleep.js";
+import { decodeToLastRow, loadSharp } from "../sharp.js";
 import { sha256Hex } from "../spec/key.js";
 import type { InputImage } from "../spec/spec.js";
 import { AssetUploads } from "./onemin-assets.js";
@@ -166,7 +167,7 @@ async function uploadAsset(settings: OneminSettings, input: InputImage, signal: 
   let type = sniffImageType(bytes);
   let name = basename(input.path);
   if (type === undefined) {
-    bytes = await sharp(bytes).png().toBuffer();
+    bytes = await (await loadSharp())(bytes).png().toBuffer();
     type = "image/png";
     name = `${name.replace(/\.[^.]*$/, "")}.png`;
   }
@@ -432,7 +433,7 @@ function allowedDownloadUrl(settings: OneminSettings, location: string, base: UR
 async function assertCompleteImage(bytes: Uint8Array, host: string, apiKey: string): Promise<void> {
   let metadata: Metadata;
   try {
-    metadata = await sharp(bytes).metadata();
+    metadata = await (await loadSharp())(bytes).metadata();
   } catch (cause) {
     const start = Buffer.from(bytes.subarray(0, 40)).toString("latin1");
     throw new ProviderError(`The download from ${host} is not an image (${bytes.length} bytes starting ${quoteText(start, apiKey)})`, {
@@ -440,11 +441,9 @@ async function assertCompleteImage(bytes: Uint8Array, host: string, apiKey: stri
       cause,
     });
   }
-  const { width, format } = metadata;
-  const height = metadata.pageHeight ?? metadata.height;
+  const { format } = metadata;
   try {
-    if (!width || !height) throw new Error("no pixel size");
-    await sharp(bytes, { sequentialRead: true }).extract({ left: 0, top: height - 1, width: 1, height: 1 }).raw().toBuffer();
+    await decodeToLastRow(bytes, metadata);
   } catch (cause) {
     const reason = cause instanceof Error ? cause.message : String(cause);
     throw new ProviderError(`The ${format ?? "image"} from ${host} is incomplete or corrupt (${bytes.length} bytes: ${reason})`, {

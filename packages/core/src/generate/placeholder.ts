@@ -1,4 +1,4 @@
-import sharp from "sharp";
+import { loadSharp } from "../sharp.js";
 import { originalKey } from "../spec/key.js";
 import type { GenerationRequest, Provider } from "./provider.js";
 import { SIZE_PIXELS } from "../spec/spec.js";
@@ -22,6 +22,7 @@ export function createPlaceholderProvider(): Provider {
     async generate(request, { signal }) {
       signal.throwIfAborted();
       const pixels = SIZE_PIXELS[request.size];
+      const sharp = await loadSharp();
       const bytes = await sharp(Buffer.from(placeholderSvg(request, pixels)))
         .png({ compressionLevel: 6 })
         .toBuffer();

@@ -1,13 +1,12 @@
+import { readdir } from "node:fs/promises";
 import path from "node:path";
-import { loadConfig } from "c12";
-import { z } from "zod";
 import { ImagegenError } from "../errors.js";
 import type { ImagegenOptions, Logger, ResolvedOptions } from "./options.js";
 import type { Provider } from "../generate/provider.js";
 import { DEFAULT_MAX_RETRY_AFTER_MS } from "../generate/generate-with-retry.js";
 import { DEFAULT_API_URL, createOneminProvider } from "../generate/onemin.js";
 import { createPlaceholderProvider } from "../generate/placeholder.js";
-import { validateDefaults } from "../spec/image-options-schema.js";
+import { describeValue, validateDefaults } from "../spec/image-options-schema.js";
 import { DEFAULT_MODEL } from "../spec/spec.js";
 import { RemoteStore, parseRemoteUrl } from "../store/remote.js";
 
@@ -28,7 +27,10 @@ export interface LoadedConfig {
  */
 export async function loadConfigFile(root: string, configFile?: string | false): Promise<LoadedConfig> {
   if (configFile === false) return { config: {}, file: undefined };
+  // c12 (and the TypeScript loader behind it) is imported only when there is a file to read.
+  if (!configFile && !(await mayHaveConfigFile(root))) return { config: {}, file: undefined };
   try {
+    const { loadConfig } = await import("c12");
     const loaded = await loadConfig<ImagegenOptions & Record<string, unknown>>({
       cwd: root,
       name: "imagegen",
@@ -47,36 +49,83 @@ export async function loadConfigFile(root: string, configFile?: string | false):
   }
 }
 
-const positiveInteger = z.number().int().positive();
-const optionsSchema = z.object({
-  provider: z.union([z.enum(["onemin", "placeholder"]), z.custom<Provider>(isProvider)]).optional(),
-  apiKey: z.string().min(1).optional(),
-  apiUrl: z.url().optional(),
-  model: z.string().min(1).optional(),
-  defaults: z.record(z.string(), z.unknown()).optional(),
-  styles: z
-    .record(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a style name is 1 to 64 letters, digits, ".", "_" or "-"'), z.string().min(1))
-    .optional(),
-  store: z.string().min(1).optional(),
-  lockfile: z.string().min(1).optional(),
-  cacheDir: z.string().min(1).optional(),
-  concurrency: positiveInteger.optional(),
-  maxGenerations: z.union([z.number().int().nonnegative(), z.literal(Infinity)]).optional(),
-  frozen: z.boolean().optional(),
-  strict: z.boolean().optional(),
-  manifests: z.array(z.string()).optional(),
-  sources: z.array(z.string()).optional(),
-  timeoutMs: positiveInteger.optional(),
-  attempts: positiveInteger.optional(),
-  retries: positiveInteger.optional(),
-  maxRetryAfterMs: z.number().int().nonnegative().optional(),
-  retryDelayMs: z.number().int().nonnegative().optional(),
-  maxDownloadBytes: positiveInteger.optional(),
-  remote: z.union([z.string().min(1), z.object({ url: z.string().min(1), write: z.boolean().optional() }).strict()]).optional(),
-  root: z.string().optional(),
-  logger: z.custom<Logger>((value) => typeof value === "object" && value !== null).optional(),
-  configFile: z.union([z.string(), z.literal(false)]).optional(),
-});
+/**
+ * Where c12 would find `imagegen.config.*`: the root, or its `.config/` folder (as
+ * `imagegen.*` or `imagegen.config.*`). Any name that might be one counts; c12 then decides.
+ */
+async function mayHaveConfigFile(root: string): Promise<boolean> {
+  const names = async (dir: string) => readdir(dir).catch(() => [] as string[]);
+  if ((await names(root)).some((name) => name.startsWith("imagegen.config"))) return true;
+  return (await names(path.join(root, ".config"))).some((name) => name.startsWith("imagegen."));
+}
+
+/** What a value of an option must be; `undefined` when it is. */
+type OptionRule = (value: unknown) => string | undefined;
+
+const STYLE_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+const rule =
+  (allowed: string, accepts: (value: unknown) => boolean): OptionRule =>
+  (value) =>
+    accepts(value) ? undefined : `must be ${allowed} (got ${describeValue(value)})`;
+const text = rule("non-empty text", (v) => typeof v === "string" && v !== "");
+const positiveInteger = rule("a positive integer", (v) => Number.isSafeInteger(v) && (v as number) > 0);
+const wholeNumber = rule("a whole number, 0 or more", (v) => Number.isSafeInteger(v) && (v as number) >= 0);
+const flag = rule("true or false", (v) => typeof v === "boolean");
+const globs = rule("a list of globs", (v) => Array.isArray(v) && v.every((item) => typeof item === "string"));
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * Every option of {@link ResolveOptionsInput} and what it accepts (checked before any default
+ * applies). Plain functions, not a schema library: they run in every build, and importing zod cost
+ * a whole warm `vite build` process 45–70 ms, more than imagegen's whole share of it.
+ */
+const OPTION_RULES: Record<keyof ResolveOptionsInput, OptionRule> = {
+  provider: rule('"onemin", "placeholder" or a provider (an object with an id and a generate function)', (v) =>
+    v === "onemin" || v === "placeholder" || isProvider(v),
+  ),
+  apiKey: text,
+  apiUrl: rule("an absolute URL", (v) => typeof v === "string" && URL.canParse(v)),
+  model: text,
+  defaults: rule("a mapping of image parameters", isObject),
+  styles: (value) => {
+    if (!isObject(value)) return `must be a mapping of style names to text (got ${describeValue(value)})`;
+    for (const [name, styleText] of Object.entries(value)) {
+      if (!STYLE_NAME.test(name)) {
+        return `name ${JSON.stringify(name)} is not allowed; a style name is 1 to 64 letters, digits, ".", "_" or "-"`;
+      }
+      if (typeof styleText !== "string" || styleText === "") {
+        return `style ${JSON.stringify(name)} must be non-empty text (got ${describeValue(styleText)})`;
+      }
+    }
+    return undefined;
+  },
+  store: text,
+  lockfile: text,
+  cacheDir: text,
+  concurrency: positiveInteger,
+  maxGenerations: rule("a whole number, 0 or more, or Infinity", (v) => v === Infinity || wholeNumber(v) === undefined),
+  frozen: flag,
+  strict: flag,
+  manifests: globs,
+  sources: globs,
+  timeoutMs: positiveInteger,
+  attempts: positiveInteger,
+  retries: positiveInteger,
+  maxRetryAfterMs: wholeNumber,
+  retryDelayMs: wholeNumber,
+  maxDownloadBytes: positiveInteger,
+  remote: (value) => {
+    const allowed = `must be an s3:// URL or { url, write } (got ${describeValue(value)})`;
+    if (typeof value === "string") return value === "" ? allowed : undefined;
+    if (!isObject(value) || typeof value.url !== "string" || value.url === "") return allowed;
+    const extra = Object.keys(value).find((key) => key !== "url" && key !== "write");
+    if (extra !== undefined) return `unknown field ${JSON.stringify(extra)}; allowed: url, write`;
+    return value.write === undefined || typeof value.write === "boolean" ? undefined : `write must be true or false (got ${describeValue(value.write)})`;
+  },
+  root: rule("a path", (v) => typeof v === "string"),
+  logger: rule("an object with info and warn functions", isObject),
+  configFile: rule("a path or false", (v) => typeof v === "string" || v === false),
+};
 
 function isProvider(value: unknown): value is Provider {
   return (
@@ -114,19 +163,12 @@ export async function resolveOptions(
   const merged: ResolveOptionsInput = { ...config, ...withoutUndefined(inline) };
   const where = file ?? "imagegen options";
 
-  const parsed = optionsSchema.safeParse(merged);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    if (issue.code === "invalid_key") {
-      // A bad name in a record (a style): name the option, the key and what a key may be.
-      const field = issue.path.slice(0, -1).join(".");
-      const key = JSON.stringify(String(issue.path.at(-1)));
-      throw new ImagegenError(`Invalid option "${field}" in ${where}: name ${key} is not allowed; ${issue.issues[0]?.message ?? issue.message}`);
-    }
-    const field = issue.path.join(".") || "(root)";
-    throw new ImagegenError(`Invalid option "${field}" in ${where}: ${issue.message}`);
+  for (const [name, check] of Object.entries(OPTION_RULES)) {
+    const value = merged[name as keyof ResolveOptionsInput];
+    const problem = value === undefined ? undefined : check(value);
+    if (problem) throw new ImagegenError(`Invalid option "${name}" in ${where}: ${problem}`);
   }
-  const knownKeys = new Set(Object.keys(optionsSchema.shape));
+  const knownKeys = new Set(Object.keys(OPTION_RULES));
   const unknown = Object.keys(merged).filter((key) => !knownKeys.has(key));
   if (unknown.length > 0) {
     throw new ImagegenError(

@@ -1,6 +1,5 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import fg from "fast-glob";
 import { ImagegenError } from "../errors.js";
 import { type OriginalKey, originalKey } from "../spec/key.js";
 import { type Manifest, parseManifest } from "../spec/manifest.js";
@@ -50,10 +49,11 @@ export const ALWAYS_IGNORED = [
  */
 export async function discoverSpecs(options: ResolvedOptions): Promise<Discovery> {
   const ignore = [...ALWAYS_IGNORED, ...insideRoot(options.root, [options.storeDir, options.cacheDir])];
-  const glob = (patterns: string[]) =>
+  // fast-glob is imported here, not with the module: only the CLI scans a project.
+  const glob = async (patterns: string[]) =>
     patterns.length === 0
-      ? Promise.resolve([])
-      : fg(patterns, { cwd: options.root, absolute: true, onlyFiles: true, ignore, followSymbolicLinks: false });
+      ? []
+      : (await import("fast-glob")).default(patterns, { cwd: options.root, absolute: true, onlyFiles: true, ignore, followSymbolicLinks: false });
   const [manifestFiles, sourceFiles] = await Promise.all([glob(options.manifests), glob(options.sources)]);
 
   const resolved: ImageSpec[] = [];

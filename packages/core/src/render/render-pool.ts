@@ -1,6 +1,6 @@
 import os from "node:os";
 import pLimit, { type LimitFunction } from "p-limit";
-import sharp from "sharp";
+import type { SharpModule } from "../sharp.js";
 
 /**
  * Where sharp's work runs. One per process (sharp's settings are process-wide, and a client and
@@ -16,16 +16,28 @@ export class RenderPool {
   readonly pixels: number;
   readonly #pipeline: LimitFunction;
   readonly #pixels: PixelBudget;
+  readonly #sharp: SharpModule | undefined;
 
-  constructor(options: { pipelines: number; pixels: number }) {
+  /** @param options.sharp when given, sharp's settings are imagegen's while a pipeline runs ({@link ownSharpSettings}) */
+  constructor(options: { pipelines: number; pixels: number; sharp?: SharpModule }) {
     this.pipelines = options.pipelines;
     this.pixels = options.pixels;
     this.#pipeline = pLimit(options.pipelines);
     this.#pixels = new PixelBudget(options.pixels);
+    this.#sharp = options.sharp;
   }
 
   pipeline<T>(work: () => Promise<T>): Promise<T> {
-    return this.#pipeline(work);
+    const sharp = this.#sharp;
+    if (!sharp) return this.#pipeline(work);
+    return this.#pipeline(async () => {
+      const restore = ownSharpSettings(sharp);
+      try {
+        return await work();
+      } finally {
+        restore();
+      }
+    });
   }
 
   /**
@@ -88,22 +100,42 @@ const DEFAULT_PIXELS = 2 * 4096 * 4096;
 
 let shared: RenderPool | undefined;
 
-/**
- * The process's pool, made on first use. It also sets sharp's own concurrency (threads per
- * pipeline) to 1: parallelism comes from running one pipeline per core, which keeps every core
- * busy on independent work instead of splitting one encode across threads that wait on each
- * other (and libvips's operation cache, which holds decoded inputs, off: nothing is rendered twice).
- */
-export function sharedRenderPool(): RenderPool {
+/** The process's pool, made on first use. */
+export function sharedRenderPool(sharp: SharpModule): RenderPool {
   if (!shared) {
-    sharp.concurrency(1);
-    sharp.cache(false);
     shared = new RenderPool({
+      sharp,
       pipelines: Math.max(1, Math.min(os.availableParallelism(), libuvThreads() - 1)),
       pixels: DEFAULT_PIXELS,
     });
   }
   return shared;
+}
+
+let running = 0;
+let saved: { concurrency: number; cache: ReturnType<SharpModule["cache"]> } | undefined;
+
+/**
+ * While any of imagegen's pipelines runs, sharp's own concurrency (threads per pipeline) is 1:
+ * parallelism comes from one pipeline per core, which keeps every core busy on independent work
+ * instead of splitting one encode across threads that wait on each other; and libvips's operation
+ * cache, which holds decoded inputs, is off: nothing is rendered twice. Both are process-wide, so
+ * they are given back as they were as soon as none of imagegen's pipelines runs: another plugin in
+ * the same process keeps its own. Returns the function that ends this pipeline's claim.
+ */
+function ownSharpSettings(sharp: SharpModule): () => void {
+  if (running++ === 0) {
+    saved = { concurrency: sharp.concurrency(), cache: sharp.cache() };
+    sharp.concurrency(1);
+    sharp.cache(false);
+  }
+  return () => {
+    if (--running > 0 || !saved) return;
+    const { concurrency, cache } = saved;
+    sharp.concurrency(concurrency);
+    sharp.cache({ memory: cache.memory.max, files: cache.files.max, items: cache.items.max });
+    saved = undefined;
+  };
 }
 
 /** sharp pipelines and file system calls share libuv's pool (4 threads unless set). */

@@ -1,4 +1,5 @@
-import sharp, { type Sharp } from "sharp";
+import type { Sharp } from "sharp";
+import { type SharpModule, loadSharp } from "../sharp.js";
 import { sha256Hex } from "../spec/key.js";
 import { type RenderPool, sharedRenderPool } from "./render-pool.js";
 import type { OutputFormat, OutputParams } from "../spec/spec.js";
@@ -73,25 +74,27 @@ export interface OriginalSource {
 export async function renderVariants(
   original: Buffer | OriginalSource,
   output: OutputParams,
-  pool: RenderPool = sharedRenderPool(),
+  pool?: RenderPool,
 ): Promise<Rendition> {
-  const source = Buffer.isBuffer(original) ? await bufferSource(original) : original;
+  const sharp = await loadSharp();
+  pool ??= sharedRenderPool(sharp);
+  const source = Buffer.isBuffer(original) ? await bufferSource(sharp, original) : original;
   const originalPixels = source.width * source.height;
   const framePixels = sum(variantSizes(source, output).map((size) => size.width * size.height));
   const budget = await pool.reserve(originalPixels + framePixels);
   try {
     const { sizes, frames, placeholder } = await pool.pipeline(async () => {
       // The encoded bytes and the decoded pixels live only inside this pipeline.
-      const decoded = await decode(await source.load());
+      const decoded = await decode(sharp, await source.load());
       const sizes = variantSizes(decoded.raw, output);
       const frames = new Map<string, Frame>();
       for (const format of output.formats) {
         for (const size of sizes) {
           const key = frameKey(size, format);
-          if (!frames.has(key)) frames.set(key, await makeFrame(decoded, size, output, format));
+          if (!frames.has(key)) frames.set(key, await makeFrame(sharp, decoded, size, output, format));
         }
       }
-      const placeholder = output.placeholder === "blur" ? await blurPlaceholder(decoded, output) : undefined;
+      const placeholder = output.placeholder === "blur" ? await blurPlaceholder(sharp, decoded, output) : undefined;
       return { sizes, frames, placeholder };
     });
     budget.release(originalPixels);
@@ -125,10 +128,16 @@ function frameKey(size: Size, format: OutputFormat): string {
   return `${size.width}x${size.height}${format === "jpeg" ? ":white" : ""}`;
 }
 
-async function makeFrame(decoded: Decoded, size: Size, output: OutputParams, format: OutputFormat): Promise<Frame> {
+async function makeFrame(
+  sharp: SharpModule,
+  decoded: Decoded,
+  size: Size,
+  output: OutputParams,
+  format: OutputFormat,
+): Promise<Frame> {
   const resized = size.width !== decoded.raw.width || size.height !== decoded.raw.height;
   if (!resized && format !== "jpeg") return decoded;
-  const { data: pixels, info } = await frame(decoded, size, output, format).raw().toBuffer({ resolveWithObject: true });
+  const { data: pixels, info } = await frame(sharp, decoded, size, output, format).raw().toBuffer({ resolveWithObject: true });
   return { pixels, raw: { width: info.width, height: info.height, channels: info.channels } };
 }
 
@@ -136,13 +145,13 @@ function sum(values: number[]): number {
   return values.reduce((total, value) => total + value, 0);
 }
 
-async function bufferSource(bytes: Buffer): Promise<OriginalSource> {
+async function bufferSource(sharp: SharpModule, bytes: Buffer): Promise<OriginalSource> {
   // The header only: no decoding.
   const { autoOrient } = await sharp(bytes).metadata();
   return { width: autoOrient.width, height: autoOrient.height, load: async () => bytes };
 }
 
-async function decode(bytes: Buffer): Promise<Decoded> {
+async function decode(sharp: SharpModule, bytes: Buffer): Promise<Decoded> {
   const { data: pixels, info } = await sharp(bytes).autoOrient().toColourspace("srgb").raw().toBuffer({
     resolveWithObject: true,
   });
@@ -197,7 +206,13 @@ function scaledSize(original: Size, frameSize: Size, width: number, output: Outp
 }
 
 /** A pipeline from the decoded pixels to exactly `size`, cropped or letterboxed per `fit`. */
-function frame(decoded: Decoded, size: Size, output: OutputParams, format: OutputFormat | "placeholder"): Sharp {
+function frame(
+  sharp: SharpModule,
+  decoded: Decoded,
+  size: Size,
+  output: OutputParams,
+  format: OutputFormat | "placeholder",
+): Sharp {
   let image = sharp(decoded.pixels, { raw: decoded.raw });
   // JPEG has no alpha: transparent areas and letterbox bands become white, not black.
   const background = format === "jpeg" ? WHITE : TRANSPARENT;
@@ -211,10 +226,10 @@ function frame(decoded: Decoded, size: Size, output: OutputParams, format: Outpu
 }
 
 /** A ~16px-wide blurred WebP of the same framing as the variants, well under 1 KB as a data URL. */
-async function blurPlaceholder(decoded: Decoded, output: OutputParams): Promise<string> {
+async function blurPlaceholder(sharp: SharpModule, decoded: Decoded, output: OutputParams): Promise<string> {
   const frameSize = framedSize(decoded.raw, output);
   const width = Math.min(PLACEHOLDER_WIDTH, frameSize.width);
   const size = { width, height: Math.max(1, Math.round((width * frameSize.height) / frameSize.width)) };
-  const bytes = await frame(decoded, size, output, "placeholder").blur(1).webp({ quality: 40, effort: 6 }).toBuffer();
+  const bytes = await frame(sharp, decoded, size, output, "placeholder").blur(1).webp({ quality: 40, effort: 6 }).toBuffer();
   return `data:image/webp;base64,${bytes.toString("base64")}`;
 }

@@ -1,4 +1,3 @@
-import { z } from "zod";
 import { ImagegenError } from "../errors.js";
 import {
   FITS,
@@ -18,6 +17,10 @@ import {
  * The one set of rules for every image option (SPEC §2). `gen:` queries hand in strings
  * ("2K", "0.7", "640;1280"); manifests and config hand in YAML/JS values (numbers, lists):
  * each field accepts both and yields the typed value, so both inputs share one key.
+ *
+ * Plain functions rather than a schema library: every rule is a parser of its own, and a warm
+ * build parses every `gen:` id, so the rules must load with the plugin for nothing (importing zod
+ * cost a whole process 45–70 ms, more than imagegen's whole share of a warm build).
  */
 
 /** Parameters a `gen:` query, a manifest image or `defaults` may set (everything but `prompt`). */
@@ -117,60 +120,91 @@ function toAlt(value: unknown): string | undefined {
   return [...text].length <= MAX_PROMPT_LENGTH && !CONTROL.test(text) ? text : undefined;
 }
 
+/** One problem of one input: names that are not allowed, or a value that is not. */
+export type FieldIssue =
+  | { code: "unknown_keys"; keys: string[]; path: (string | number)[] }
+  | { code: "invalid"; message: string; path: (string | number)[] };
+
+export type FieldsResult<T> = { success: true; data: T } | { success: false; issues: FieldIssue[] };
+
+/** Checks one value (`undefined` when absent): returns what it means, or reports its issues and returns `undefined`. */
+type Field<T> = (value: unknown, report: (message: string, path?: (string | number)[]) => void) => T | undefined;
+
+/** A set of named fields; strict: a name it does not know is an issue, never ignored. */
+export class FieldsSchema<T> {
+  readonly fields: Readonly<Record<string, Field<unknown>>>;
+
+  constructor(fields: Record<string, Field<unknown>>) {
+    this.fields = fields;
+  }
+
+  /** The same fields and more. */
+  extend<U>(fields: Record<string, Field<unknown>>): FieldsSchema<T & U> {
+    return new FieldsSchema({ ...this.fields, ...fields });
+  }
+
+  /** Every field checked (issues in field order, unknown names last); absent fields stay absent. */
+  safeParse(input: Record<string, unknown>): FieldsResult<T> {
+    const issues: FieldIssue[] = [];
+    const data: Record<string, unknown> = {};
+    for (const [name, field] of Object.entries(this.fields)) {
+      const value = Object.hasOwn(input, name) ? input[name] : undefined;
+      const parsed = field(value, (message, path = []) => issues.push({ code: "invalid", message, path: [name, ...path] }));
+      if (parsed !== undefined) data[name] = parsed;
+    }
+    const unknown = Object.keys(input).filter((key) => !Object.hasOwn(this.fields, key));
+    if (unknown.length > 0) issues.push({ code: "unknown_keys", keys: unknown, path: [] });
+    return issues.length > 0 ? { success: false, issues } : { success: true, data: data as T };
+  }
+}
+
 /** One scalar option: `parse` returns undefined for anything it does not accept. */
-function option<T>(name: string, allowed: string, parse: (value: unknown) => T | undefined) {
-  return z
-    .unknown()
-    .transform((value, ctx): T | undefined => {
-      if (value === undefined) return undefined;
-      const parsed = parse(value);
-      if (parsed !== undefined) return parsed;
-      const message = `${name} must be ${allowed} (got ${describeValue(value)})`;
-      ctx.addIssue({ code: "custom", input: value, message });
-      return z.NEVER;
-    })
-    .optional();
+function option<T>(name: string, allowed: string, parse: (value: unknown) => T | undefined): Field<T> {
+  return (value, report) => {
+    if (value === undefined) return undefined;
+    const parsed = parse(value);
+    if (parsed === undefined) report(`${name} must be ${allowed} (got ${describeValue(value)})`);
+    return parsed;
+  };
 }
 
 /** A list option: a `;`-separated string (queries, also allowed in YAML) or a YAML/JS list. */
-function listOption<T>(name: string, items: string, parseItem: (value: unknown) => T | undefined, maxItems = Infinity) {
-  return z
-    .unknown()
-    .transform((value, ctx): T[] | undefined => {
-      if (value === undefined) return undefined;
-      const count = typeof value === "string" ? value.split(";").length : Array.isArray(value) ? value.length : 0;
-      if (count > maxItems) {
-        ctx.addIssue({ code: "custom", input: value, message: `${name} takes at most ${maxItems} ${items} (got ${count})` });
-        return z.NEVER;
-      }
-      if (typeof value === "string") {
-        const parsed = value.split(";").map(parseItem);
-        if (parsed.every((item) => item !== undefined)) return parsed as T[];
-        const message = `${name} must be ${items} separated by ";" (got ${describeValue(value)})`;
-        ctx.addIssue({ code: "custom", input: value, message });
-        return z.NEVER;
-      }
-      if (!Array.isArray(value) || value.length === 0) {
-        const message = `${name} must be a list of ${items} (got ${describeValue(value)})`;
-        ctx.addIssue({ code: "custom", input: value, message });
-        return z.NEVER;
-      }
-      const parsed = value.map(parseItem);
-      parsed.forEach((item, index) => {
-        if (item !== undefined) return;
-        const message = `${name} must be a list of ${items} (got ${describeValue(value[index])})`;
-        ctx.addIssue({ code: "custom", input: value[index], path: [index], message });
-      });
-      return parsed.every((item) => item !== undefined) ? (parsed as T[]) : z.NEVER;
-    })
-    .optional();
+function listOption<T>(
+  name: string,
+  items: string,
+  parseItem: (value: unknown) => T | undefined,
+  maxItems = Infinity,
+): Field<T[]> {
+  return (value, report) => {
+    if (value === undefined) return undefined;
+    const count = typeof value === "string" ? value.split(";").length : Array.isArray(value) ? value.length : 0;
+    if (count > maxItems) {
+      report(`${name} takes at most ${maxItems} ${items} (got ${count})`);
+      return undefined;
+    }
+    if (typeof value === "string") {
+      const parsed = value.split(";").map(parseItem);
+      if (parsed.every((item) => item !== undefined)) return parsed as T[];
+      report(`${name} must be ${items} separated by ";" (got ${describeValue(value)})`);
+      return undefined;
+    }
+    if (!Array.isArray(value) || value.length === 0) {
+      report(`${name} must be a list of ${items} (got ${describeValue(value)})`);
+      return undefined;
+    }
+    const parsed = value.map(parseItem);
+    parsed.forEach((item, index) => {
+      if (item === undefined) report(`${name} must be a list of ${items} (got ${describeValue(value[index])})`, [index]);
+    });
+    return parsed.every((item) => item !== undefined) ? (parsed as T[]) : undefined;
+  };
 }
 
 const oneOf = (values: readonly string[]) => `one of ${values.join(", ")}`;
 const LABEL_RULE = `1 to 64 letters, digits, ".", "_" or "-"`;
 
 /** Every parameter of an image; strict, so a misspelt name is an error, never ignored. */
-export const imageParametersSchema = z.strictObject({
+export const imageParametersSchema = new FieldsSchema<ImageParameters>({
   size: option<ImageSize>("size", oneOf(IMAGE_SIZES), toOneOf(IMAGE_SIZES)),
   temperature: option("temperature", "a number from 0 to 2", (v) => {
     const n = toNumber(v);
@@ -199,10 +233,10 @@ export const imageParametersSchema = z.strictObject({
 });
 
 /** The prompt: NFC-normalised and trimmed, so that the same words always give the same key. */
-export const promptSchema = z.unknown().transform((value, ctx): string => {
+export const promptField: Field<string> = (value, report) => {
   const fail = (message: string) => {
-    ctx.addIssue({ code: "custom", input: value, message });
-    return z.NEVER;
+    report(message);
+    return undefined;
   };
   if (value === undefined) return fail("prompt is missing; every image needs a prompt");
   if (typeof value !== "string") return fail(`prompt must be text (got ${describeValue(value)})`);
@@ -218,30 +252,22 @@ export const promptSchema = z.unknown().transform((value, ctx): string => {
     return fail(`prompt must not contain control characters other than tab and newline (got U+${code})`);
   }
   return prompt;
-});
+};
 
 /** A manifest image: the same parameters plus its prompt. */
-export const imageEntrySchema = imageParametersSchema.extend({ prompt: promptSchema });
+export const imageEntrySchema = imageParametersSchema.extend<{ prompt: string }>({ prompt: promptField });
 
 /** Names a manifest image may set, in the order messages list them. */
 export const IMAGE_ENTRY_FIELDS = ["prompt", ...IMAGE_PARAMETER_NAMES] as const;
 
 /**
- * One line for one zod issue. Field rules carry their own message; an unknown key is
+ * One line for one issue. Field rules carry their own message; an unknown key is
  * reported here because only the caller knows whether it is a query or a manifest.
  */
-export function describeIssue(
-  issue: z.core.$ZodIssue,
-  allowed: readonly string[],
-  noun: "parameter" | "field" = "parameter",
-): string {
-  if (issue.code === "unrecognized_keys") {
-    const names = issue.keys.map((key) => JSON.stringify(key)).join(", ");
-    return `unknown ${noun}${issue.keys.length === 1 ? "" : "s"} ${names}; allowed: ${allowed.join(", ")}`;
-  }
-  if (issue.code === "custom") return issue.message;
-  // Not raised by the field rules above; keep zod's words but say where.
-  return issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message;
+export function describeIssue(issue: FieldIssue, allowed: readonly string[], noun: "parameter" | "field" = "parameter"): string {
+  if (issue.code === "invalid") return issue.message;
+  const names = issue.keys.map((key) => JSON.stringify(key)).join(", ");
+  return `unknown ${noun}${issue.keys.length === 1 ? "" : "s"} ${names}; allowed: ${allowed.join(", ")}`;
 }
 
 /**
@@ -253,9 +279,9 @@ export function validateDefaults(defaults: unknown, where: string): ImageParamet
   if (typeof defaults !== "object" || defaults === null || Array.isArray(defaults)) {
     throw new ImagegenError(`${where} must be an object of image parameters (got ${describeValue(defaults)})`);
   }
-  const result = imageParametersSchema.safeParse(defaults);
+  const result = imageParametersSchema.safeParse(defaults as Record<string, unknown>);
   if (!result.success) {
-    throw new ImagegenError(`${where}: ${describeIssue(result.error.issues[0]!, IMAGE_PARAMETER_NAMES)}`);
+    throw new ImagegenError(`${where}: ${describeIssue(result.issues[0]!, IMAGE_PARAMETER_NAMES)}`);
   }
   // A path in the config would have no importing file to be relative to.
   for (const name of ["edit", "ref"] as const) {

@@ -1,28 +1,25 @@
-import {
-  LineCounter,
-  isAlias,
-  isMap,
-  isPair,
-  isScalar,
-  isSeq,
-  parseDocument,
-  visit,
-  type Document,
-  type YAMLError,
-  type YAMLMap,
-} from "yaml";
-import type { z } from "zod";
+import { createRequire } from "node:module";
+import type { Document, YAMLError, YAMLMap } from "yaml";
 import { ImagegenError, formatLocation } from "../errors.js";
 import {
   IMAGE_ENTRY_FIELDS,
   IMAGE_PARAMETER_NAMES,
   describeIssue,
   describeValue,
+  type FieldsSchema,
   imageEntrySchema,
   imageParametersSchema,
   type ImageParameters,
 } from "./image-options-schema.js";
 import type { ImageOptions, SourceLocation } from "./spec.js";
+
+let yamlModule: typeof import("yaml") | undefined;
+
+/** yaml, required on the first manifest: a build without manifests never pays for its import (~30 ms). */
+function yaml(): typeof import("yaml") {
+  yamlModule ??= createRequire(import.meta.url)("yaml") as typeof import("yaml");
+  return yamlModule;
+}
 
 /** A parsed `*.prompts.yaml` (SPEC §3). */
 export interface Manifest {
@@ -68,8 +65,8 @@ export function toExportName(name: string): string {
  * `file:line:col: ` and points at the offending value (or key, for an unknown field).
  */
 export function parseManifest(text: string, file: string): Manifest {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const lineCounter = new (yaml().LineCounter)();
+  const doc = yaml().parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   const reader: Reader = {
     doc,
     fail(offset, problem, name) {
@@ -115,15 +112,15 @@ interface Entry {
 /** The top level: a mapping of `images` and an optional `defaults`. */
 function readSections({ doc, fail }: Reader): { defaultsNode: YAMLMap | undefined; imagesNode: YAMLMap } {
   const root = doc.contents;
-  if (root === null || (isScalar(root) && root.value === null)) {
+  if (root === null || (yaml().isScalar(root) && root.value === null)) {
     throw fail(0, "the manifest is empty; it needs an images: mapping of names to prompts");
   }
-  if (!isMap(root)) {
+  if (!yaml().isMap(root)) {
     const got = describeNode(root);
     throw fail(start(root), `a manifest must be a mapping with images: and an optional defaults: (got ${got})`);
   }
   for (const pair of root.items) {
-    const key = isScalar(pair.key) ? pair.key.value : pair.key;
+    const key = yaml().isScalar(pair.key) ? pair.key.value : pair.key;
     if (!(MANIFEST_FIELDS as readonly unknown[]).includes(key)) {
       throw fail(start(pair.key), `unknown field ${describeNode(pair.key)}; allowed: ${MANIFEST_FIELDS.join(", ")}`);
     }
@@ -131,16 +128,16 @@ function readSections({ doc, fail }: Reader): { defaultsNode: YAMLMap | undefine
 
   // `defaults:` with everything commented out means no defaults.
   const defaultsNode = resolve(doc, root.get("defaults", true));
-  if (!isEmpty(defaultsNode) && !isMap(defaultsNode)) {
+  if (!isEmpty(defaultsNode) && !yaml().isMap(defaultsNode)) {
     throw fail(start(defaultsNode), `defaults must be a mapping of image fields (got ${describeNode(defaultsNode)})`);
   }
   if (!root.has("images")) throw fail(0, "images: is missing; a manifest lists its images under images:");
   const imagesNode = resolve(doc, root.get("images", true));
-  if (!isMap(imagesNode)) {
+  if (!yaml().isMap(imagesNode)) {
     const at = isEmpty(imagesNode) ? keyStart(root, "images") : start(imagesNode);
     throw fail(at, `images must be a mapping of image names to images (got ${describeNode(imagesNode)})`);
   }
-  return { defaultsNode: isMap(defaultsNode) ? defaultsNode : undefined, imagesNode };
+  return { defaultsNode: yaml().isMap(defaultsNode) ? defaultsNode : undefined, imagesNode };
 }
 
 /** Image names and their exports: each must be a usable, unique JavaScript export. */
@@ -149,7 +146,7 @@ function readNames({ doc, fail }: Reader, imagesNode: YAMLMap): Entry[] {
   const byExportName = new Map<string, string>();
   for (const pair of imagesNode.items) {
     const keyOffset = start(pair.key);
-    const name = isScalar(pair.key) ? pair.key.value : pair.key;
+    const name = yaml().isScalar(pair.key) ? pair.key.value : pair.key;
     if (typeof name !== "string" || !IMAGE_NAME.test(name)) {
       throw fail(keyOffset, `image name ${describeNode(pair.key)} is not allowed; a name is ${NAME_RULE}`);
     }
@@ -164,7 +161,7 @@ function readNames({ doc, fail }: Reader, imagesNode: YAMLMap): Entry[] {
     }
     byExportName.set(exportName, name);
     const node = resolve(doc, pair.value);
-    if (!isMap(node)) {
+    if (!yaml().isMap(node)) {
       const at = isEmpty(node) ? keyOffset : start(node);
       throw fail(at, `image "${name}" must be a mapping with a prompt (got ${describeNode(node)})`, name);
     }
@@ -180,17 +177,11 @@ function readFields(
   entries: Entry[],
 ): { defaults: ImageParameters; images: ImageOptions[] } {
   const problems: { offset: number; message: string; name: string | undefined }[] = [];
-  const check = <S extends z.ZodType>(
-    schema: S,
-    node: YAMLMap,
-    path: string[],
-    allowed: readonly string[],
-    name?: string,
-  ) => {
-    const result = schema.safeParse(toJS(node));
-    if (result.success) return result.data as z.output<S>;
-    for (const issue of result.error.issues) {
-      const unknownKey = issue.code === "unrecognized_keys";
+  const check = <T>(schema: FieldsSchema<T>, node: YAMLMap, path: string[], allowed: readonly string[], name?: string) => {
+    const result = schema.safeParse(toJS(node) as Record<string, unknown>);
+    if (result.success) return result.data;
+    for (const issue of result.issues) {
+      const unknownKey = issue.code === "unknown_keys";
       const issuePath = [...path, ...issue.path, ...(unknownKey ? [issue.keys[0]!] : [])];
       const offset = offsetOf(doc, issuePath, unknownKey ? "key" : "value");
       problems.push({ offset, message: describeIssue(issue, allowed, "field"), name });
@@ -223,14 +214,14 @@ function describeYamlError(error: YAMLError, doc: Document): string {
     case "DUPLICATE_KEY": {
       let key: unknown;
       let inImages = false;
-      visit(doc, {
+      yaml().visit(doc, {
         Pair(_, pair, path) {
-          if (!isScalar(pair.key) || pair.key.range?.[0] !== error.pos[0]) return undefined;
+          if (!yaml().isScalar(pair.key) || pair.key.range?.[0] !== error.pos[0]) return undefined;
           key = pair.key.value;
           // path: document, root mapping, the `images` pair, the images mapping.
           const owner = path[2];
-          inImages = path.length === 4 && isPair(owner) && isScalar(owner.key) && owner.key.value === "images";
-          return visit.BREAK;
+          inImages = path.length === 4 && yaml().isPair(owner) && yaml().isScalar(owner.key) && owner.key.value === "images";
+          return yaml().visit.BREAK;
         },
       });
       return inImages
@@ -252,13 +243,13 @@ function offsetOf(doc: Document, path: readonly PropertyKey[], at: "key" | "valu
   let fallback = 0;
   for (const [index, segment] of path.entries()) {
     node = resolve(doc, node);
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segment));
+    if (yaml().isMap(node)) {
+      const pair = node.items.find((p) => yaml().isScalar(p.key) && String(p.key.value) === String(segment));
       if (!pair) return fallback;
       fallback = start(pair.key);
       if (at === "key" && index === path.length - 1) return fallback;
       node = pair.value;
-    } else if (isSeq(node) && typeof segment === "number" && node.items[segment] !== undefined) {
+    } else if (yaml().isSeq(node) && typeof segment === "number" && node.items[segment] !== undefined) {
       node = node.items[segment];
       fallback = start(node);
     } else {
@@ -269,12 +260,12 @@ function offsetOf(doc: Document, path: readonly PropertyKey[], at: "key" | "valu
 }
 
 function resolve(doc: Document, node: unknown): unknown {
-  return isAlias(node) ? node.resolve(doc) : node;
+  return yaml().isAlias(node) ? node.resolve(doc) : node;
 }
 
 /** `key:` with nothing after it: point at the key, not at the end of the line. */
 function isEmpty(node: unknown): boolean {
-  return node === null || node === undefined || (isScalar(node) && node.value === null && node.source === "");
+  return node === null || node === undefined || (yaml().isScalar(node) && node.value === null && node.source === "");
 }
 
 function start(node: unknown): number {
@@ -283,7 +274,7 @@ function start(node: unknown): number {
 }
 
 function keyStart(map: YAMLMap, key: string): number {
-  return start(map.items.find((p) => isScalar(p.key) && p.key.value === key)?.key);
+  return start(map.items.find((p) => yaml().isScalar(p.key) && p.key.value === key)?.key);
 }
 
 function lowerFirst(text: string): string {
@@ -291,8 +282,8 @@ function lowerFirst(text: string): string {
 }
 
 function describeNode(node: unknown): string {
-  if (isMap(node)) return "a mapping";
-  if (isSeq(node)) return node.items.length === 0 ? "an empty list" : "a list";
-  if (isScalar(node)) return describeValue(node.value);
+  if (yaml().isMap(node)) return "a mapping";
+  if (yaml().isSeq(node)) return node.items.length === 0 ? "an empty list" : "a list";
+  if (yaml().isScalar(node)) return describeValue(node.value);
   return "nothing";
 }

@@ -1,9 +1,10 @@
 import { ImagegenError } from "../errors.js";
 import {
+  type FieldIssue,
   IMAGE_PARAMETER_NAMES,
   describeIssue,
   imageParametersSchema,
-  promptSchema,
+  promptField,
 } from "./image-options-schema.js";
 import type { ImageOptions } from "./spec.js";
 
@@ -35,8 +36,9 @@ export function parseGenId(id: string, importer?: string): ImageOptions {
   const rawPrompt = mark === -1 ? body : body.slice(0, mark);
   const query = mark === -1 ? "" : body.slice(mark + 1);
 
-  const prompt = promptSchema.safeParse(percentDecode(rawPrompt));
-  if (!prompt.success) throw fail(prompt.error.issues[0]!.message);
+  let problem: string | undefined;
+  const prompt = promptField(percentDecode(rawPrompt), (message) => (problem ??= message));
+  if (prompt === undefined) throw fail(problem!);
 
   const params = new Map<string, string>();
   // An empty segment ("?size=2K&") says nothing; skipping it cannot change the image.
@@ -52,12 +54,11 @@ export function parseGenId(id: string, importer?: string): ImageOptions {
   if (!parsed.success) {
     // Report the problem the reader meets first in the query, not zod's order.
     const order = [...params.keys()];
-    const at = (issue: (typeof parsed.error.issues)[number]) =>
-      order.indexOf(String(issue.code === "unrecognized_keys" ? issue.keys[0] : issue.path[0]));
-    const first = [...parsed.error.issues].sort((a, b) => at(a) - at(b))[0]!;
+    const at = (issue: FieldIssue) => order.indexOf(String(issue.code === "unknown_keys" ? issue.keys[0] : issue.path[0]));
+    const first = [...parsed.issues].sort((a, b) => at(a) - at(b))[0]!;
     throw fail(describeIssue(first, IMAGE_PARAMETER_NAMES));
   }
-  return { prompt: prompt.data, ...parsed.data };
+  return { prompt, ...parsed.data };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import sharp from "sharp";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { type SharpModule, loadSharp } from "../sharp.js";
 import { writeFileAtomic } from "./atomic-write.js";
 import { extensionOf } from "../spec/formats.js";
 import { sha256Hex } from "../spec/key.js";
@@ -17,17 +18,22 @@ const RENDER_REVISION = 1;
  * What made the cached bytes: sharp, libvips and its encoders, and our own pipeline. Any
  * change (a sharp upgrade, say) gives every rendition a new key, so stale bytes are never emitted.
  */
-export const ENCODER_VERSION: string = [
-  `sharp@${sharp.versions.sharp}`,
-  `vips@${sharp.versions.vips}`,
-  ...(["aom", "heif", "webp", "mozjpeg", "png", "imagequant", "spng"] as const).flatMap((lib) =>
-    sharp.versions[lib] ? [`${lib}@${sharp.versions[lib]}`] : [],
-  ),
-  `r${RENDER_REVISION}`,
-].join("+");
+export function describeEncoder(sharp: SharpModule): string {
+  return [
+    `sharp@${sharp.versions.sharp}`,
+    `vips@${sharp.versions.vips}`,
+    ...(["aom", "heif", "webp", "mozjpeg", "png", "imagequant", "spng"] as const).flatMap((lib) =>
+      sharp.versions[lib] ? [`${lib}@${sharp.versions[lib]}`] : [],
+    ),
+    `r${RENDER_REVISION}`,
+  ].join("+");
+}
 
-/** The cache key of a rendition: the original's sha256, the output parameters and the encoder version. */
-export function renditionKey(originalSha256: string, output: OutputParams): string {
+/**
+ * The cache key of a rendition: the original's sha256, the output parameters and the encoder
+ * version ({@link DerivedCache.encoder}).
+ */
+export function renditionKey(originalSha256: string, output: OutputParams, encoder: string): string {
   const canonical = JSON.stringify({
     original: originalSha256,
     // Variants come out sorted and deduplicated, so the order the widths were written in does not matter.
@@ -38,7 +44,7 @@ export function renditionKey(originalSha256: string, output: OutputParams): stri
     // Without an aspect ratio every fit gives the same pixels.
     fit: output.aspect ? output.fit : null,
     placeholder: output.placeholder,
-    encoder: ENCODER_VERSION,
+    encoder,
   });
   return sha256Hex(canonical).slice(0, 32);
 }
@@ -58,9 +64,35 @@ export interface CachedRendition {
  */
 export class DerivedCache {
   readonly dir: string;
+  #encoder: Promise<string> | undefined;
 
   constructor(dir: string) {
     this.dir = dir;
+  }
+
+  /**
+   * {@link describeEncoder} without importing sharp when the cache already knows it: a warm build
+   * never decodes, and sharp's import would be most of its cost. `encoder.json` records it with
+   * the folder and version of the sharp package it came from; another sharp makes it again.
+   */
+  encoder(): Promise<string> {
+    this.#encoder ??= (async () => {
+      const file = join(this.dir, ENCODER_FILE);
+      const installed = installedSharp();
+      try {
+        const memo = JSON.parse(readFileSync(file, "utf8")) as Partial<EncoderMemo>;
+        if (installed && memo.sharp === installed && typeof memo.encoder === "string") return memo.encoder;
+      } catch {
+        // No memo yet, or a damaged one: ask sharp.
+      }
+      const encoder = describeEncoder(await loadSharp());
+      if (installed) {
+        const memo: EncoderMemo = { sharp: installed, encoder };
+        await writeFileAtomic(file, `${JSON.stringify(memo, null, 2)}\n`).catch(() => {});
+      }
+      return encoder;
+    })();
+    return this.#encoder;
   }
 
   /**
@@ -127,6 +159,34 @@ export function assembleRendition(entry: CachedRendition, files: Buffer[]): Rend
     variants.push({ ...variant, bytes });
   }
   return { variants, width: entry.width, height: entry.height, placeholder: entry.placeholder ?? undefined };
+}
+
+/** Not a rendition: rendition files are named after their 32-hex-digit key. */
+export const ENCODER_FILE = "encoder.json";
+
+interface EncoderMemo {
+  /** The sharp package that described the encoder: its folder and version. */
+  sharp: string;
+  encoder: string;
+}
+
+/** `<folder>@<version>` of the sharp package that `import("sharp")` would load, read without loading it. */
+function installedSharp(): string | undefined {
+  try {
+    const entry = createRequire(import.meta.url).resolve("sharp");
+    for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
+      let manifest: { name?: unknown; version?: unknown };
+      try {
+        manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
+      } catch {
+        continue;
+      }
+      if (manifest.name === "sharp" && typeof manifest.version === "string") return `${dir}@${manifest.version}`;
+    }
+  } catch {
+    // Not resolvable from here: no memo, sharp is asked each time.
+  }
+  return undefined;
 }
 
 function isCachedRendition(value: unknown, key: string): value is CachedRendition {

@@ -1,8 +1,8 @@
 import { readFile, readdir, rmdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import sharp from "sharp";
 import { isNotFound, writeFileAtomic } from "./atomic-write.js";
 import { ImagegenError } from "../errors.js";
+import { decodeToLastRow, loadSharp } from "../sharp.js";
 import { type OriginalFormat, extensionOf, isOriginalFormat } from "../spec/formats.js";
 import { type FileLock, type FileLockOptions, acquireFileLock } from "./file-lock.js";
 import { originalKey, sha256Hex, type OriginalKey } from "../spec/key.js";
@@ -220,7 +220,7 @@ function changedBytes(meta: OriginalMeta, file: string, metaFile: string): Damag
   );
 }
 
-/** Decodes the whole image (a header alone would accept a truncated download). */
+/** Decodes the image down to its last row (a header alone would accept a truncated download). */
 async function decodeOriginal(
   bytes: Buffer,
   providerId: string,
@@ -229,11 +229,10 @@ async function decodeOriginal(
   const refuse = (why: string, cause?: unknown) =>
     new ImagegenError(`Provider "${providerId}" returned ${why} for "${prompt}"; it was not stored.`, { cause });
   try {
-    const image = sharp(bytes);
-    const metadata = await image.metadata();
+    const metadata = await (await loadSharp())(bytes).metadata();
     const format = metadata.format === "heif" && metadata.compression === "av1" ? "avif" : metadata.format;
     if (!isOriginalFormat(format)) throw refuse(`a ${format} file (expected PNG, JPEG, WebP, AVIF, GIF or TIFF)`);
-    await image.stats();
+    await decodeToLastRow(bytes, metadata);
     const { width, height } = metadata.autoOrient;
     return { format, width, height };
   } catch (error) {

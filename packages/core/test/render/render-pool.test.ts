@@ -1,3 +1,4 @@
+import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { RenderPool } from "../../src/render/render-pool.js";
 
@@ -63,5 +64,38 @@ describe("RenderPool", () => {
     big.release();
     (await next).release();
     expect(small).toBe(true);
+  });
+
+  it("sets sharp's process-wide settings only while its pipelines run, and gives back the caller's", async () => {
+    const before = { concurrency: sharp.concurrency(), cache: sharp.cache() };
+    sharp.concurrency(3);
+    sharp.cache({ memory: 40, files: 10, items: 70 });
+    try {
+      const pool = new RenderPool({ pipelines: 2, pixels: 100, sharp });
+      const gates = [gate(), gate()];
+      const seen: { concurrency: number; memory: number }[] = [];
+      const runs = gates.map((g) =>
+        pool.pipeline(async () => {
+          seen.push({ concurrency: sharp.concurrency(), memory: sharp.cache().memory.max });
+          await g.done;
+        }),
+      );
+      await tick();
+      gates[0]!.finish();
+      await runs[0];
+      // One of its pipelines still runs: still imagegen's settings.
+      expect(sharp.concurrency()).toBe(1);
+      gates[1]!.finish();
+      await Promise.all(runs);
+      expect(seen).toEqual([
+        { concurrency: 1, memory: 0 },
+        { concurrency: 1, memory: 0 },
+      ]);
+      expect(sharp.concurrency()).toBe(3);
+      expect(sharp.cache()).toMatchObject({ memory: { max: 40 }, files: { max: 10 }, items: { max: 70 } });
+    } finally {
+      sharp.concurrency(before.concurrency);
+      sharp.cache({ memory: before.cache.memory.max, files: before.cache.files.max, items: before.cache.items.max });
+    }
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DerivedCache, ENCODER_VERSION, renditionKey } from "../../src/store/derived-cache.js";
+import { DerivedCache, ENCODER_FILE, describeEncoder, renditionKey } from "../../src/store/derived-cache.js";
 import { sha256Hex } from "../../src/spec/key.js";
 import type { OutputParams } from "../../src/spec/spec.js";
 import { renderVariants, type Rendition } from "../../src/render/variants.js";
@@ -17,6 +17,7 @@ const output: OutputParams = {
   placeholder: "blur",
 };
 const sha = "c".repeat(64);
+const encoder = describeEncoder(sharp);
 
 let rendition: Rendition;
 beforeAll(async () => {
@@ -34,41 +35,59 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe("ENCODER_VERSION", () => {
+describe("the encoder version", () => {
   it("names sharp and libvips", () => {
-    expect(ENCODER_VERSION).toContain(`sharp@${sharp.versions.sharp}`);
-    expect(ENCODER_VERSION).toContain(`vips@${sharp.versions.vips}`);
+    expect(encoder).toContain(`sharp@${sharp.versions.sharp}`);
+    expect(encoder).toContain(`vips@${sharp.versions.vips}`);
+  });
+
+  it("is remembered beside the cache for the sharp package that described it, and asked again for another", async () => {
+    expect(await new DerivedCache(dir).encoder()).toBe(encoder);
+    const file = join(dir, ENCODER_FILE);
+    const memo = JSON.parse(await readFile(file, "utf8")) as { sharp: string; encoder: string };
+    expect(memo).toEqual({ sharp: expect.stringContaining(`@${sharp.versions.sharp}`), encoder });
+
+    // The next process reads the memo (here: one edited to show that it is what answers), not sharp.
+    await writeFile(file, JSON.stringify({ ...memo, encoder: "remembered" }));
+    expect(await new DerivedCache(dir).encoder()).toBe("remembered");
+
+    // A memo of another sharp package, or a damaged one, is replaced by what sharp says.
+    await writeFile(file, JSON.stringify({ sharp: "/elsewhere/sharp@0.1.0", encoder: "stale" }));
+    expect(await new DerivedCache(dir).encoder()).toBe(encoder);
+    await writeFile(file, "{");
+    expect(await new DerivedCache(dir).encoder()).toBe(encoder);
+    expect(JSON.parse(await readFile(file, "utf8"))).toEqual(memo);
   });
 });
 
 describe("renditionKey", () => {
   it("changes with the original and with each output parameter", () => {
     const keys = [
-      renditionKey(sha, output),
-      renditionKey("d".repeat(64), output),
-      renditionKey(sha, { ...output, widths: [256] }),
-      renditionKey(sha, { ...output, widths: undefined }),
-      renditionKey(sha, { ...output, formats: ["jpeg", "webp"] }),
-      renditionKey(sha, { ...output, quality: 60 }),
-      renditionKey(sha, { ...output, aspect: { width: 3, height: 4 } }),
-      renditionKey(sha, { ...output, fit: "contain" }),
-      renditionKey(sha, { ...output, placeholder: "none" }),
+      renditionKey(sha, output, encoder),
+      renditionKey("d".repeat(64), output, encoder),
+      renditionKey(sha, { ...output, widths: [256] }, encoder),
+      renditionKey(sha, { ...output, widths: undefined }, encoder),
+      renditionKey(sha, { ...output, formats: ["jpeg", "webp"] }, encoder),
+      renditionKey(sha, { ...output, quality: 60 }, encoder),
+      renditionKey(sha, { ...output, aspect: { width: 3, height: 4 } }, encoder),
+      renditionKey(sha, { ...output, fit: "contain" }, encoder),
+      renditionKey(sha, { ...output, placeholder: "none" }, encoder),
     ];
     expect(new Set(keys).size).toBe(keys.length);
   });
 
   it("ignores what does not change the pixels", () => {
-    expect(renditionKey(sha, { ...output, widths: [512, 256, 512] })).toBe(renditionKey(sha, output));
-    expect(renditionKey(sha, { ...output, widths: [] })).toBe(renditionKey(sha, { ...output, widths: undefined }));
+    expect(renditionKey(sha, { ...output, widths: [512, 256, 512] }, encoder)).toBe(renditionKey(sha, output, encoder));
+    expect(renditionKey(sha, { ...output, widths: [] }, encoder)).toBe(renditionKey(sha, { ...output, widths: undefined }, encoder));
     const noAspect = { ...output, aspect: undefined };
-    expect(renditionKey(sha, { ...noAspect, fit: "inside" })).toBe(renditionKey(sha, noAspect));
+    expect(renditionKey(sha, { ...noAspect, fit: "inside" }, encoder)).toBe(renditionKey(sha, noAspect, encoder));
   });
 });
 
 describe("DerivedCache", () => {
   it("gives back what was set, bytes and all", async () => {
     const cache = new DerivedCache(dir);
-    const key = renditionKey(sha, output);
+    const key = renditionKey(sha, output, encoder);
     expect(await cache.get(key)).toBeUndefined();
     await cache.set(key, rendition);
     expect(await cache.get(key)).toEqual(rendition);
@@ -85,7 +104,7 @@ describe("DerivedCache", () => {
 
   it("misses when a cached variant is corrupted, truncated or gone", async () => {
     const cache = new DerivedCache(dir);
-    const key = renditionKey(sha, output);
+    const key = renditionKey(sha, output, encoder);
     await cache.set(key, rendition);
     const file = join(dir, `${key}.512.webp`);
     const bytes = await readFile(file);
