@@ -1,10 +1,11 @@
 import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { basename, dirname, join, resolve } from "node:path";
 import { isNotFound, writeFileAtomic } from "./atomic-write.js";
 import { ImagegenError } from "../errors.js";
 import { withFileLock } from "./file-lock.js";
 import type { OriginalKey } from "../spec/key.js";
-import { type ParseError, parse as parseJson } from "jsonc-parser";
+import type { ParseError } from "jsonc-parser";
 import { lineAndColumn } from "../spec/source-position.js";
 import { IMAGE_SIZES, type ImageSize } from "../spec/spec.js";
 import { type InputRecord, inputRecordsProblem } from "./input-records.js";
@@ -55,24 +56,72 @@ export function serializeLockfile(data: LockfileData): string {
 
 /** The tail of the pending updates of each lockfile in this process. */
 const queues = new Map<string, Promise<unknown>>();
+/** The changes of each lockfile that wait for the update before them: they are written together. */
+const waiting = new Map<string, PendingChange[]>();
+
+interface PendingChange {
+  change: (data: LockfileData) => void;
+  resolve: (data: LockfileData) => void;
+  reject: (error: unknown) => void;
+  failed?: { error: unknown };
+}
 
 /**
  * Re-reads the lockfile, applies `change`, and writes it (atomically) only if its text changed.
  * Updates of one path run one after another, in one process (a queue) and across processes (a
- * lock file beside it, `.imagegen.lock.json.lock`), so none is lost to a concurrent one.
- * Returns the data as written.
+ * lock file beside it, `.imagegen.lock.json.lock`), so none is lost to a concurrent one. Changes
+ * that arrive while another update runs wait for it and are then written in one update (eight
+ * generations that finish together take the lock twice, not eight times); a change that throws
+ * fails alone, its edits undone. Returns the data as written.
  */
 export function updateLockfile(path: string, change: (data: LockfileData) => void): Promise<LockfileData> {
   const absolute = resolve(path);
-  const previous = queues.get(absolute) ?? Promise.resolve();
-  const locked = () => withFileLock(lockfileLockPath(absolute), () => applyUpdate(absolute, change));
-  const update = previous.then(locked, locked);
-  queues.set(absolute, update);
-  const forget = () => {
-    if (queues.get(absolute) === update) queues.delete(absolute);
-  };
-  update.then(forget, forget);
-  return update;
+  return new Promise((resolvePromise, reject) => {
+    const pending: PendingChange = { change, resolve: resolvePromise, reject };
+    const batch = waiting.get(absolute);
+    if (batch) {
+      batch.push(pending);
+      return;
+    }
+    const changes = [pending];
+    waiting.set(absolute, changes);
+    const previous = queues.get(absolute) ?? Promise.resolve();
+    const locked = () => {
+      // From here on, a new change waits for this update rather than joining it.
+      waiting.delete(absolute);
+      return withFileLock(lockfileLockPath(absolute), () => applyUpdate(absolute, (data) => applyEach(data, changes)));
+    };
+    const update = previous.then(locked, locked);
+    queues.set(absolute, update);
+    update.then(
+      (data) => {
+        for (const { resolve: done, reject: fail, failed } of changes) {
+          if (failed) fail(failed.error);
+          else done(data);
+        }
+      },
+      (error: unknown) => {
+        for (const { reject: fail } of changes) fail(error);
+      },
+    );
+    const forget = () => {
+      if (queues.get(absolute) === update) queues.delete(absolute);
+    };
+    update.then(forget, forget);
+  });
+}
+
+function applyEach(data: LockfileData, changes: PendingChange[]): void {
+  for (const pending of changes) {
+    const before = structuredClone(data);
+    try {
+      pending.change(data);
+    } catch (error) {
+      pending.failed = { error };
+      data.version = before.version;
+      data.images = before.images;
+    }
+  }
 }
 
 /** The lock that guards a lockfile's read-modify-write across processes: a hidden file beside it. */
@@ -131,6 +180,8 @@ function parseLockfile(text: string, path: string): LockfileData {
   } catch (error) {
     // JSON.parse's message quotes the whole file on Node 20 and gives no position for some
     // errors: jsonc-parser, strict, finds the first error's offset instead.
+    // Required here, on the error path only: a build that reads a valid lockfile never loads it.
+    const { parse: parseJson } = createRequire(import.meta.url)("jsonc-parser") as typeof import("jsonc-parser");
     const errors: ParseError[] = [];
     parseJson(text, errors, { disallowComments: true, allowTrailingComma: false });
     const offset = errors[0]?.offset ?? 0;

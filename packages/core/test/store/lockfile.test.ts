@@ -153,8 +153,34 @@ describe("updateLockfile", () => {
     expect(await readdir(dir)).toEqual(["imagegen.lock.json"]);
   });
 
-  it("keeps the queue going after a failed change", async () => {
-    const failed = updateLockfile(path, () => {
+  it("writes the changes that wait for an update together, in one update", async () => {
+    const keys = Array.from({ length: 8 }, (_, i) => `key${i}`);
+    const results = await Promise.all(
+      keys.map((key) =>
+        updateLockfile(path, (lock) => {
+          lock.images[key] = entry(key);
+        }),
+      ),
+    );
+    // Asked for at once, they were applied in one update: every caller gets the same data back.
+    for (const result of results) expect(result).toBe(results[0]);
+    expect(Object.keys(results[0]!.images)).toEqual(keys);
+    // One asked for while that update runs waits for it, then is written on its own.
+    const first = updateLockfile(path, (lock) => {
+      lock.images.later1 = entry("later1");
+    });
+    await Promise.resolve();
+    await new Promise((done) => setImmediate(done));
+    const second = updateLockfile(path, (lock) => {
+      lock.images.later2 = entry("later2");
+    });
+    expect(Object.keys((await first).images)).not.toContain("later2");
+    expect(Object.keys((await second).images)).toEqual([...keys, "later1", "later2"]);
+  });
+
+  it("keeps the queue going after a failed change, its edits undone", async () => {
+    const failed = updateLockfile(path, (lock) => {
+      lock.images.half = entry("half");
       throw new Error("boom");
     });
     const next = updateLockfile(path, (lock) => {
