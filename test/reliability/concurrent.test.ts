@@ -1,4 +1,5 @@
 import { execFile, spawn } from "node:child_process";
+import { readFileSync, readlinkSync } from "node:fs";
 import { mkdir, readFile, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
@@ -27,6 +28,15 @@ const MANIFEST = `images:
     w: [64]
 `;
 const MAIN = `${importing(...IDS)}import images from "./images.prompts.yaml";\nconsole.log(images);\n`;
+/** Where a lock holder on this machine runs: its host, boot and pid namespace, as a lock file names them. */
+function processSpace() {
+  return {
+    hostname: hostname(),
+    bootId: readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim(),
+    pidNamespace: readlinkSync("/proc/self/ns/pid"),
+  };
+}
+
 const PROMPTS = ["A fishing harbour at blue hour", "A night market with lanterns", "a grey heron", "a lighthouse at dawn", "a red fox in snow"];
 
 let emulator: Emulator;
@@ -87,7 +97,7 @@ describe("two builds sharing one store", () => {
     const root = await reliabilityProject(importing(IDS[0]!));
     const key = await keyOf(root, IDS[0]!);
     await mkdir(path.join(root, ".imagegen", ".locks"), { recursive: true });
-    const holder = { pid: await deadPid(), hostname: hostname(), createdAt: new Date().toISOString(), token: "0123456789abcdef" };
+    const holder = { pid: await deadPid(), ...processSpace(), createdAt: new Date().toISOString(), token: "0123456789abcdef" };
     await writeFile(path.join(root, ".imagegen", ".locks", `${key}.lock`), JSON.stringify(holder));
     // And the lockfile's own lock, left by the same build.
     await writeFile(path.join(root, ".imagegen.lock.json.lock"), JSON.stringify(holder));
@@ -123,7 +133,7 @@ describe("two builds sharing one store", () => {
     const lockFile = path.join(root, ".imagegen", ".locks", `${key}.lock`);
     await mkdir(path.dirname(lockFile), { recursive: true });
     const sleeper = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60_000)"], { stdio: "ignore" });
-    const holder = { pid: sleeper.pid!, hostname: hostname(), createdAt: new Date().toISOString(), token: "00112233aabbccdd" };
+    const holder = { pid: sleeper.pid!, ...processSpace(), createdAt: new Date().toISOString(), token: "00112233aabbccdd" };
     await writeFile(lockFile, JSON.stringify(holder));
     emulator.reset();
     setTimeout(() => sleeper.kill("SIGKILL"), 1500);

@@ -1,15 +1,21 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
-import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { localProcessSpace } from "./process-identity.js";
 
 /**
- * Temporary files are hidden siblings of their target: `.<name>.<pid>.<host><random>.tmp`, where
- * `<host>` is 8 hex digits of this machine's name, so that a leftover of a dead writer on this
- * machine can be told from a write in flight on another one sharing the folder.
+ * Temporary files are hidden siblings of their target: `.<name>.<pid>.<space><random>.tmp`, where
+ * `<space>` is 8 hex digits of this machine's name, boot and pid namespace, so that a leftover of a
+ * dead writer here can be told from a write in flight on another machine or in another container
+ * sharing the folder (whose pids mean nothing here).
  */
 const TEMP_FILE = /^\.(.+)\.(\d+)\.([0-9a-f]+)\.tmp$/;
-const HOST_ID = createHash("sha256").update(hostname()).digest("hex").slice(0, 8);
+let spaceId: string | undefined;
+function localSpaceId(): string {
+  const { hostname, bootId = "", pidNamespace = "" } = localProcessSpace();
+  spaceId ??= createHash("sha256").update(`${hostname}\0${bootId}\0${pidNamespace}`).digest("hex").slice(0, 8);
+  return spaceId;
+}
 
 /**
  * Writes a file so that readers see either the old content or the new, never a partial one:
@@ -19,7 +25,7 @@ const HOST_ID = createHash("sha256").update(hostname()).digest("hex").slice(0, 8
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${HOST_ID}${randomBytes(6).toString("hex")}.tmp`);
+  const temp = join(dir, `.${basename(path)}.${process.pid}.${localSpaceId()}${randomBytes(6).toString("hex")}.tmp`);
   try {
     const handle = await open(temp, "wx");
     try {
@@ -56,7 +62,7 @@ export async function removeStaleTempFiles(dir: string, maxAgeMs = 60 * 60 * 100
     if (!match || (target !== undefined && match[1] !== target)) continue;
     const file = join(dir, name);
     const pid = Number(match[2]);
-    const deadWriter = match[3]!.startsWith(HOST_ID) && pid !== process.pid && !isProcessAlive(pid);
+    const deadWriter = match[3]!.startsWith(localSpaceId()) && pid !== process.pid && !isProcessAlive(pid);
     try {
       if (!deadWriter && (await stat(file)).mtimeMs > cutoff) continue;
       await unlink(file);

@@ -1,17 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { link, mkdir, readFile, rename, stat, unlink, utimes, writeFile } from "node:fs/promises";
-import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { isNotFound, isProcessAlive } from "./atomic-write.js";
+import { localProcessSpace, sharesPidsWith, type ProcessSpace } from "./process-identity.js";
 import { sleep } from "../abortable-sleep.js";
 
-/** Who holds a lock: the content of its file. */
-export interface LockHolder {
+/** Who holds a lock: the content of its file. Its pid is checked only from the same host, boot and pid namespace. */
+export interface LockHolder extends ProcessSpace {
   pid: number;
-  hostname: string;
   /** ISO 8601. */
   createdAt: string;
-  /** Tells one taking of the lock from another by the same process. */
+  /** A random token: tells one taking of the lock from another, by this process or one that had its pid. */
   token: string;
 }
 
@@ -38,14 +37,15 @@ export interface FileLock {
   release(): Promise<void>;
 }
 
-const HOST = hostname();
 /** Tokens of the locks this process holds, to tell its own locks from those of a dead process with the same pid. */
 const heldTokens = new Set<string>();
 
 /**
  * A lock shared between processes: a file created with O_EXCL that names its holder (pid, host,
- * time). A lock whose holder is gone (a dead pid on this host, or a file untouched for `staleMs`)
- * is taken over rather than waited on forever.
+ * boot, pid namespace, time, token). A lock whose holder is gone (a dead pid in this host's boot
+ * and pid namespace, or a file untouched for `staleMs`) is taken over rather than waited on forever.
+ * A holder elsewhere (another machine, or a container sharing this host name) cannot be looked up:
+ * its heartbeat alone tells it is alive.
  */
 export async function acquireFileLock(path: string, options: FileLockOptions = {}): Promise<FileLock> {
   const staleMs = options.staleMs ?? 30_000;
@@ -56,7 +56,7 @@ export async function acquireFileLock(path: string, options: FileLockOptions = {
     options.signal?.throwIfAborted();
     const holder: LockHolder = {
       pid: process.pid,
-      hostname: HOST,
+      ...localProcessSpace(),
       createdAt: new Date().toISOString(),
       token: randomBytes(8).toString("hex"),
     };
@@ -147,7 +147,7 @@ function parseHolder(text: string): LockHolder | undefined {
 
 function isStale({ holder, mtimeMs }: LockState, staleMs: number): boolean {
   if (Date.now() - mtimeMs > staleMs) return true;
-  if (holder === undefined || holder.hostname !== HOST) return false;
+  if (holder === undefined || !sharesPidsWith(holder)) return false;
   // Our own pid but a token we do not hold: left by an earlier process that had the same pid.
   if (holder.pid === process.pid) return !heldTokens.has(holder.token);
   return !isProcessAlive(holder.pid);

@@ -1,5 +1,8 @@
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { readFileSync, readlinkSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -53,6 +56,24 @@ describe("writeFileAtomic", () => {
     expect(await removeStaleTempFiles(dir)).toBe(1);
     expect((await readdir(dir)).sort()).toEqual([".y.json.124.abcdef.tmp", "keep.json"]);
     expect(await removeStaleTempFiles(join(dir, "absent"))).toBe(0);
+  });
+
+  it("removes a fresh temporary file of a dead writer only when it was written in this host's boot and pid namespace", async () => {
+    const dead = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
+    await new Promise((resolve) => dead.on("exit", resolve));
+    const id = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 8);
+    // A temporary file names its writer's host, boot and pid namespace: a dead pid there is a leftover.
+    const bootId = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    const here = id(`${hostname()}\0${bootId}\0${readlinkSync("/proc/self/ns/pid")}`);
+    const leftover = `.left.json.${dead.pid}.${here}000000000000.tmp`;
+    // A write in flight in a container sharing this host name (another pid namespace): its pid means nothing here.
+    const container = id(`${hostname()}\0${bootId}\0pid:[4026531999]`);
+    const inFlight = `.flight.json.${dead.pid}.${container}000000000000.tmp`;
+    // Before pid namespaces were told apart, such a writer was named by its host name alone.
+    const hostOnly = `.old.json.${dead.pid}.${id(hostname())}000000000000.tmp`;
+    for (const name of [leftover, inFlight, hostOnly]) await writeFile(join(dir, name), "partial");
+    expect(await removeStaleTempFiles(dir)).toBe(1);
+    expect((await readdir(dir)).sort()).toEqual([inFlight, hostOnly].sort());
   });
 });
 
