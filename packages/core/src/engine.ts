@@ -121,6 +121,11 @@ export class Engine {
     ]).catch(() => {});
   }
 
+  /** Frozen builds and throwaway (placeholder) providers write neither the store nor the lock. */
+  get #readOnly(): boolean {
+    return this.options.frozen || this.options.provider.persistent === false;
+  }
+
   #lockfileData(): Promise<LockfileData> {
     this.#lockfile ??= readLockfile(this.options.lockfilePath);
     return this.#lockfile;
@@ -215,7 +220,8 @@ export class Engine {
         { location: spec.source },
       );
     }
-    if (!locked) await this.#recordInLock(meta);
+    // Frozen and placeholder builds read the lock and the store but never write them (a CI checkout stays clean).
+    if (!locked && !this.#readOnly) await this.#recordInLock(meta);
     this.stats.cached++;
     const stored = meta;
     return {

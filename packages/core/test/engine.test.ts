@@ -101,6 +101,59 @@ describe("Engine", () => {
     expect(solid.requests).toHaveLength(0);
   });
 
+  it("frozen and placeholder builds use a stored original the lock lacks, and write neither the lock nor the store", async () => {
+    const solid = solidProvider();
+    const first = await engineWith({ provider: solid.provider });
+    const { key } = await first.resolveOriginal(spec(first, "gen:a lighthouse"));
+    await rm(join(root, "imagegen.lock.json"));
+    const before = (await readdir(join(root, ".imagegen"))).sort();
+
+    for (const options of [{ provider: solid.provider, frozen: true }, { provider: "placeholder" as const }, {}]) {
+      const engine = await engineWith(options);
+      const image = await engine.resolveImage(spec(engine, "gen:a lighthouse?w=64&format=webp"));
+      expect(image.original.key).toBe(key);
+      expect(await readdir(root), JSON.stringify(options)).not.toContain("imagegen.lock.json");
+      expect((await readdir(join(root, ".imagegen"))).sort()).toEqual(before);
+    }
+    expect(solid.requests).toHaveLength(1);
+  });
+
+  it("accepts a custom provider that resolves with raw bytes: a Uint8Array or a Buffer", async () => {
+    const png = await sharp({ create: { width: 40, height: 30, channels: 3, background: "#123" } }).png().toBuffer();
+    const raw: Provider = { id: "raw", generate: async (request) => (request.prompt === "a buffer" ? png : new Uint8Array(png)) };
+    const engine = await engineWith({ provider: raw });
+    const [buffer, bytes] = await Promise.all([
+      engine.resolveImage(spec(engine, "gen:a buffer?format=png")),
+      engine.resolveImage(spec(engine, "gen:bytes?format=png")),
+    ]);
+    expect([buffer.original.width, buffer.original.height, bytes.original.width]).toEqual([40, 30, 40]);
+    expect(buffer.original.stored && bytes.original.stored).toBe(true);
+  });
+
+  it.each([
+    ["a string", "a string"],
+    [{ data: "…" }, 'an object with "data"'],
+    [undefined, "undefined"],
+  ])("refuses a custom provider that resolves with %j, in one line naming it, without retrying", async (value, said) => {
+    let calls = 0;
+    const odd: Provider = {
+      id: "odd-relay",
+      generate: async () => {
+        calls++;
+        return value as never;
+      },
+    };
+    const engine = await engineWith({ provider: odd });
+    const error = await engine.resolveOriginal(spec(engine, "gen:a fox")).catch((e: Error) => e);
+    expect(error.message).toBe(
+      `Could not generate "a fox" (${join(root, "src/main.ts")} (import "gen:a fox")) with odd-relay: the provider "odd-relay" resolved with ${said}; ` +
+        "generate() must resolve with a Uint8Array, a Buffer or { bytes: Uint8Array, recordId?: string }",
+    );
+    expect(error.name).toBe("ImagegenError");
+    expect(calls).toBe(1);
+    expect(await readdir(join(root, ".imagegen"))).toEqual([]);
+  });
+
   it("reads frozen from IMAGEGEN_FROZEN=1 and strict from CI", async () => {
     expect((await engineWith({}, { IMAGEGEN_FROZEN: "1" })).options.frozen).toBe(true);
     expect((await engineWith({}, { CI: "true" })).options.strict).toBe(true);

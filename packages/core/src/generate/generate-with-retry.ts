@@ -1,6 +1,7 @@
 import {
   ProviderError,
   RetryError,
+  toGeneratedImage,
   type AssetPaths,
   type GeneratedImage,
   type GenerationRequest,
@@ -124,7 +125,7 @@ async function attemptOnce(
   // A provider that ignores its signal may still settle later; nobody is listening by then.
   generation.catch(() => {});
   try {
-    return await Promise.race([generation, aborted]);
+    return toGeneratedImage(await Promise.race([generation, aborted]), provider.id);
   } finally {
     clearTimeout(timer);
     stopWaiting();

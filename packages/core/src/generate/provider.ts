@@ -51,7 +51,34 @@ export interface Provider {
    * @default true
    */
   persistent?: boolean;
-  generate(request: GenerationRequest, context: GenerateContext): Promise<GeneratedImage>;
+  /** Resolves with the encoded bytes (a `Uint8Array` or a `Buffer`), or with `{ bytes, recordId? }`. */
+  generate(request: GenerationRequest, context: GenerateContext): Promise<GeneratedImage | Uint8Array>;
+}
+
+/**
+ * What a provider resolved with, as a `GeneratedImage`: raw bytes (`Uint8Array`, `Buffer`) or
+ * `{ bytes }`. Anything else is the provider's mistake, named in one line and never retried.
+ */
+export function toGeneratedImage(value: unknown, providerId: string): GeneratedImage {
+  if (value instanceof Uint8Array) return { bytes: value };
+  if (typeof value === "object" && value !== null && (value as GeneratedImage).bytes instanceof Uint8Array) {
+    const { bytes, recordId } = value as GeneratedImage;
+    return typeof recordId === "string" ? { bytes, recordId } : { bytes };
+  }
+  throw new ProviderError(
+    `the provider "${providerId}" resolved with ${describeValue(value)}; generate() must resolve with a Uint8Array, a Buffer or { bytes: Uint8Array, recordId?: string }`,
+    { retryable: false },
+  );
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") {
+    const keys = Object.keys(value).slice(0, 4);
+    return keys.length === 0 ? "an empty object" : `an object with ${keys.map((k) => JSON.stringify(k)).join(", ")}`;
+  }
+  return typeof value === "undefined" ? "undefined" : `a ${typeof value}`;
 }
 
 /**
