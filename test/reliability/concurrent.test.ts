@@ -61,13 +61,18 @@ async function keyOf(root: string, id: string): Promise<string> {
 describe("two builds sharing one store", () => {
   it("two processes building the same project at once make exactly one API request per key", async () => {
     const root = await reliabilityProject(MAIN, { "src/images.prompts.yaml": MANIFEST });
-    emulator.reset();
-    const [a, b] = await Promise.all([
-      startChildBuild(root, emulator.url, "dist-a").done,
-      startChildBuild(root, emulator.url, "dist-b").done,
-    ]);
+    // Answers slow enough that the later of the two processes to start (on a loaded machine, seconds
+    // later) still finds the other's generations in flight, and waits for them.
+    const slow = await startEmulator({ latencyMs: 4000 });
+    let a: Awaited<ReturnType<typeof startChildBuild>["done"]>;
+    let b: typeof a;
+    try {
+      [a, b] = await Promise.all([startChildBuild(root, slow.url, "dist-a").done, startChildBuild(root, slow.url, "dist-b").done]);
+    } finally {
+      await slow.close();
+    }
     expect([a.result, b.result]).toMatchObject([{ ok: true }, { ok: true }]);
-    const prompts = emulator.requests.map((r) => (r.body as { promptObject: { prompt: string } }).promptObject.prompt).sort();
+    const prompts = slow.requests.map((r) => (r.body as { promptObject: { prompt: string } }).promptObject.prompt).sort();
     expect(prompts).toEqual(PROMPTS);
     // One of them waited for the other at least once; neither paid twice.
     expect([...a.result!.log, ...b.result!.log].some((line) => /^waiting for another imagegen process \(pid \d+ on /.test(line))).toBe(true);
