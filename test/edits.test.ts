@@ -3,7 +3,8 @@ import path from "node:path";
 import { type Emulator, startEmulator } from "@imagegen/emulator";
 import sharp from "sharp";
 import imagegen from "unplugin-imagegen/vite";
-import { type Rollup, build } from "vite";
+import type { AddressInfo } from "node:net";
+import { type Rollup, build, createServer } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FAKE_API_KEY, captureLogger, copyFixture, filesContaining, pageData } from "./support/fixture-project.js";
 import { runCli } from "./support/run-cli.js";
@@ -148,5 +149,35 @@ describe("edits and references (IMAGE_EDITOR)", () => {
     // Nothing is asked for the images of the missing file (the manifest's poster may still be made).
     expect(emulator.uploads.map((u) => (u.body as any).name)).not.toContain("beach.png");
     expect(emulator.requests.map((r) => (r.body as any).promptObject.prompt)).not.toContain("Make the sky stormy");
+  });
+
+  it("regenerates an edit in the dev server when its input file changes", async () => {
+    const root = await copyFixture("vite-edits");
+    const server = await createServer({
+      root,
+      configFile: false,
+      logLevel: "silent",
+      server: { port: 0, host: "127.0.0.1", ws: false },
+      plugins: [imagegen({ apiKey: FAKE_API_KEY, apiUrl: emulator.url, logger: captureLogger().logger })],
+    });
+    try {
+      await server.listen();
+      const base = `http://127.0.0.1:${(server.httpServer!.address() as AddressInfo).port}`;
+      const get = async (url: string) => (await fetch(new URL(url, base))).text();
+      const stormyUrl = [...(await get("/src/main.js")).matchAll(/from\s+"([^"]+)"/g)].map((m) => m[1]!).find((u) => u.includes("imagegen"))!;
+      const imageUrl = async () => /"(\/@imagegen\/make-the-sky-stormy[^"]+)"/.exec(await get(stormyUrl))?.[1];
+      await expect.poll(imageUrl, { timeout: 20_000 }).toBeDefined();
+      const before = await imageUrl();
+      emulator.reset();
+
+      await sharp({ create: { width: 96, height: 64, channels: 3, background: "#20c040" } })
+        .png()
+        .toFile(path.join(root, "src/photos/beach.png"));
+      await expect.poll(imageUrl, { timeout: 20_000 }).not.toBe(before);
+      await expect.poll(() => editRequests().map((r) => (r.body as any).promptObject.prompt), { timeout: 20_000 }).toContain("Make the sky stormy");
+      expect(emulator.uploads.map((u) => (u.body as any).name)).toEqual(["beach.png"]);
+    } finally {
+      await server.close();
+    }
   });
 });
