@@ -1,8 +1,10 @@
-import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { type Emulator, startEmulator } from "@imagegen/emulator";
 import sharp from "sharp";
 import imagegen from "unplugin-imagegen/vite";
+import imagegenWebpack from "unplugin-imagegen/webpack";
+import webpack from "webpack";
 import type { AddressInfo } from "node:net";
 import { type Rollup, build, createServer } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -179,5 +181,43 @@ describe("edits and references (IMAGE_EDITOR)", () => {
     } finally {
       await server.close();
     }
+  });
+
+  it("works the same in webpack, where one id in two folders edits two files", async () => {
+    const root = await copyFixture("vite-edits");
+    // The same import in src/alt/ edits src/alt/photos/beach.png, a copy of product.png.
+    await mkdir(path.join(root, "src/alt/photos"), { recursive: true });
+    await copyFile(path.join(root, "src/photos/product.png"), path.join(root, "src/alt/photos/beach.png"));
+    await writeFile(path.join(root, "src/alt/page.js"), 'export { default } from "gen:Make the sky stormy?edit=./photos/beach.png&w=256&format=png";\n');
+    const main = path.join(root, "src/main.js");
+    await writeFile(
+      main,
+      `import alt from "./alt/page.js";\n${(await readFile(main, "utf8")).replace("poster: poster.src", "poster: poster.src, alt")}`,
+    );
+    const run = () =>
+      new Promise<webpack.Stats>((resolve, reject) => {
+        const compiler = webpack({
+          mode: "production",
+          context: root,
+          entry: "./src/main.js",
+          output: { path: path.join(root, "dist"), filename: "main.js", publicPath: "/", clean: true },
+          plugins: [imagegenWebpack({ apiKey: FAKE_API_KEY, apiUrl: emulator.url, logger: captureLogger().logger, strict: true })],
+        });
+        compiler.run((error, stats) => compiler.close(() => (error ? reject(error) : resolve(stats!))));
+      });
+    emulator.reset();
+    const stats = await run();
+    expect(stats.hasErrors(), stats.toString("errors-only")).toBe(false);
+    // Three distinct files by content (the copy shares product.png's bytes), four images.
+    expect(emulator.uploads).toHaveLength(3);
+    expect(editRequests()).toHaveLength(4);
+    const page = await pageData(root);
+    expect(await difference(path.join(root, "dist", page.stormy!), path.join(root, "src/photos/beach.png"))).toBeLessThan(30);
+    expect(await difference(path.join(root, "dist", page.alt!), path.join(root, "src/photos/product.png"))).toBeLessThan(30);
+
+    emulator.reset();
+    expect((await run()).hasErrors()).toBe(false);
+    expect(emulator.uploads).toHaveLength(0);
+    expect(emulator.requests).toHaveLength(0);
   });
 });
