@@ -91,6 +91,11 @@ describe("edits and references (IMAGE_EDITOR)", () => {
     expect(emulator.uploads).toHaveLength(0);
     expect(emulator.requests).toHaveLength(0);
     expect((await runCli(["check"], { cwd: root })).code).toBe(0);
+    const list = JSON.parse((await runCli(["list", "--json"], { cwd: root })).stdout);
+    const listed = list.images.find((image: any) => image.prompt.startsWith("The same beach"));
+    expect(listed.status).toBe("ok");
+    expect(listed.generation.inputs.map((input: any) => `${input.role} ${input.path}`)).toEqual(["edit src/photos/beach.png", "ref brand/style.png"]);
+    expect(JSON.stringify(list)).not.toContain(root);
 
     // 3. New bytes in beach.png: check calls both images that use it stale; generate remakes those two only.
     await sharp(path.join(photos, "product.png")).rotate(180).toFile(path.join(photos, "beach.png"));
