@@ -1,4 +1,4 @@
-import { cp, mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { cp, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -16,6 +16,12 @@ export async function copyFixture(name: string): Promise<string> {
   await rm(target, { recursive: true, force: true });
   await mkdir(path.dirname(target), { recursive: true });
   await cp(path.join(testDir, "fixtures", name), target, { recursive: true });
+  // Its own package.json makes the copy the project root (findProjectRoot), not test/ above it.
+  await writeFile(path.join(target, "package.json"), `${JSON.stringify({ name: `imagegen-${name}`, private: true, type: "module" }, null, 2)}\n`, { flag: "wx" }).catch(
+    (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EEXIST") throw error;
+    },
+  );
   return target;
 }
 

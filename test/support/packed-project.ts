@@ -25,15 +25,34 @@ function resultLines(stdout: string): BuildResult[] {
     .map((line) => JSON.parse(line.slice(RESULT_PREFIX.length)) as BuildResult);
 }
 
+/** What a packed project installs beside the packed packages, and with which `node` on the PATH. */
+export interface PackedProjectKind {
+  /** Names the folder: `imagegen-packed-<name>`. */
+  name: string;
+  dependencies(): Promise<Record<string, string>>;
+  /** A folder put first on the PATH of the install (a newer Node for frameworks that need one). */
+  binDir?(): Promise<string>;
+}
+
+/** Every bundler, at the versions the workspace tests. */
+const BUNDLERS_KIND: PackedProjectKind = {
+  name: "bundlers",
+  async dependencies() {
+    return Object.fromEntries(await Promise.all(BUNDLERS.map(async (name) => [name, await workspaceVersion(name)] as const)));
+  },
+};
+
 /**
  * A project outside the workspace with `unplugin-imagegen` and `@imagegen/core` installed from
- * the tarballs `pnpm pack` makes of them, as a user installs them, and every bundler beside them.
- * Made once per change of the packages (keyed by a hash of what is packed) and shared by every
- * test file of a run and by later runs; other processes wait for the one that makes it.
+ * the tarballs `pnpm pack` makes of them, as a user installs them, and every bundler beside them
+ * (or what `kind` says). Made once per change of the packages (keyed by a hash of what is packed)
+ * and shared by every test file of a run and by later runs; other processes wait for the one
+ * that makes it.
  */
-export async function packedProject(): Promise<string> {
-  const key = await contentKey();
-  const parent = path.join(os.tmpdir(), "imagegen-packed");
+export async function packedProject(kind: PackedProjectKind = BUNDLERS_KIND): Promise<string> {
+  const dependencies = await kind.dependencies();
+  const key = await contentKey(dependencies);
+  const parent = path.join(os.tmpdir(), kind === BUNDLERS_KIND ? "imagegen-packed" : `imagegen-packed-${kind.name}`);
   const dir = path.join(parent, key);
   const ready = path.join(dir, ".ready");
   if (await exists(ready)) return dir;
@@ -54,7 +73,7 @@ export async function packedProject(): Promise<string> {
     await removeOldProjects(parent, key);
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
-    await install(dir);
+    await install(dir, dependencies, await kind.binDir?.());
     await writeFile(ready, new Date().toISOString());
     return dir;
   } finally {
@@ -62,7 +81,7 @@ export async function packedProject(): Promise<string> {
   }
 }
 
-async function install(dir: string): Promise<void> {
+async function install(dir: string, extra: Record<string, string>, binDir: string | undefined): Promise<void> {
   await Promise.all(PACKAGES.map((pkg) => run("npx", [...PNPM, "pack", "--pack-destination", dir], { cwd: path.join(repoRoot, pkg) })));
   const tarballs = (await readdir(dir)).filter((name) => name.endsWith(".tgz"));
   const tarball = (prefix: string) => `file:./${tarballs.find((name) => name.startsWith(prefix))!}`;
@@ -70,7 +89,7 @@ async function install(dir: string): Promise<void> {
     "unplugin-imagegen": tarball("unplugin-imagegen-"),
     "@imagegen/core": tarball("imagegen-core-"),
   };
-  for (const name of BUNDLERS) dependencies[name] = await workspaceVersion(name);
+  Object.assign(dependencies, extra);
   const manifest = {
     name: "imagegen-packed-project",
     private: true,
@@ -84,7 +103,7 @@ async function install(dir: string): Promise<void> {
   // The workspace's install has put every package in pnpm's store: this links from it.
   await run("npx", [...PNPM, "install", "--prefer-offline", "--no-frozen-lockfile", "--reporter=silent"], {
     cwd: dir,
-    env: { ...process.env, npm_config_ignore_workspace: "true" },
+    env: { ...process.env, npm_config_ignore_workspace: "true", ...(binDir && { PATH: `${binDir}${path.delimiter}${process.env.PATH}` }) },
   });
 }
 
@@ -94,7 +113,7 @@ async function workspaceVersion(name: string): Promise<string> {
 }
 
 /** A hash of everything that goes into the packed project. */
-async function contentKey(): Promise<string> {
+async function contentKey(dependencies: Record<string, string>): Promise<string> {
   const hash = createHash("sha256");
   for (const pkg of PACKAGES) {
     const root = path.join(repoRoot, pkg);
@@ -103,7 +122,7 @@ async function contentKey(): Promise<string> {
     for (const file of files.sort()) hash.update(file).update(await readFile(path.join(root, file)));
   }
   hash.update(await readFile(DRIVER));
-  for (const name of BUNDLERS) hash.update(`${name}@${await workspaceVersion(name)}`);
+  for (const [name, version] of Object.entries(dependencies).sort()) hash.update(`${name}@${version}`);
   return hash.digest("hex").slice(0, 16);
 }
 
@@ -132,8 +151,12 @@ export async function copyIntoPackedProject(packed: string, source: string, name
   await cp(source, target, {
     recursive: true,
     // An example's own build output, store or installed packages are not part of it.
-    filter: (file) => !/[\\/](node_modules|dist|\.imagegen|imagegen\.lock\.json)$/.test(file.slice(source.length)),
+    filter: (file) => !/[\\/](node_modules|dist|build|\.next|\.nuxt|\.output|\.svelte-kit|\.astro|\.imagegen|imagegen\.lock\.json)$/.test(file.slice(source.length)),
   });
+  // A project has a package.json, which makes its folder the project root (findProjectRoot):
+  // without one, the packed project above would be every copy's root, with one store for all.
+  const manifest = path.join(target, "package.json");
+  if (!(await exists(manifest))) await writeFile(manifest, `${JSON.stringify({ name: `imagegen-${name}`, private: true, type: "module" }, null, 2)}\n`);
   return target;
 }
 

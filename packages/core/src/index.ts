@@ -22,6 +22,7 @@ export * from "./generate/placeholder.js";
 export * from "./generate/generate-with-retry.js";
 export * from "./engine.js";
 export * from "./project/config.js";
+export * from "./project/root.js";
 export * from "./project/scan-sources.js";
 export * from "./project/discovery.js";
 export * from "./project/audit.js";

@@ -126,8 +126,9 @@ export interface ImagegenOptions {
    */
   remote?: string | RemoteOption;
   /**
-   * The project root.
-   * @default process.cwd(), or the bundler's root
+   * The project root, where the config, the store and the lock are.
+   * @default the nearest folder at or above the bundler's root (the CLI: the current folder) that
+   * holds `imagegen.config.*`, `imagegen.lock.json` or `package.json` (see `findProjectRoot`)
    */
   root?: string;
   /**

@@ -53,7 +53,7 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
   function defineCommands(): CAC {
     const cli = cac("imagegen");
     cli
-      .option("--root <dir>", "Project root (default: the current directory)")
+      .option("--root <dir>", "Project root (default: the nearest folder up from here with imagegen.config.*, imagegen.lock.json or package.json)")
       .option("--config <file>", "Config file (default: imagegen.config.{ts,mts,js,mjs} at the root)")
       .option("--concurrency <n>", "Generations at once (default: the config's, else 4)")
       .option("--frozen", "Never call a provider: a missing original is an error (also IMAGEGEN_FROZEN=1)")

@@ -7,6 +7,7 @@ import {
   type ResolvedOptions,
   ImagegenError,
   discoverSpecs,
+  findProjectRoot,
   loadConfigFile,
   resolveOptions,
 } from "@imagegen/core";
@@ -35,7 +36,7 @@ export interface Project {
  * is not: it is listed in `discovery.errors` and every other image is still found.
  */
 export async function openProject(flags: CommonFlags, out: Output, logger: Logger): Promise<Project> {
-  const root = path.resolve(flags.root ?? process.cwd());
+  const root = flags.root === undefined ? findProjectRoot(process.cwd()) : path.resolve(flags.root);
   const isDir = await stat(root).then((s) => s.isDirectory(), () => false);
   if (!isDir) throw new UsageError(`--root ${root} is not a directory`);
   out.setRoot(root);
