@@ -28,6 +28,14 @@ const FIXTURE_IMAGES = [
   "five-people-around-a-whiteboard-200 webp 200x133",
 ];
 
+/**
+ * Rollup tree-shakes the properties of the hero's image object that the page never reads: only
+ * its `src` (the largest WebP) is left, and so only that file of the hero is written.
+ */
+const TREE_SHAKEN: Record<string, RegExp> = { rollup: /^a-lighthouse-at-dawn-quoted-with-(160 |320 avif)/ };
+/** Bundlers that write only the images the final code references (emitted after tree-shaking). */
+const PRUNING = new Set(["vite", "rollup", "rolldown"]);
+
 let packed: string;
 let emulator: Emulator;
 let browser: Browser;
@@ -85,7 +93,8 @@ describe.each(BUNDLERS)("%s, from the packed packages", (bundler) => {
     expect(cold.requests).toBe(4);
 
     const images = await describeImages(outDir);
-    expect(images.map((image) => image.described).sort()).toEqual(FIXTURE_IMAGES);
+    const shaken = TREE_SHAKEN[bundler];
+    expect(images.map((image) => image.described).sort()).toEqual(FIXTURE_IMAGES.filter((image) => !shaken?.test(image)));
     for (const { file } of images) expect(file).toMatch(/^assets\/[a-z0-9-]+-\d+\.[0-9a-f]{10}\.(avif|webp|jpg)$/);
 
     // The bundle names the images it uses (a bundler may drop the exports nothing reads) and
@@ -94,11 +103,16 @@ describe.each(BUNDLERS)("%s, from the packed packages", (bundler) => {
     const used = images.filter(({ file }) => /a-lighthouse-at-dawn-quoted-with-320\.\w+\.webp|a-red-fox/.test(file));
     expect(used).toHaveLength(3);
     for (const { file } of used) expect(code).toContain(file);
+    if (PRUNING.has(bundler)) for (const { file } of images) expect(code, "every image written is referenced").toContain(file);
     expect(code).not.toMatch(/["'`]gen:|ROLL(UP|DOWN)_FILE_URL/);
 
     const names = images.map((image) => image.file).sort();
     emittedBy.set(bundler, names);
-    for (const [other, otherNames] of emittedBy) expect(names, `${bundler} vs ${other}`).toEqual(otherNames);
+    // The same image has the same file name everywhere (a bundler may write fewer of them).
+    for (const [other, otherNames] of emittedBy) {
+      const common = names.filter((name) => otherNames.includes(name));
+      expect(common.length, `${bundler} vs ${other}`).toBe(Math.min(names.length, otherNames.length));
+    }
 
     // A second build is served from the store and the derived cache: no request, the same files.
     const warm = await build(bundler, project);
@@ -167,7 +181,12 @@ describe.each([
     const images = await describeImages(outDir);
     expect(images.map((image) => image.described)).toContain("a-red-fox-curled-up-in-the-snow-960 avif 960x720");
     exampleImages.set(example, images.map((image) => image.file).sort());
-    expect(exampleImages.get(example)).toEqual(exampleImages.get("webpack"));
+    // The same names; Rollup leaves out the hero's files but its src, which tree-shaking removed.
+    const ownImages = exampleImages.get(example)!;
+    const webpackImages = exampleImages.get("webpack")!;
+    expect(webpackImages).toEqual(expect.arrayContaining(ownImages));
+    const shaken = webpackImages.filter((file) => !ownImages.includes(file));
+    for (const file of shaken) expect(file).toMatch(/^assets\/a-lighthouse-at-dawn-on-a-rocky-/);
 
     const server = await serveStatic(outDir);
     try {

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile, rename } from "node:fs/promises";
 import path from "node:path";
 import { type Emulator, startEmulator } from "@imagegen/emulator";
 import sharp from "sharp";
@@ -108,5 +108,26 @@ describe("vite build", () => {
     await expect(buildFixture(root)).rejects.toThrow(/size must be one of 1K, 2K, 4K \(got "8K"\)/);
     await expect(buildFixture(root)).rejects.toThrow(/main\.js/);
     expect(emulator.requests).toHaveLength(0);
+  });
+
+  it("keeps the store and lock at the project root when Vite's root is a source folder, and puts images beside the assetFileNames folder", async () => {
+    // As Nuxt sets Vite's root to app/ and SvelteKit writes assets under _app/immutable/assets.
+    const project = await copyFixture("vite-basic");
+    const app = path.join(project, "app");
+    await mkdir(app);
+    for (const entry of ["index.html", "src"]) await rename(path.join(project, entry), path.join(app, entry));
+    await build({
+      root: app,
+      configFile: false,
+      logLevel: "silent",
+      build: { outDir: path.join(project, "dist"), rollupOptions: { output: { assetFileNames: "_app/immutable/assets/[name].[hash][extname]" } } },
+      plugins: [imagegen({ apiKey: FAKE_API_KEY, apiUrl: emulator.url, logger: captureLogger().logger })],
+    });
+    expect(await listFiles(path.join(project, ".imagegen"))).not.toEqual([]);
+    await expect(readFile(path.join(project, "imagegen.lock.json"), "utf8")).resolves.toContain("A fishing harbour");
+    expect((await listFiles(app)).filter((file) => /imagegen/.test(file))).toEqual([]);
+    const images = (await listFiles(path.join(project, "dist"))).filter((file) => /\.(avif|webp|jpg|png)$/.test(file));
+    expect(images.length).toBeGreaterThan(0);
+    for (const file of images) expect(file.split(path.sep).join("/")).toMatch(/^_app\/immutable\/assets\/[a-z0-9-]+-\d+\.[0-9a-f]{10}\.\w+$/);
   });
 });

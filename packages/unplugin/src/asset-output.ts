@@ -21,6 +21,19 @@ export interface AssetOutput {
    * of this build and returns a JavaScript expression for its URL.
    */
   emit(context: EmitContext, fileName: string, variant: Variant): string;
+  /**
+   * Called with the finished bundle of an output (Rollup's `generateBundle`): drops the files of
+   * images that tree-shaking removed from the code, so that only referenced images are written.
+   */
+  prune?(bundle: Record<string, OutputFileLike>): void;
+}
+
+/** What pruning reads of a Rollup or Rolldown output file. */
+export interface OutputFileLike {
+  type: "asset" | "chunk";
+  code?: string;
+  /** Rollup's list of files a chunk references through `import.meta.ROLLUP_FILE_URL_`; Rolldown has none. */
+  referencedFiles?: readonly string[];
 }
 
 /** Rollup, Rolldown and Vite builds: emitted assets, URLs from `import.meta.ROLLUP_FILE_URL_<ref>`. */
@@ -38,6 +51,18 @@ export function fileUrlOutput(metaProperty: "ROLLUP_FILE_URL" | "ROLLDOWN_FILE_U
         references.set(fileName, reference);
       }
       return `import.meta.${metaProperty}_${reference}`;
+    },
+    prune(bundle) {
+      // Emitted while loading, before tree-shaking: keep the files some chunk still points at.
+      // Rollup lists them; in Rolldown's code the URL holds the file name with its content hash.
+      const chunks = Object.values(bundle).filter((file) => file.type === "chunk");
+      const isReferenced = (fileName: string) =>
+        chunks.some((chunk) =>
+          chunk.referencedFiles ? chunk.referencedFiles.includes(fileName) : chunk.code?.includes(fileName.slice(fileName.lastIndexOf("/") + 1)),
+        );
+      for (const fileName of references.keys()) {
+        if (fileName in bundle && !isReferenced(fileName)) delete bundle[fileName];
+      }
     },
   };
 }

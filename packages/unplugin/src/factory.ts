@@ -6,6 +6,7 @@ import {
   MissingOriginalError,
   type ResolveOptionsInput,
   checkMaxGenerations,
+  findProjectRoot,
   hashInputs,
   isGenId,
   parseGenId,
@@ -18,11 +19,11 @@ import {
   type SourceLocation,
   writeManifestDeclarations,
 } from "@imagegen/core";
-import { createUnplugin } from "unplugin";
-import { type AssetOutput, type DevAsset, type EmitContext, devServerOutput, fileUrlOutput } from "./asset-output.js";
+import { type UnpluginOptions, createUnplugin } from "unplugin";
+import { type AssetOutput, type DevAsset, type EmitContext, type OutputFileLike, devServerOutput, fileUrlOutput } from "./asset-output.js";
 import { esbuildOutput } from "./esbuild-output.js";
-import { variantFileName } from "./file-names.js";
-import { loaderAssetOutput } from "./loader-asset-output.js";
+import { type AssetFileNames, assetsFolderOf, variantFileName } from "./file-names.js";
+import { type LoaderPlacement, loaderAssetOutput } from "./loader-asset-output.js";
 import { CLIENT_TYPES } from "./client-types.js";
 import { type VariantUrl, genModuleCode, manifestModuleCode } from "./module-code.js";
 import { rewriteGenRequests } from "./scheme-requests.js";
@@ -48,11 +49,30 @@ interface GenImport {
   importer: string | undefined;
 }
 
-/** Shared by every bundler entry; what differs per bundler is the {@link AssetOutput}. */
-export const unpluginImagegen = createUnplugin<ImagegenPluginOptions | undefined>((pluginOptions = {}) => {
+/**
+ * Where a framework wants images that the bundler's own options do not tell (Next's webpack
+ * compilations): `assetsDir` is the folder of images in the client's output.
+ */
+export interface Placement extends LoaderPlacement {
+  /** @default "assets" (Vite: the folder of `assetFileNames`, else `build.assetsDir`) */
+  assetsDir?: string;
+}
+
+/** The plugin with a framework's {@link Placement}; {@link unpluginImagegen} is the one without. */
+export function createImagegenUnplugin(placement: Placement = {}) {
+  return createUnplugin<ImagegenPluginOptions | undefined>((pluginOptions = {}) => imagegenPlugin(pluginOptions, placement));
+}
+
+function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placement): UnpluginOptions {
   const { dts = false, ...inline } = pluginOptions;
-  let root = inline.root ?? process.cwd();
-  let assetsDir = "assets";
+  // The bundler's root (set by its hook below); the project root is found from it (findProjectRoot).
+  let bundlerRoot = process.cwd();
+  let root = inline.root ?? findProjectRoot(bundlerRoot);
+  const setBundlerRoot = (dir: string | undefined) => {
+    bundlerRoot = dir ?? bundlerRoot;
+    root = inline.root ?? findProjectRoot(bundlerRoot);
+  };
+  let assetsDir = placement.assetsDir ?? "assets";
   // Rollup's and Rolldown's (both read ROLLUP_FILE_URL_); every other bundler's hook below sets its own.
   let output: AssetOutput = fileUrlOutput("ROLLUP_FILE_URL");
   let engine: Promise<Engine> | undefined;
@@ -93,6 +113,10 @@ export const unpluginImagegen = createUnplugin<ImagegenPluginOptions | undefined
   async function withInputs(context: { addWatchFile(file: string): void }, spec: ImageSpec): Promise<ImageSpec> {
     for (const input of spec.generation.inputs ?? []) context.addWatchFile(input.file);
     return hashInputs(spec, (await getEngine()).options.root);
+  }
+
+  function pruneBundle(_options: unknown, bundle: object) {
+    output.prune?.(bundle as Record<string, OutputFileLike>);
   }
 
   function urlFor(context: EmitContext): VariantUrl {
@@ -167,28 +191,35 @@ export const unpluginImagegen = createUnplugin<ImagegenPluginOptions | undefined
     },
 
     webpack(compiler) {
-      root = inline.root ?? compiler.options.context ?? root;
-      output = loaderAssetOutput();
+      setBundlerRoot(compiler.options.context);
+      output = loaderAssetOutput(placement);
       rewriteGenRequests(compiler, "unplugin-imagegen", virtualIdOf);
     },
 
     rspack(compiler) {
-      root = inline.root ?? compiler.options.context ?? root;
-      output = loaderAssetOutput();
+      setBundlerRoot(compiler.options.context);
+      output = loaderAssetOutput(placement);
       rewriteGenRequests(compiler, "unplugin-imagegen", virtualIdOf);
     },
 
+    // Images are emitted while loading, before tree-shaking: each output keeps the referenced ones.
+    rollup: { generateBundle: pruneBundle },
+    rolldown: { generateBundle: pruneBundle },
+
     esbuild: {
       setup(build) {
-        root = inline.root ?? build.initialOptions.absWorkingDir ?? root;
+        setBundlerRoot(build.initialOptions.absWorkingDir);
         output = esbuildOutput(build);
       },
     },
 
     vite: {
+      generateBundle: pruneBundle,
       configResolved(config) {
-        root = inline.root ?? config.root;
-        assetsDir = config.build.assetsDir;
+        setBundlerRoot(config.root);
+        // Beside the bundler's own hashed assets: SvelteKit's are in `_app/immutable/assets`.
+        const rollupOutput = [config.build.rollupOptions.output ?? []].flat()[0] as { assetFileNames?: AssetFileNames } | undefined;
+        assetsDir = placement.assetsDir ?? assetsFolderOf(rollupOutput?.assetFileNames, config.build.assetsDir);
         logger ??= {
           info: (message) => config.logger.info(`[imagegen] ${message}`, { timestamp: true }),
           warn: (message) => config.logger.warn(`[imagegen] ${message}`, { timestamp: true }),
@@ -218,7 +249,10 @@ export const unpluginImagegen = createUnplugin<ImagegenPluginOptions | undefined
       },
     },
   };
-});
+}
+
+/** Shared by every bundler entry; what differs per bundler is the {@link AssetOutput}. */
+export const unpluginImagegen = createImagegenUnplugin();
 
 function cleanId(id: string): string {
   return path.normalize(id.split("?")[0]!);

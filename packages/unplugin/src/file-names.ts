@@ -20,3 +20,27 @@ export function promptSlug(prompt: string): string {
     .replace(/-+$/, "");
   return slug || "image";
 }
+
+/** What the folder needs of Rollup's `output.assetFileNames` (a pattern, or a function of the asset). */
+export type AssetFileNames = string | ((asset: { type: "asset"; name: string; names: string[]; originalFileName: null; originalFileNames: string[]; source: Uint8Array }) => string);
+
+/**
+ * The folder the bundler puts its own hashed assets in: the folder part of `assetFileNames`
+ * (SvelteKit's `_app/immutable/assets`), else `fallback` (Vite's `build.assetsDir`). A folder
+ * that depends on the asset (`[ext]/[name]…`) cannot hold every image alike: `fallback` then.
+ */
+export function assetsFolderOf(assetFileNames: AssetFileNames | undefined, fallback: string): string {
+  let pattern: string | undefined;
+  try {
+    pattern =
+      typeof assetFileNames === "function"
+        ? assetFileNames({ type: "asset", name: "image.webp", names: ["image.webp"], originalFileName: null, originalFileNames: [], source: new Uint8Array() })
+        : assetFileNames;
+  } catch {
+    pattern = undefined;
+  }
+  if (typeof pattern !== "string") return fallback;
+  const slash = pattern.lastIndexOf("/");
+  const folder = slash < 0 ? "" : pattern.slice(0, slash);
+  return folder.includes("[") ? fallback : folder;
+}

@@ -5,6 +5,21 @@ interface LoaderContextLike {
   emitFile(name: string, content: Buffer, sourceMap?: undefined, assetInfo?: Record<string, unknown>): void;
 }
 
+/** Where a webpack or rspack compilation writes images, when a framework decides (Next's `withImagegen`). */
+export interface LoaderPlacement {
+  /**
+   * Prefix of every emitted name, relative to this compilation's output folder: `""` for the
+   * client, `"../../"` for a server compilation that writes into the client's folder.
+   * @default ""
+   */
+  emitPrefix?: string;
+  /**
+   * The URL of the client's output folder, ending in `/`, written into the code.
+   * @default __webpack_public_path__ at run time
+   */
+  publicPath?: string;
+}
+
 /**
  * webpack and rspack: each image goes into the assets of the module that imports it, through the
  * loader context's `emitFile`, as file-loader did. The bundler keeps those assets with the
@@ -12,7 +27,7 @@ interface LoaderContextLike {
  * still emits its images, and `output.clean` keeps them. The URL is the runtime public path
  * (`output.publicPath`, `"auto"` included) followed by the file name.
  */
-export function loaderAssetOutput(): AssetOutput {
+export function loaderAssetOutput({ emitPrefix = "", publicPath }: LoaderPlacement = {}): AssetOutput {
   return {
     reset() {},
     emit(context, fileName, variant) {
@@ -20,8 +35,8 @@ export function loaderAssetOutput(): AssetOutput {
       const loader = native?.loaderContext;
       if (!loader) throw new Error(`imagegen: no loader context to emit ${fileName} with`);
       // The name carries the content hash: a browser or CDN may cache it forever.
-      loader.emitFile(fileName, variant.bytes, undefined, { immutable: true });
-      return `__webpack_public_path__ + ${JSON.stringify(fileName)}`;
+      loader.emitFile(`${emitPrefix}${fileName}`, variant.bytes, undefined, { immutable: true });
+      return publicPath === undefined ? `__webpack_public_path__ + ${JSON.stringify(fileName)}` : JSON.stringify(`${publicPath}${fileName}`);
     },
   };
 }
