@@ -3,7 +3,7 @@ import path from "node:path";
 import { Engine, ImagegenError, findProjectRoot, parseManifest, resolveOptions, resolveSpec, writeFileAtomic } from "@imagegen/core";
 import { variantFileName } from "./file-names.js";
 import { manifestModuleCode } from "./module-code.js";
-import type { TurbopackImagegenOptions } from "./next.js";
+import { type TurbopackImagegenOptions, turbopackImagesDir } from "./next.js";
 
 interface LoaderContextLike {
   resourcePath: string;
@@ -16,9 +16,9 @@ interface LoaderContextLike {
 const engines = new Map<string, Promise<Engine>>();
 
 /**
- * Turbopack, for `*.prompts.yaml`: renders every image of the manifest into the derived cache's
- * `next/` folder and returns JavaScript that imports those files. Turbopack treats them as image
- * imports: it hashes them into `/_next/static/media/` and gives their URLs (`.src`).
+ * Turbopack, for `*.prompts.yaml`: renders every image of the manifest into
+ * `node_modules/.cache/imagegen/next/` (made by `withImagegen`) and returns JavaScript that imports those files. Turbopack treats them as image
+ * imports: it hashes them into `/_next/static/media/` and gives their URLs.
  */
 export default function imagegenManifestLoader(this: LoaderContextLike, source: string): void {
   const callback = this.async();
@@ -36,7 +36,7 @@ export default function imagegenManifestLoader(this: LoaderContextLike, source: 
 async function renderManifest(loader: LoaderContextLike, source: string): Promise<string> {
   const file = loader.resourcePath;
   const options = loader.getOptions() ?? {};
-  const root = options.root ?? findProjectRoot(loader.rootContext ?? path.dirname(file));
+  const root = options.root === undefined ? findProjectRoot(loader.rootContext ?? path.dirname(file)) : path.resolve(options.root);
   let engine = engines.get(root);
   if (!engine) engines.set(root, (engine = resolveOptions({ ...options, root }).then((resolved) => new Engine(resolved))));
   const ready = await engine;
@@ -50,7 +50,7 @@ async function renderManifest(loader: LoaderContextLike, source: string): Promis
     }),
   );
 
-  const folder = path.join(resolved.cacheDir, "next");
+  const folder = turbopackImagesDir(root);
   const imports: string[] = [];
   const writes: Promise<void>[] = [];
   const code = manifestModuleCode(images, (variant, spec) => {
@@ -61,10 +61,12 @@ async function renderManifest(loader: LoaderContextLike, source: string): Promis
     if (!specifier.startsWith(".")) specifier = `./${specifier}`;
     const name = `variant${imports.length}`;
     imports.push(`import ${name} from ${JSON.stringify(specifier)};`);
-    return `${name}.src`;
+    return `urlOf(${name})`;
   });
   await Promise.all(writes);
-  return `${imports.join("\n")}\n${code}`;
+  // An image import is `{ src, width, height }` in Next's server code and a URL string in some client code.
+  const urlOf = 'const urlOf = (image) => (typeof image === "string" ? image : image.src);';
+  return `${imports.join("\n")}\n${urlOf}\n${code}`;
 }
 
 /** The name holds the content hash: a file of that name and size is this variant already. */

@@ -1,4 +1,6 @@
+import { mkdirSync } from "node:fs";
 import path from "node:path";
+import { findProjectRoot } from "@imagegen/core";
 import { fileURLToPath } from "node:url";
 import { type ImagegenPluginOptions, createImagegenUnplugin } from "./factory.js";
 
@@ -38,6 +40,8 @@ const SCRIPT_GLOBS = ["*.js", "*.jsx", "*.mjs", "*.ts", "*.tsx", "*.mts"];
  */
 export function withImagegen<T extends NextConfigLike>(nextConfig: T = {} as T, options: ImagegenPluginOptions = {}): T {
   const userWebpack = nextConfig.webpack;
+  // Turbopack sees no folder made during its build: the manifest loader's folder is made now.
+  mkdirSync(turbopackImagesDir(options.root === undefined ? findProjectRoot(process.cwd()) : path.resolve(options.root)), { recursive: true });
   const rules: Record<string, unknown> = { ...nextConfig.turbopack?.rules };
   const loaderOptions = jsonOptions(options);
   for (const glob of ["*.prompts.yaml", "*.prompts.yml"]) {
@@ -63,6 +67,11 @@ export function withImagegen<T extends NextConfigLike>(nextConfig: T = {} as T, 
       return typeof userWebpack === "function" ? userWebpack(config, context) : config;
     },
   };
+}
+
+/** Where the Turbopack manifest loader writes the files it imports (a cache: safe to delete). */
+export function turbopackImagesDir(root: string): string {
+  return path.join(root, "node_modules", ".cache", "imagegen", "next");
 }
 
 function loaderPath(file: string): string {
