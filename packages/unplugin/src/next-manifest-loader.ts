@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { Engine, ImagegenError, findProjectRoot, parseManifest, resolveOptions, resolveSpec, writeFileAtomic } from "@imagegen/core";
+import { Engine, ImagegenError, findProjectRoot, hashInputs, parseManifest, resolveOptions, resolveSpec, writeFileAtomic } from "@imagegen/core";
 import { variantFileName } from "./file-names.js";
 import { manifestModuleCode } from "./module-code.js";
 import { type TurbopackImagegenOptions, turbopackImagesDir } from "./next.js";
@@ -45,7 +45,8 @@ async function renderManifest(loader: LoaderContextLike, source: string): Promis
   const manifest = parseManifest(source, file);
   const images = await Promise.all(
     manifest.images.map(async (image) => {
-      const spec = resolveSpec(image.options, { ...resolved, source: image.location });
+      // `edit=` and `ref=` inputs are read and hashed into the key, as the bundler plugin does.
+      const spec = await hashInputs(resolveSpec(image.options, { ...resolved, source: image.location }), root);
       return { name: image.name, exportName: image.exportName, result: await ready.resolveImage(spec) };
     }),
   );
