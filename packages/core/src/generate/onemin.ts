@@ -3,6 +3,7 @@ import { basename } from "node:path";
 import type { Metadata } from "sharp";
 import { sleep } from "../abortable-sleep.js";
 import { decodeToLastRow, loadSharp } from "../sharp.js";
+import { IMAGE_FORMATS, sniffInputFormat } from "../spec/formats.js";
 import { sha256Hex } from "../spec/key.js";
 import type { InputImage } from "../spec/spec.js";
 import { AssetUploads } from "./onemin-assets.js";
@@ -164,7 +165,8 @@ async function uploadAsset(settings: OneminSettings, input: InputImage, signal: 
   if (sha256Hex(bytes) !== input.sha256) {
     throw new ProviderError(`${input.role} ${input.path} changed while imagegen was running; run it again`, { retryable: false });
   }
-  let type = sniffImageType(bytes);
+  const format = sniffInputFormat(bytes);
+  let type = format && IMAGE_FORMATS[format].contentType;
   let name = basename(input.path);
   if (type === undefined) {
     bytes = await (await loadSharp())(bytes).png().toBuffer();
@@ -207,15 +209,6 @@ async function uploadAsset(settings: OneminSettings, input: InputImage, signal: 
     throw new ProviderError(`${host} answered the upload of ${input.path} without fileContent.path or asset.key`, { retryable: false });
   }
   return path;
-}
-
-/** The content type of the formats the model takes as they are, by their first bytes. */
-function sniffImageType(bytes: Uint8Array): string | undefined {
-  const ascii = (from: number, to: number) => Buffer.from(bytes.subarray(from, to)).toString("latin1");
-  if (bytes[0] === 0x89 && ascii(1, 4) === "PNG") return "image/png";
-  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return "image/jpeg";
-  if (ascii(0, 4) === "RIFF" && ascii(8, 12) === "WEBP") return "image/webp";
-  return undefined;
 }
 
 /** Posts one feature request; resolves with the record id and the URL of its bytes. */

@@ -1,6 +1,8 @@
 import { readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { ImagegenError, formatLocation } from "../errors.js";
+import { loadSharp } from "../sharp.js";
+import { sniffInputFormat } from "../spec/formats.js";
 import { sha256Hex } from "../spec/key.js";
 import type { ImageSpec, InputImage } from "../spec/spec.js";
 
@@ -71,11 +73,16 @@ async function hashInput(input: InputImage, spec: ImageSpec, root: string): Prom
   }
 }
 
-/** The bytes' sha256, once they decode as an image (sharp loads only for images with inputs). */
+/**
+ * The bytes' sha256, once they are known to be an image: PNG, JPEG and WebP by their first bytes
+ * (a warm build loads no sharp), any other format by decoding its header with sharp.
+ */
 async function readImageHash(file: string): Promise<string> {
   const bytes = await readFile(file);
-  const { default: sharp } = await import("sharp");
-  const { width, height } = await sharp(bytes).metadata();
-  if (!width || !height) throw new Error("no pixel size");
+  if (sniffInputFormat(bytes) === undefined) {
+    const sharp = await loadSharp();
+    const { width, height } = await sharp(bytes).metadata();
+    if (!width || !height) throw new Error("no pixel size");
+  }
   return sha256Hex(bytes);
 }

@@ -31,3 +31,12 @@ export function contentTypeOfFile(fileName: string): string {
   const format = Object.values(IMAGE_FORMATS).find((entry) => entry.extension === extension);
   return format?.contentType ?? "application/octet-stream";
 }
+
+/** The formats the image API takes as they are, recognised by their first bytes; `undefined` for any other. */
+export function sniffInputFormat(bytes: Uint8Array): "png" | "jpeg" | "webp" | undefined {
+  const ascii = (from: number, to: number) => String.fromCharCode(...bytes.subarray(from, to));
+  if (bytes[0] === 0x89 && ascii(1, 4) === "PNG") return "png";
+  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return "jpeg";
+  if (ascii(0, 4) === "RIFF" && ascii(8, 12) === "WEBP") return "webp";
+  return undefined;
+}
