@@ -11,7 +11,7 @@ import { type LockEntry, lockEntryFor, readLockfile, updateLockfile, type Lockfi
 import type { ResolvedOptions } from "./project/options.js";
 import type { ImageSpec } from "./spec/spec.js";
 import { DamagedOriginalError, type OriginalMeta, Store } from "./store/store.js";
-import { type Rendition, renderVariants } from "./render/variants.js";
+import { type Rendition, inFormatOrder, renderVariants } from "./render/variants.js";
 import { CorruptRemoteObjectError, type RemoteStore } from "./store/remote.js";
 import { loadSharp } from "./sharp.js";
 
@@ -90,7 +90,7 @@ export class Engine {
 
   async resolveImage(spec: ImageSpec): Promise<ImageResult> {
     const original = await this.resolveOriginal(spec);
-    const rendition = await this.#rendition(original, spec);
+    const rendition = inFormatOrder(await this.#rendition(original, spec), spec.output.formats);
     return { spec, original, rendition };
   }
 
@@ -119,6 +119,16 @@ export class Engine {
       removeStaleTempFiles(cacheDir),
       removeStaleTempFiles(path.dirname(lockfilePath), undefined, path.basename(lockfilePath)),
     ]).catch(() => {});
+  }
+
+  /**
+   * After a build: records which derived-cache entries it used, and removes the least recently
+   * used ones of other builds until the cache fits `cacheMaxBytes`. Never fails a build.
+   */
+  async trimDerivedCache(): Promise<void> {
+    await this.derivedCache.trim(this.options.cacheMaxBytes).catch((error: unknown) => {
+      this.options.logger.warn(`Could not trim the derived cache ${this.#relative(this.options.cacheDir)}: ${(error as Error).message}`);
+    });
   }
 
   /** Frozen builds and throwaway (placeholder) providers write neither the store nor the lock. */

@@ -184,7 +184,9 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
       }
     },
 
-    buildEnd() {
+    async buildEnd() {
+      // The derived cache stays within cacheMaxBytes: least recently used renditions of other builds go.
+      if (engine) await (await engine).trimDerivedCache();
       if (missing.length === 0) return;
       const lines = missing.map((error) => `  - ${error.message}`);
       throw userError(new ImagegenError(`${missing.length} image(s) have no stored original:\n${lines.join("\n")}`));

@@ -4,6 +4,7 @@ import { ImagegenError } from "../errors.js";
 import type { ImagegenOptions, Logger, ResolvedOptions } from "./options.js";
 import { findProjectRoot } from "./root.js";
 import type { Provider } from "../generate/provider.js";
+import { DEFAULT_CACHE_MAX_BYTES } from "../store/derived-cache.js";
 import { DEFAULT_MAX_RETRY_AFTER_MS } from "../generate/generate-with-retry.js";
 import { DEFAULT_API_URL, createOneminProvider } from "../generate/onemin.js";
 import { createPlaceholderProvider } from "../generate/placeholder.js";
@@ -103,6 +104,7 @@ const OPTION_RULES: Record<keyof ResolveOptionsInput, OptionRule> = {
   store: text,
   lockfile: text,
   cacheDir: text,
+  cacheMaxBytes: wholeNumber,
   concurrency: positiveInteger,
   maxGenerations: rule("a whole number, 0 or more, or Infinity", (v) => v === Infinity || wholeNumber(v) === undefined),
   frozen: flag,
@@ -225,6 +227,7 @@ export async function resolveOptions(
     storeDir: path.resolve(root, merged.store ?? ".imagegen"),
     lockfilePath: path.resolve(root, merged.lockfile ?? "imagegen.lock.json"),
     cacheDir: path.resolve(root, merged.cacheDir ?? "node_modules/.cache/imagegen"),
+    cacheMaxBytes: merged.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES,
     concurrency: merged.concurrency ?? 4,
     maxGenerations: merged.maxGenerations ?? Infinity,
     frozen,

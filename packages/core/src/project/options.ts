@@ -51,6 +51,12 @@ export interface ImagegenOptions {
    */
   cacheDir?: string;
   /**
+   * Size cap of the derived cache, in bytes. After each build the least recently used renditions
+   * are removed until the cache fits (those the build used stay); `imagegen cache prune` does the same.
+   * @default 1073741824 (1 GiB)
+   */
+  cacheMaxBytes?: number;
+  /**
    * How many generations run at once.
    * @default 4
    */
@@ -165,6 +171,7 @@ export interface ResolvedOptions {
   storeDir: string;
   lockfilePath: string;
   cacheDir: string;
+  cacheMaxBytes: number;
   concurrency: number;
   maxGenerations: number;
   frozen: boolean;

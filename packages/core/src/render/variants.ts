@@ -25,6 +25,16 @@ export interface Rendition {
   placeholder: string | undefined;
 }
 
+/**
+ * The rendition with its variants in `formats` order (each width ascending, as `renderVariants`
+ * makes them): one cached rendition serves every order the formats are written in.
+ */
+export function inFormatOrder(rendition: Rendition, formats: readonly string[]): Rendition {
+  const rank = (variant: Variant) => formats.indexOf(variant.format);
+  const variants = [...rendition.variants].sort((a, b) => rank(a) - rank(b) || a.width - b.width);
+  return { ...rendition, variants };
+}
+
 interface Size {
   width: number;
   height: number;

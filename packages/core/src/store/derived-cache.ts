@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { readdir, stat, unlink, utimes } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { type SharpModule, loadSharp } from "../sharp.js";
@@ -38,7 +39,8 @@ export function renditionKey(originalSha256: string, output: OutputParams, encod
     original: originalSha256,
     // Variants come out sorted and deduplicated, so the order the widths were written in does not matter.
     widths: output.widths?.length ? [...new Set(output.widths)].sort((a, b) => a - b) : null,
-    formats: output.formats,
+    // The order of formats decides only the order of variants, which the caller restores (inFormatOrder).
+    formats: [...new Set(output.formats)].sort(),
     quality: output.quality ?? null,
     aspect: output.aspect ? [output.aspect.width, output.aspect.height] : null,
     // Without an aspect ratio every fit gives the same pixels.
@@ -65,6 +67,9 @@ export interface CachedRendition {
 export class DerivedCache {
   readonly dir: string;
   #encoder: Promise<string> | undefined;
+  /** Keys this process read or wrote: their access time is recorded at `trim`, and they are never evicted by it. */
+  readonly #used = new Set<string>();
+  #wrote = false;
 
   constructor(dir: string) {
     this.dir = dir;
@@ -105,7 +110,9 @@ export class DerivedCache {
       const entry = parseRenditionEntry(readFileSync(join(this.dir, `${key}.json`), "utf8"), key);
       if (!entry) return undefined;
       // The one hash of each file in a warm build: callers name files with `hash` and never re-hash.
-      return assembleRendition(entry, entry.variants.map(({ file }) => readFileSync(join(this.dir, file))));
+      const rendition = assembleRendition(entry, entry.variants.map(({ file }) => readFileSync(join(this.dir, file))));
+      if (rendition) this.#used.add(key);
+      return rendition;
     } catch {
       return undefined;
     }
@@ -116,7 +123,74 @@ export class DerivedCache {
     const { json, files } = serializeRendition(key, rendition);
     await Promise.all(files.map(({ name, bytes }) => writeFileAtomic(join(this.dir, name), bytes)));
     await writeFileAtomic(join(this.dir, `${key}.json`), json);
+    this.#used.add(key);
+    this.#wrote = true;
   }
+
+  /**
+   * Records when this process used its entries (the mtime of `<key>.json`, set without reading
+   * anything), then removes the least recently used entries of other builds until the cache holds
+   * at most `maxBytes`. A process that wrote nothing made the cache no larger: it only records.
+   */
+  async trim(maxBytes: number, options: { always?: boolean } = {}): Promise<CacheTrim> {
+    const now = new Date();
+    await Promise.all([...this.#used].map((key) => utimes(join(this.dir, `${key}.json`), now, now).catch(() => {})));
+    if (!this.#wrote && !options.always) return { removed: 0, freedBytes: 0, totalBytes: undefined };
+    this.#wrote = false;
+    const entries = await this.#entries();
+    let totalBytes = entries.reduce((sum, entry) => sum + entry.bytes, 0);
+    let removed = 0;
+    let freedBytes = 0;
+    for (const entry of entries.sort((a, b) => a.usedMs - b.usedMs)) {
+      if (totalBytes <= maxBytes) break;
+      if (this.#used.has(entry.key)) continue;
+      // The JSON first: from then on the entry is a miss, whatever is left of its files.
+      for (const file of entry.files.sort((a, b) => Number(b.endsWith(".json")) - Number(a.endsWith(".json")))) {
+        await unlink(join(this.dir, file)).catch(() => {});
+      }
+      totalBytes -= entry.bytes;
+      freedBytes += entry.bytes;
+      removed++;
+    }
+    return { removed, freedBytes, totalBytes };
+  }
+
+  /** Every rendition in the folder with its size and last use (temporary files and encoder.json aside). */
+  async #entries(): Promise<{ key: string; files: string[]; bytes: number; usedMs: number }[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch {
+      return [];
+    }
+    const byKey = new Map<string, { key: string; files: string[]; bytes: number; usedMs: number }>();
+    await Promise.all(
+      names.map(async (name) => {
+        const key = /^([0-9a-f]{32})\./.exec(name)?.[1];
+        if (key === undefined) return;
+        const info = await stat(join(this.dir, name)).catch(() => undefined);
+        if (!info?.isFile()) return;
+        let entry = byKey.get(key);
+        if (!entry) byKey.set(key, (entry = { key, files: [], bytes: 0, usedMs: 0 }));
+        entry.files.push(name);
+        entry.bytes += info.size;
+        // Use is recorded on the JSON; an entry without one (half written) counts from its newest file.
+        if (name.endsWith(".json")) entry.usedMs = info.mtimeMs;
+        else if (!entry.files.some((file) => file.endsWith(".json"))) entry.usedMs = Math.max(entry.usedMs, info.mtimeMs);
+      }),
+    );
+    return [...byKey.values()];
+  }
+}
+
+/** Default of `cacheMaxBytes`: 1 GiB. */
+export const DEFAULT_CACHE_MAX_BYTES = 1024 ** 3;
+
+/** What `DerivedCache.trim` did; `totalBytes` is undefined when it did not need to look. */
+export interface CacheTrim {
+  removed: number;
+  freedBytes: number;
+  totalBytes: number | undefined;
 }
 
 /**

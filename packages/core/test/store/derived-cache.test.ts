@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
@@ -67,7 +67,7 @@ describe("renditionKey", () => {
       renditionKey("d".repeat(64), output, encoder),
       renditionKey(sha, { ...output, widths: [256] }, encoder),
       renditionKey(sha, { ...output, widths: undefined }, encoder),
-      renditionKey(sha, { ...output, formats: ["jpeg", "webp"] }, encoder),
+      renditionKey(sha, { ...output, formats: ["jpeg"] }, encoder),
       renditionKey(sha, { ...output, quality: 60 }, encoder),
       renditionKey(sha, { ...output, aspect: { width: 3, height: 4 } }, encoder),
       renditionKey(sha, { ...output, fit: "contain" }, encoder),
@@ -78,6 +78,8 @@ describe("renditionKey", () => {
 
   it("ignores what does not change the pixels", () => {
     expect(renditionKey(sha, { ...output, widths: [512, 256, 512] }, encoder)).toBe(renditionKey(sha, output, encoder));
+    // The order of formats is only the order of variants, which the engine restores for each import.
+    expect(renditionKey(sha, { ...output, formats: ["jpeg", "webp"] }, encoder)).toBe(renditionKey(sha, output, encoder));
     expect(renditionKey(sha, { ...output, widths: [] }, encoder)).toBe(renditionKey(sha, { ...output, widths: undefined }, encoder));
     const noAspect = { ...output, aspect: undefined };
     expect(renditionKey(sha, { ...noAspect, fit: "inside" }, encoder)).toBe(renditionKey(sha, noAspect, encoder));
@@ -135,5 +137,51 @@ describe("DerivedCache", () => {
     await writeFile(join(dir, "k.json"), JSON.stringify(entry));
     expect(await cache.get("k")).toBeUndefined();
     expect(await new DerivedCache(join(dir, "absent")).get("k")).toBeUndefined();
+  });
+});
+
+describe("the cache's size cap", () => {
+  /** Keys of the complete entries in the folder. */
+  async function keysIn(): Promise<string[]> {
+    return [...new Set((await readdir(dir)).filter((name) => /^[0-9a-f]{32}\.json$/.test(name)).map((name) => name.slice(0, 32)))].sort();
+  }
+  const keyOf = (n: number) => renditionKey(n.toString(16).padStart(64, "0"), output, encoder);
+  const entryBytes = () => rendition.variants.reduce((sum, variant) => sum + variant.bytes.length, 0);
+
+  it("a build that wrote removes the least recently used entries of other builds until the cache fits, and keeps its own", async () => {
+    // Four entries of earlier builds, the first the longest unused.
+    const earlier = new DerivedCache(dir);
+    for (const n of [1, 2, 3, 4]) await earlier.set(keyOf(n), rendition);
+    for (const [i, n] of [1, 2, 3, 4].entries()) {
+      const usedAt = new Date(Date.now() - (10 - i) * 60_000);
+      await utimes(join(dir, `${keyOf(n)}.json`), usedAt, usedAt);
+    }
+    // This build reads the oldest (it becomes the most recent) and writes a new one.
+    const build = new DerivedCache(dir);
+    expect(await build.get(keyOf(1))).toBeDefined();
+    await build.set(keyOf(5), rendition);
+    const json = (await readFile(join(dir, `${keyOf(5)}.json`))).length;
+    // Room for three entries: the two least recently used go (2 and 3), whatever their file order.
+    const trim = await build.trim(3 * (entryBytes() + json) + 10);
+    expect(trim).toMatchObject({ removed: 2 });
+    expect(await keysIn()).toEqual([keyOf(1), keyOf(4), keyOf(5)].sort());
+    expect((await readdir(dir)).filter((name) => name.startsWith(keyOf(2)) || name.startsWith(keyOf(3)))).toEqual([]);
+    expect(trim.totalBytes).toBeLessThanOrEqual(3 * (entryBytes() + json) + 10);
+
+    // Under a cap smaller than what the build used, the build's own entries stay.
+    const small = await build.trim(1, { always: true });
+    expect(await keysIn()).toEqual([keyOf(1), keyOf(5)].sort());
+    expect(small.removed).toBe(1);
+  });
+
+  it("a build that only read records its use and looks at nothing else, since it made the cache no larger", async () => {
+    await new DerivedCache(dir).set(keyOf(7), rendition);
+    const old = new Date(Date.now() - 3_600_000);
+    await utimes(join(dir, `${keyOf(7)}.json`), old, old);
+    const warm = new DerivedCache(dir);
+    expect(await warm.get(keyOf(7))).toBeDefined();
+    expect(await warm.trim(1)).toEqual({ removed: 0, freedBytes: 0, totalBytes: undefined });
+    expect(await keysIn()).toEqual([keyOf(7)]);
+    expect((await stat(join(dir, `${keyOf(7)}.json`))).mtimeMs).toBeGreaterThan(old.getTime() + 60_000);
   });
 });

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { ImagegenError } from "@imagegen/core";
 import { type CAC, cac } from "cac";
+import { cacheCommand } from "./cache.js";
 import { checkCommand } from "./check.js";
 import { type GenerateFlags, generateCommand } from "./generate.js";
 import { listCommand } from "./list.js";
@@ -15,7 +16,7 @@ import { typesCommand } from "./types.js";
 /** Exit codes (SPEC §8): done and clean, failed or not clean, usage or config error. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-const COMMANDS = ["generate", "check", "list", "prune", "report", "types", "push", "pull"];
+const COMMANDS = ["generate", "check", "list", "prune", "report", "types", "push", "pull", "cache prune"];
 
 /**
  * Runs `imagegen <command> …` and returns its exit code. Every message goes through `out`,
@@ -111,6 +112,10 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
     cli
       .command("pull", "Download every locked original in use that the local store lacks from the remote store (exit 1 if any failed)")
       .action((options: Record<string, unknown>) => pullCommand(commonFlags(cli, options), out));
+
+    cli
+      .command("cache <action>", "cache prune: trim the derived cache to cacheMaxBytes, least recently used renditions first")
+      .action((action: string, options: Record<string, unknown>) => cacheCommand(action, commonFlags(cli, options), out));
 
     // A command's own help says what it does, not only its options.
     cli.help((sections) => {

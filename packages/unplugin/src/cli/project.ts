@@ -36,6 +36,12 @@ export interface Project {
  * is not: it is listed in `discovery.errors` and every other image is still found.
  */
 export async function openProject(flags: CommonFlags, out: Output, logger: Logger): Promise<Project> {
+  const options = await projectOptions(flags, out, logger);
+  return { options, discovery: await discoverSpecs(options) };
+}
+
+/** The project's resolved options, read as the plugin reads them, with the flags on top; no discovery. */
+export async function projectOptions(flags: CommonFlags, out: Output, logger: Logger): Promise<ResolvedOptions> {
   const root = flags.root === undefined ? findProjectRoot(process.cwd()) : path.resolve(flags.root);
   const isDir = await stat(root).then((s) => s.isDirectory(), () => false);
   if (!isDir) throw new UsageError(`--root ${root} is not a directory`);
@@ -56,7 +62,7 @@ export async function openProject(flags: CommonFlags, out: Output, logger: Logge
     if (error instanceof ImagegenError) throw new UsageError(error.message);
     throw error;
   }
-  return { options, discovery: await discoverSpecs(options) };
+  return options;
 }
 
 /** Discovery errors, one per line, on stderr. */
