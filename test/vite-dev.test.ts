@@ -1,93 +1,176 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { type Emulator, startEmulator } from "@imagegen/emulator";
+import type { Browser, Page } from "playwright-core";
 import sharp from "sharp";
 import imagegen from "unplugin-imagegen/vite";
 import { type ViteDevServer, createServer } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FAKE_API_KEY, captureLogger, copyFixture, listFiles } from "./support/fixture-project.js";
+import { launchChromium } from "./support/browser.js";
+import { FAKE_API_KEY, captureLogger, copyFixture, filesContaining, listFiles } from "./support/fixture-project.js";
+
+// The API takes this long to answer, so that the page is seen with its stand-ins first.
+const LATENCY_MS = 4000;
+const PROMPTS = ["A lighthouse at dawn", "A red fox in the snow", "Five people around a whiteboard, warm light", "A fishing harbour at blue hour"];
 
 let emulator: Emulator;
-let server: ViteDevServer;
-let base: string;
+let browser: Browser;
 let root: string;
+let server: ViteDevServer;
+let page: Page;
+const log = captureLogger();
 
-beforeAll(async () => {
-  emulator = await startEmulator();
-  root = await copyFixture("vite-basic");
+async function startServer(): Promise<string> {
   server = await createServer({
     root,
     configFile: false,
     logLevel: "silent",
-    server: { port: 0, host: "127.0.0.1", ws: false },
-    plugins: [imagegen({ apiKey: FAKE_API_KEY, apiUrl: emulator.url, logger: captureLogger().logger })],
+    // A real HMR websocket: the page below is updated through it.
+    server: { port: 0, host: "127.0.0.1" },
+    plugins: [imagegen({ apiKey: FAKE_API_KEY, apiUrl: emulator.url, retryDelayMs: 50, logger: log.logger })],
   });
   await server.listen();
-  base = `http://127.0.0.1:${(server.httpServer!.address() as AddressInfo).port}`;
-});
+  return `http://127.0.0.1:${(server.httpServer!.address() as AddressInfo).port}/`;
+}
+
+interface ShownImage {
+  id: string;
+  currentSrc: string;
+  naturalWidth: number;
+  naturalHeight: number;
+}
+
+/** Every <img> of the page once each has loaded: which URL the browser shows, at what size. */
+async function shownImages(): Promise<ShownImage[]> {
+  await page.waitForFunction(() => [...document.images].every((img) => img.complete && img.naturalWidth > 0));
+  return page.evaluate(() =>
+    [...document.images].map((img) => ({
+      id: img.closest("picture")!.id,
+      currentSrc: new URL(img.currentSrc).pathname,
+      naturalWidth: img.naturalWidth,
+      naturalHeight: img.naturalHeight,
+    })),
+  );
+}
+
+const isStandIn = (image: ShownImage) => image.currentSrc.startsWith("/@imagegen/pending/");
+
+async function waitForRealImages(): Promise<ShownImage[]> {
+  await page.waitForFunction(
+    () => [...document.images].every((img) => !img.currentSrc.includes("/@imagegen/pending/") && img.complete && img.naturalWidth > 0),
+    undefined,
+    { timeout: 30_000 },
+  );
+  return shownImages();
+}
+
+async function fetchImage(pathname: string) {
+  const response = await fetch(new URL(pathname, page.url()));
+  const bytes = Buffer.from(await response.arrayBuffer());
+  return { status: response.status, type: response.headers.get("content-type"), metadata: await sharp(bytes).metadata() };
+}
+
+beforeAll(async () => {
+  emulator = await startEmulator({ latencyMs: LATENCY_MS });
+  browser = await launchChromium();
+  root = await copyFixture("vite-dev");
+  const url = await startServer();
+  page = await browser.newPage({ viewport: { width: 1280, height: 2000 } });
+  await page.goto(url, { waitUntil: "load" });
+  // Set once: a reload of the page would lose it.
+  await page.evaluate(() => ((window as unknown as { loadedOnce: boolean }).loadedOnce = true));
+}, 60_000);
+
 afterAll(async () => {
   await server?.close();
+  await browser?.close();
   await emulator?.close();
 });
 
-/** The module URLs that a served module imports. */
-function importsOf(code: string): string[] {
-  return [...code.matchAll(/from\s+"([^"]+)"/g)].map((m) => m[1]!);
-}
+const stillTheSamePage = () => page.evaluate(() => (window as unknown as { loadedOnce?: boolean }).loadedOnce === true);
 
-async function get(url: string) {
-  const response = await fetch(new URL(url, base));
-  return { status: response.status, type: response.headers.get("content-type"), body: Buffer.from(await response.arrayBuffer()) };
-}
+describe("vite dev server (Chromium over the HMR websocket)", () => {
+  it("shows stand-ins of the final size at once, then swaps in each image by HMR, one API request per prompt", async () => {
+    const first = await shownImages();
+    expect(first.map((image) => image.id)).toEqual(["hero", "fox", "team-photo", "harbour"]);
+    // The API has not answered yet: every image is a stand-in, already at its final pixel size.
+    expect(first.every(isStandIn)).toBe(true);
+    expect(await page.evaluate(() => (window as any).imagegenPage)).toEqual({
+      hero: { width: 640, height: 640 },
+      fox: { width: 400, height: 300 },
+      "team-photo": { width: 320, height: 213 },
+      harbour: { width: 320, height: 320 },
+    });
+    const fox = first.find((image) => image.id === "fox")!;
+    expect([fox.naturalWidth, fox.naturalHeight]).toEqual([400, 300]);
 
-describe("vite dev server", () => {
-  it("serves gen: modules and their images from memory, and 404 for an unknown image", async () => {
-    const main = await get("/src/main.js");
-    expect(main.status).toBe(200);
-    const heroModuleUrl = importsOf(main.body.toString()).find((u) => u.includes("imagegen"))!;
-    // A short hashed id: none of the prompt's dots, spaces or `?` reach the URL.
-    expect(heroModuleUrl).toMatch(/^\/@id\/__x00__imagegen:[0-9a-f]{16}\.js$/);
+    const real = await waitForRealImages();
+    expect(await stillTheSamePage()).toBe(true);
+    expect(emulator.requests.map((r) => (r.body as any).promptObject.prompt).sort()).toEqual([...PROMPTS].sort());
 
-    const heroModule = await get(heroModuleUrl);
-    expect(heroModule.status).toBe(200);
-    const imageUrls = [...heroModule.body.toString().matchAll(/"(\/@imagegen\/[^"]+)"/g)].map((m) => m[1]!);
-    expect(imageUrls.length).toBeGreaterThanOrEqual(4);
+    const hero = real.find((image) => image.id === "hero")!;
+    expect(hero.currentSrc).toMatch(/^\/@imagegen\/a-lighthouse-at-dawn-(320|640)\.[0-9a-f]{12}\.avif$/);
+    const heroFile = await fetchImage(hero.currentSrc);
+    expect(heroFile.type).toBe("image/avif");
+    expect(heroFile.metadata.width).toBe(hero.naturalWidth);
+    const teamPhoto = await fetchImage(real.find((image) => image.id === "team-photo")!.currentSrc);
+    expect([teamPhoto.type, teamPhoto.metadata.width, teamPhoto.metadata.height]).toEqual(["image/webp", 320, 213]);
+    expect(log.lines.some((line) => line.includes('generating "A lighthouse at dawn" for src/main.js in the background'))).toBe(true);
+  }, 60_000);
 
-    const avifUrl = imageUrls.find((u) => u.endsWith(".avif"))!;
-    const avif = await get(avifUrl);
-    expect(avif.status).toBe(200);
-    expect(avif.type).toBe("image/avif");
-    expect((await sharp(avif.body).metadata()).width).toBeGreaterThan(0);
+  it("encodes only the variants the browser asked for, and a restart re-encodes nothing", async () => {
+    const cacheDir = path.join(root, "node_modules", ".cache", "imagegen");
+    const cached = (await listFiles(cacheDir)).filter((file) => /\.(avif|webp|jpg)$/.test(file));
+    // hero alone has four variants (two widths × avif, webp); the browser asked for one image per <img>.
+    expect(cached).toHaveLength(4);
+    const mtimes = async () => Promise.all(cached.map(async (file) => (await stat(path.join(cacheDir, file))).mtimeMs));
+    const before = await mtimes();
 
-    const webp = await get(imageUrls.find((u) => u.endsWith(".webp"))!);
-    expect(webp.type).toBe("image/webp");
-
-    const unknown = await get("/@imagegen/not-an-image-640.0123456789.webp");
-    expect(unknown.status).toBe(404);
-
-    // Nothing is written to dist in dev.
-    expect((await listFiles(root)).some((f) => f.startsWith("dist/"))).toBe(false);
-  });
-
-  it("serves a new image after a manifest edit, generating only the changed prompt", async () => {
-    // The URL the browser asks for: Vite rewrites non-JS imports to `?import`.
-    const manifestUrl = importsOf((await get("/src/main.js")).body.toString()).find((u) => u.includes("prompts.yaml"))!;
-    expect(manifestUrl).toMatch(/^\/src\/site\.prompts\.yaml\?import/);
-    const before = (await get(manifestUrl)).body.toString();
-    expect(before).toContain("export const teamPhoto");
+    await server.close();
     emulator.reset();
+    const url = await startServer();
+    await page.goto(url, { waitUntil: "load" });
+    const images = await shownImages();
+    expect(images.some(isStandIn)).toBe(false);
+    expect(emulator.requests).toHaveLength(0);
+    expect((await listFiles(cacheDir)).filter((file) => /\.(avif|webp|jpg)$/.test(file))).toEqual(cached);
+    expect(await mtimes()).toEqual(before);
+    await page.evaluate(() => ((window as unknown as { loadedOnce: boolean }).loadedOnce = true));
+  }, 60_000);
 
+  it("updates the page when the manifest is edited: a stand-in, then the new image, without a reload", async () => {
+    emulator.reset();
     const file = path.join(root, "src", "site.prompts.yaml");
-    const updated = (await readFile(file, "utf8")).replace("A fishing harbour at blue hour", "A fishing harbour at noon");
-    await writeFile(file, updated);
-    // Let the watcher see the edit and invalidate the module.
-    await expect.poll(async () => (await get(manifestUrl)).body.toString(), { timeout: 20_000 }).not.toBe(before);
+    await writeFile(file, (await readFile(file, "utf8")).replace("A fishing harbour at blue hour", "A fishing harbour at noon"));
 
-    const after = (await get(manifestUrl)).body.toString();
-    expect(after).toContain("a-fishing-harbour-at-noon-320");
+    await page.waitForFunction(() =>
+      document.querySelector<HTMLImageElement>("#harbour img")!.currentSrc.includes("/@imagegen/pending/a-fishing-harbour-at-noon-320."),
+    );
+    const real = await waitForRealImages();
+    expect(real.find((image) => image.id === "harbour")!.currentSrc).toMatch(/^\/@imagegen\/a-fishing-harbour-at-noon-320\.[0-9a-f]{12}\.webp$/);
+    expect(await stillTheSamePage()).toBe(true);
     expect(emulator.requests.map((r) => (r.body as any).promptObject.prompt)).toEqual(["A fishing harbour at noon"]);
-    const url = after.match(/"(\/@imagegen\/a-fishing-harbour-at-noon[^"]+)"/)![1]!;
-    expect((await get(url)).status).toBe(200);
+  }, 60_000);
+
+  it("shows a failed generation in the error overlay and the terminal, naming the prompt and the file", async () => {
+    emulator.reset();
+    emulator.injectFault({ kind: "status", status: 400, message: "The prompt was refused", match: "A broken prompt" });
+    const file = path.join(root, "src", "site.prompts.yaml");
+    await writeFile(file, (await readFile(file, "utf8")).replace("A fishing harbour at noon", "A broken prompt"));
+
+    await page.waitForSelector("vite-error-overlay", { timeout: 30_000 });
+    const overlay = await page.evaluate(() => document.querySelector("vite-error-overlay")!.shadowRoot!.textContent);
+    expect(overlay).toContain('Could not generate "A broken prompt"');
+    expect(overlay).toContain("site.prompts.yaml");
+    expect(overlay).toContain("The prompt was refused");
+    // The stand-in stays on the page.
+    expect((await shownImages()).find((image) => image.id === "harbour")!.currentSrc).toContain("/@imagegen/pending/a-broken-prompt-320.");
+    expect(emulator.requests).toHaveLength(1);
+  }, 60_000);
+
+  it("never writes the API key anywhere", async () => {
+    expect(await filesContaining(root, FAKE_API_KEY)).toEqual([]);
+    expect(log.lines.join("\n")).not.toContain(FAKE_API_KEY);
   });
 });

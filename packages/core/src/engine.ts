@@ -11,7 +11,7 @@ import { type LockEntry, lockEntryFor, readLockfile, updateLockfile, type Lockfi
 import type { ResolvedOptions } from "./project/options.js";
 import type { ImageSpec } from "./spec/spec.js";
 import { DamagedOriginalError, type OriginalMeta, Store } from "./store/store.js";
-import { type Rendition, inFormatOrder, renderVariants } from "./render/variants.js";
+import { type PlannedVariant, type Rendition, type Variant, inFormatOrder, renderPlaceholder, renderVariant, renderVariants } from "./render/variants.js";
 import { CorruptRemoteObjectError, type RemoteStore } from "./store/remote.js";
 import { loadSharp } from "./sharp.js";
 
@@ -42,6 +42,14 @@ export class MissingOriginalError extends ImagegenError {
   }
 }
 
+export interface EngineOptions {
+  /**
+   * Aborts every generation of this engine: queued ones never start, running ones and their
+   * retries stop (the signal reaches the provider). The dev server aborts it when it closes.
+   */
+  signal?: AbortSignal;
+}
+
 export interface EngineStats {
   /** Originals read from the store. */
   cached: number;
@@ -69,6 +77,8 @@ export class Engine {
 
   readonly #originals = new Map<OriginalKey, Promise<OriginalRef>>();
   readonly #renditions = new Map<string, Promise<Rendition>>();
+  readonly #variants = new Map<string, Promise<Variant>>();
+  readonly #placeholders = new Map<string, Promise<string | undefined>>();
   readonly #generationLimit: LimitFunction;
   readonly #assetPaths: AssetPaths;
   #lockfile: Promise<LockfileData> | undefined;
@@ -79,9 +89,11 @@ export class Engine {
   readonly #unpinned = new Set<OriginalKey>();
   /** Set once a remote rendition read or write failed: the rest of the run renders locally. */
   #remoteRenditionsOff = false;
+  readonly #signal: AbortSignal | undefined;
 
-  constructor(options: ResolvedOptions) {
+  constructor(options: ResolvedOptions, { signal }: EngineOptions = {}) {
     this.options = options;
+    this.#signal = signal;
     this.store = new Store(options.storeDir);
     this.derivedCache = new DerivedCache(options.cacheDir);
     this.#generationLimit = pLimit(options.concurrency);
@@ -104,6 +116,56 @@ export class Engine {
       this.#originals.set(key, pending);
       // A failure is not remembered: the next build (or dev-server reload) tries again.
       pending.catch(() => this.#originals.delete(key));
+    }
+    return pending;
+  }
+
+  /**
+   * The original of a spec when the store (or, for a locked key, the remote store) already holds
+   * it, without generating: for a caller that shows something else while {@link resolveOriginal}
+   * runs (the dev server).
+   */
+  async storedOriginal(spec: ImageSpec): Promise<OriginalRef | undefined> {
+    const key = originalKey(spec.generation);
+    return (await this.#stored(key, spec)) ?? (await this.#pinned(key, spec));
+  }
+
+  /**
+   * One variant of a spec's rendition, from the derived cache or encoded on its own: the dev
+   * server encodes what a browser asks for, and nothing else.
+   */
+  async variant(original: OriginalRef, spec: ImageSpec, planned: PlannedVariant): Promise<Variant> {
+    const key = await this.renditionKey(original, spec);
+    return this.#once(this.#variants, `${key}:${planned.format}:${planned.width}`, async () => {
+      const cached = await this.derivedCache.getVariant(key, planned.format, planned.width);
+      if (cached) return cached;
+      const variant = await renderVariant(original, spec.output, planned);
+      this.stats.rendered++;
+      await this.derivedCache.setVariant(key, variant);
+      return variant;
+    });
+  }
+
+  /** The blurred placeholder of a spec's rendition alone (`undefined` for `placeholder: "none"`), cached. */
+  async placeholder(original: OriginalRef, spec: ImageSpec): Promise<string | undefined> {
+    const key = await this.renditionKey(original, spec);
+    return this.#once(this.#placeholders, key, async () => {
+      if (spec.output.placeholder !== "blur") return undefined;
+      const cached = this.derivedCache.getPlaceholder(key) ?? (await this.derivedCache.get(key))?.placeholder;
+      if (cached) return cached;
+      const placeholder = await renderPlaceholder(original, spec.output);
+      if (placeholder) await this.derivedCache.setPlaceholder(key, placeholder);
+      return placeholder;
+    });
+  }
+
+  /** One in-flight promise per key; a failure is forgotten so that the next ask tries again. */
+  #once<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+    let pending = map.get(key);
+    if (!pending) {
+      pending = make();
+      map.set(key, pending);
+      pending.catch(() => map.delete(key));
     }
     return pending;
   }
@@ -302,6 +364,7 @@ export class Engine {
     this.#paidGenerationsStarted++;
     // Another build sharing the store may be generating the same key: wait for it, then look again.
     const keyLock = await this.store.lock(key, {
+      signal: this.#signal,
       onWait: (holder) =>
         options.logger.info(
           `waiting for another imagegen process${holder ? ` (pid ${holder.pid} on ${holder.hostname})` : ""} that is generating "${truncate(spec.prompt)}"`,
@@ -332,6 +395,7 @@ export class Engine {
           timeoutMs: options.timeoutMs,
           minDelayMs: options.retryDelayMs,
           ...(paid ? { assets: this.#assetPaths } : {}),
+          signal: this.#signal,
         });
       } catch (error) {
         throw new ImagegenError(
@@ -373,29 +437,28 @@ export class Engine {
     this.#lockfile = Promise.resolve(data);
   }
 
+  /** The derived cache's key of a spec's rendition of `original` (it names the encoder too). */
+  async renditionKey(original: OriginalRef, spec: ImageSpec): Promise<string> {
+    return renditionKey(original.sha256, spec.output, await this.derivedCache.encoder());
+  }
+
   async #rendition(original: OriginalRef, spec: ImageSpec): Promise<Rendition> {
-    const key = renditionKey(original.sha256, spec.output, await this.derivedCache.encoder());
-    let pending = this.#renditions.get(key);
-    if (!pending) {
-      // Cache reads run at once; sharp's work is bounded by the process's render pool (variants.ts).
-      pending = (async () => {
-        const cached = await this.derivedCache.get(key);
-        if (cached) return cached;
-        const fetched = original.stored ? await this.#remoteRendition(key) : undefined;
-        if (fetched) {
-          await this.derivedCache.set(key, fetched);
-          return fetched;
-        }
-        const rendition = await renderVariants(original, spec.output);
-        this.stats.rendered++;
-        await this.derivedCache.set(key, rendition);
-        if (original.stored) await this.#uploadRendition(key, rendition);
-        return rendition;
-      })();
-      this.#renditions.set(key, pending);
-      pending.catch(() => this.#renditions.delete(key));
-    }
-    return pending;
+    const key = await this.renditionKey(original, spec);
+    // Cache reads run at once; sharp's work is bounded by the process's render pool (variants.ts).
+    return this.#once(this.#renditions, key, async () => {
+      const cached = await this.derivedCache.get(key);
+      if (cached) return cached;
+      const fetched = original.stored ? await this.#remoteRendition(key) : undefined;
+      if (fetched) {
+        await this.derivedCache.set(key, fetched);
+        return fetched;
+      }
+      const rendition = await renderVariants(original, spec.output);
+      this.stats.rendered++;
+      await this.derivedCache.set(key, rendition);
+      if (original.stored) await this.#uploadRendition(key, rendition);
+      return rendition;
+    });
   }
 
   /** A rendition from the remote's `derived/`, or `undefined` (a miss, a corrupt entry, an unreachable remote: it is rendered here). */

@@ -1,4 +1,4 @@
-import { type Variant, contentTypeOfFile } from "@imagegen/core";
+import type { Variant } from "@imagegen/core";
 
 /** The small part of a bundler's plugin context that emitting needs. */
 export interface EmitContext {
@@ -10,8 +10,8 @@ export interface EmitContext {
 /**
  * How one bundler makes an image part of its output and writes its URL. Everything that
  * differs between bundlers lives behind this interface, one implementation each:
- * {@link fileUrlOutput} (Vite build, Rollup, Rolldown), {@link devServerOutput} (Vite dev),
- * `loaderAssetOutput` (webpack, rspack) and `esbuildOutput` (esbuild).
+ * {@link fileUrlOutput} (Vite build, Rollup, Rolldown), `loaderAssetOutput` (webpack, rspack) and
+ * `esbuildOutput` (esbuild). Vite's dev server emits nothing: `dev-server.ts` serves its images.
  */
 export interface AssetOutput {
   /** Called when a build starts: forget what the previous build emitted (watch mode). */
@@ -63,23 +63,6 @@ export function fileUrlOutput(metaProperty: "ROLLUP_FILE_URL" | "ROLLDOWN_FILE_U
       for (const fileName of references.keys()) {
         if (fileName in bundle && !isReferenced(fileName)) delete bundle[fileName];
       }
-    },
-  };
-}
-
-export interface DevAsset {
-  bytes: Uint8Array;
-  contentType: string;
-}
-
-/** The Vite dev server: nothing is written; images are served from memory under `urlPrefix`. */
-export function devServerOutput(urlPrefix: string, assets: Map<string, DevAsset>): AssetOutput {
-  return {
-    reset() {},
-    emit(_context, fileName, variant) {
-      const name = fileName.slice(fileName.lastIndexOf("/") + 1);
-      assets.set(name, { bytes: variant.bytes, contentType: contentTypeOfFile(name) });
-      return JSON.stringify(`${urlPrefix}${name}`);
     },
   };
 }

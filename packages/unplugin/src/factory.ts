@@ -15,17 +15,27 @@ import {
   resolveSpec,
   sha256Hex,
   type ImageResult,
+  type Variant,
   type ImageSpec,
   type SourceLocation,
   writeManifestDeclarations,
 } from "@imagegen/core";
 import { type UnpluginOptions, createUnplugin } from "unplugin";
-import { type AssetOutput, type DevAsset, type EmitContext, type OutputFileLike, devServerOutput, fileUrlOutput } from "./asset-output.js";
+import { type AssetOutput, type EmitContext, type OutputFileLike, fileUrlOutput } from "./asset-output.js";
+import { DevServer } from "./dev-server.js";
 import { esbuildOutput } from "./esbuild-output.js";
 import { type AssetFileNames, assetsFolderOf, variantFileName } from "./file-names.js";
 import { type LoaderPlacement, loaderAssetOutput } from "./loader-asset-output.js";
 import { CLIENT_TYPES } from "./client-types.js";
-import { type VariantUrl, genModuleCode, manifestModuleCode } from "./module-code.js";
+import {
+  HMR_HELPER_CODE,
+  HMR_HELPER_ID,
+  type VariantUrl,
+  devGenModuleCode,
+  devManifestModuleCode,
+  genModuleCode,
+  manifestModuleCode,
+} from "./module-code.js";
 import { rewriteGenRequests } from "./scheme-requests.js";
 
 /** Options of the bundler plugin: every option of `imagegen.config.ts`, and these of the plugin alone. */
@@ -77,14 +87,19 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
   let output: AssetOutput = fileUrlOutput("ROLLUP_FILE_URL");
   let engine: Promise<Engine> | undefined;
   let logger = inline.logger;
-  const devAssets = new Map<string, DevAsset>();
+  // Vite's dev server only (SPEC §11); closing it aborts the engine's generations.
+  let dev: DevServer | undefined;
+  let abort = new AbortController();
   // Short hashed virtual ids keep prompts (dots, spaces, `?`, non-Latin text) out of URLs and
   // away from Vite's `?import` rewriting.
   const genImports = new Map<string, GenImport>();
   let missing: MissingOriginalError[] = [];
 
   const getEngine = () => {
-    engine ??= resolveOptions({ ...inline, root, ...(logger ? { logger } : {}) }).then((options) => new Engine(options));
+    const { signal } = abort;
+    engine ??= resolveOptions({ ...inline, root, ...(logger ? { logger } : {}) }).then(
+      (options) => new Engine(options, { signal }),
+    );
     return engine;
   };
 
@@ -119,7 +134,7 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
     output.prune?.(bundle as Record<string, OutputFileLike>);
   }
 
-  function urlFor(context: EmitContext): VariantUrl {
+  function urlFor(context: EmitContext): VariantUrl<Variant> {
     return (variant, spec) => output.emit(context, variantFileName(spec, variant, assetsDir), variant);
   }
 
@@ -141,6 +156,7 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
 
     resolveId(id, importer) {
       if (isGenId(id)) return virtualIdOf(id, importer);
+      if (id === HMR_HELPER_ID) return HMR_HELPER_VIRTUAL_ID;
       // webpack and rspack: a `gen:` request already swapped for its virtual id (scheme-requests.ts).
       if (genImports.has(id)) return id;
       return null;
@@ -153,12 +169,14 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
     async load(id) {
       const context = this as unknown as EmitContext;
       try {
+        if (id === HMR_HELPER_VIRTUAL_ID) return HMR_HELPER_CODE;
         if (id.startsWith(VIRTUAL_PREFIX)) {
           const genImport = genImports.get(id);
           if (!genImport) return null;
           const { options } = await getEngine();
           const source: SourceLocation = { file: genImport.importer ?? root, id: genImport.id };
           const spec = await withInputs(this, resolveSpec(parseGenId(genImport.id, genImport.importer), { ...options, source }));
+          if (dev) return devGenModuleCode(await dev.image(spec, id), devUrl);
           const result = await resolveImage(spec);
           return result ? genModuleCode(result, urlFor(context)) : "export default undefined;";
         }
@@ -167,15 +185,25 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
         const manifest = parseManifest(await readFile(file, "utf8"), file);
         if (dts) await writeManifestDeclarations(manifest, CLIENT_TYPES);
         const { options } = await getEngine();
-        const images = await Promise.all(
-          manifest.images.map(async (image) => {
-            const spec = await withInputs(this, resolveSpec(image.options, { ...options, source: image.location }));
-            return { name: image.name, exportName: image.exportName, result: await resolveImage(spec) };
+        const specs = await Promise.all(
+          manifest.images.map(async ({ name, exportName, options: imageOptions, location }) => {
+            const spec = await withInputs(this, resolveSpec(imageOptions, { ...options, source: location }));
+            return { name, exportName, spec };
           }),
+        );
+        if (dev) {
+          const devServer = dev;
+          const images = await Promise.all(
+            specs.map(async ({ name, exportName, spec }) => ({ name, exportName, image: await devServer.image(spec, id) })),
+          );
+          return devManifestModuleCode(images, devUrl);
+        }
+        const images = await Promise.all(
+          specs.map(async ({ name, exportName, spec }) => ({ name, exportName, result: await resolveImage(spec) })),
         );
         if (images.some((image) => !image.result)) return "export default {};";
         return manifestModuleCode(
-          images.map(({ name, exportName, result }) => ({ name, exportName, result: result! })),
+          images.map(({ name, exportName, result }) => ({ name, exportName, image: result! })),
           urlFor(context),
         );
       } catch (error) {
@@ -185,6 +213,14 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
     },
 
     async buildEnd() {
+      if (dev) {
+        // The dev server is closing: cancel queued generations and stop retries; a restart starts afresh.
+        dev.close();
+        abort.abort(new ImagegenError("The dev server closed."));
+        abort = new AbortController();
+        engine = undefined;
+        return;
+      }
       // The derived cache stays within cacheMaxBytes: least recently used renditions of other builds go.
       if (engine) await (await engine).trimDerivedCache();
       if (missing.length === 0) return;
@@ -226,28 +262,14 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
           info: (message) => config.logger.info(`[imagegen] ${message}`, { timestamp: true }),
           warn: (message) => config.logger.warn(`[imagegen] ${message}`, { timestamp: true }),
         };
-        output =
-          config.command === "serve"
-            ? devServerOutput(`${config.base}${DEV_URL_PATH}`, devAssets)
-            : fileUrlOutput(this.meta.rolldownVersion ? "ROLLDOWN_FILE_URL" : "ROLLUP_FILE_URL");
+        if (config.command === "serve") {
+          dev = new DevServer(`${config.base}${DEV_URL_PATH}`, getEngine, () => logger!);
+        } else {
+          output = fileUrlOutput(this.meta.rolldownVersion ? "ROLLDOWN_FILE_URL" : "ROLLUP_FILE_URL");
+        }
       },
       configureServer(server) {
-        const prefix = `${server.config.base}${DEV_URL_PATH}`;
-        server.middlewares.use((req, res, next) => {
-          const url = req.url?.split("?")[0];
-          if (!url?.startsWith(prefix)) return next();
-          const asset = devAssets.get(decodeURIComponent(url.slice(prefix.length)));
-          if (!asset) {
-            res.statusCode = 404;
-            res.setHeader("Content-Type", "text/plain; charset=utf-8");
-            res.end("imagegen: no such image (it may be from an earlier build; reload the page)");
-            return;
-          }
-          res.setHeader("Content-Type", asset.contentType);
-          res.setHeader("Content-Length", String(asset.bytes.byteLength));
-          res.setHeader("Cache-Control", "no-cache");
-          res.end(asset.bytes);
-        });
+        dev?.attach(server);
       },
     },
   };
@@ -255,6 +277,11 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
 
 /** Shared by every bundler entry; what differs per bundler is the {@link AssetOutput}. */
 export const unpluginImagegen = createImagegenUnplugin();
+
+const HMR_HELPER_VIRTUAL_ID = `${VIRTUAL_PREFIX}hmr.js`;
+
+/** Dev modules name their variants by URL: the dev server encodes each when first asked for. */
+const devUrl = (variant: { url: string }) => JSON.stringify(variant.url);
 
 function cleanId(id: string): string {
   return path.normalize(id.split("?")[0]!);

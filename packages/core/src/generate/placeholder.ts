@@ -23,7 +23,7 @@ export function createPlaceholderProvider(): Provider {
       signal.throwIfAborted();
       const pixels = SIZE_PIXELS[request.size];
       const sharp = await loadSharp();
-      const bytes = await sharp(Buffer.from(placeholderSvg(request, pixels)))
+      const bytes = await sharp(Buffer.from(placeholderSvg(request, { width: pixels, height: pixels })))
         .png({ compressionLevel: 6 })
         .toBuffer();
       return { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
@@ -31,7 +31,15 @@ export function createPlaceholderProvider(): Provider {
   };
 }
 
-function placeholderSvg(request: GenerationRequest, pixels: number): string {
+/**
+ * The placeholder's picture as SVG, `size` pixels, cropped from the centre like a `cover` variant.
+ * `label` is its top line: the dev server shows "generating…" while the real image is on its way.
+ */
+export function placeholderSvg(
+  request: GenerationRequest,
+  size: { width: number; height: number },
+  label = "placeholder",
+): string {
   const key = originalKey(request);
   // A muted colour per request, so that neighbouring placeholders (and variants) differ.
   const hue = Number.parseInt(key.slice(0, 4), 16) % 360;
@@ -47,11 +55,11 @@ function placeholderSvg(request: GenerationRequest, pixels: number): string {
     `<text x="${GRID / 2}" y="${y}" font-size="${size}" text-anchor="middle"${extra}>${escapeXml(content)}</text>`;
 
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${pixels}" height="${pixels}" viewBox="0 0 ${GRID} ${GRID}">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${size.width}" height="${size.height}" viewBox="0 0 ${GRID} ${GRID}" preserveAspectRatio="xMidYMid slice">`,
     `<rect width="${GRID}" height="${GRID}" fill="hsl(${hue},28%,84%)"/>`,
     `<rect x="16" y="16" width="${GRID - 32}" height="${GRID - 32}" fill="none" stroke="hsl(${hue},20%,60%)" stroke-width="4" stroke-dasharray="24 16"/>`,
     `<g font-family="DejaVu Sans, Noto Sans, Arial, sans-serif" fill="hsl(${hue},30%,22%)">`,
-    text(110, 44, "placeholder", ` letter-spacing="8" font-weight="bold" fill-opacity="0.6"`),
+    text(110, 44, label, ` letter-spacing="8" font-weight="bold" fill-opacity="0.6"`),
     ...lines.map((line, i) => text(top + i * LINE_HEIGHT, FONT_SIZE, line)),
     text(GRID - 90, 30, details, ` fill-opacity="0.7"`),
     text(GRID - 50, 26, `${request.model} · ${key}`, ` fill-opacity="0.5"`),

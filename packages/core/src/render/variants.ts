@@ -130,6 +130,65 @@ export async function renderVariants(
   }
 }
 
+/** One variant that {@link renderVariants} would make, before any encoding. */
+export interface PlannedVariant {
+  format: OutputFormat;
+  width: number;
+  height: number;
+}
+
+/**
+ * The variants of a rendition, from the original's pixel size alone (its metadata, no decode):
+ * for each format in `output.formats` order, each width ascending, as `renderVariants` makes them.
+ */
+export function planVariants(original: Size, output: OutputParams): PlannedVariant[] {
+  const sizes = variantSizes(original, output);
+  return output.formats.flatMap((format) => sizes.map((size) => ({ format, ...size })));
+}
+
+/**
+ * Encodes one variant of a rendition (the dev server's variant asked for by a browser): the same
+ * bytes as the matching variant of `renderVariants`, without making the others.
+ */
+export async function renderVariant(
+  original: OriginalSource,
+  output: OutputParams,
+  planned: PlannedVariant,
+  pool?: RenderPool,
+): Promise<Variant> {
+  const sharp = await loadSharp();
+  pool ??= sharedRenderPool(sharp);
+  const budget = await pool.reserve(original.width * original.height + planned.width * planned.height);
+  try {
+    return await pool.pipeline(async () => {
+      const decoded = await decode(sharp, await original.load());
+      const size = { width: planned.width, height: planned.height };
+      const { pixels, raw } = await makeFrame(sharp, decoded, size, output, planned.format);
+      const bytes = await ENCODERS[planned.format](sharp(pixels, { raw }), output.quality).toBuffer();
+      return { ...planned, bytes, hash: sha256Hex(bytes) };
+    });
+  } finally {
+    budget.release();
+  }
+}
+
+/** The blurred placeholder of `renderVariants` alone (`undefined` for `placeholder: "none"`). */
+export async function renderPlaceholder(
+  original: OriginalSource,
+  output: OutputParams,
+  pool?: RenderPool,
+): Promise<string | undefined> {
+  if (output.placeholder !== "blur") return undefined;
+  const sharp = await loadSharp();
+  pool ??= sharedRenderPool(sharp);
+  const budget = await pool.reserve(original.width * original.height);
+  try {
+    return await pool.pipeline(async () => blurPlaceholder(sharp, await decode(sharp, await original.load()), output));
+  } finally {
+    budget.release();
+  }
+}
+
 /** Resized (and cropped or letterboxed) pixels, ready to encode. */
 type Frame = Decoded;
 

@@ -118,6 +118,53 @@ export class DerivedCache {
     }
   }
 
+  /**
+   * One variant of the rendition `key`: cached on its own by {@link setVariant}, or part of a
+   * whole cached rendition; `undefined` when neither holds it intact.
+   */
+  async getVariant(key: string, format: OutputFormat, width: number): Promise<Variant | undefined> {
+    const file = `${key}.${width}.${extensionOf(format)}`;
+    try {
+      const entry = JSON.parse(readFileSync(join(this.dir, `${file}.json`), "utf8")) as CachedVariant;
+      const bytes = readFileSync(join(this.dir, file));
+      const valid = entry.format === format && entry.width === width && typeof entry.height === "number";
+      if (valid && sha256Hex(bytes) === entry.hash) {
+        this.#used.add(key);
+        return { ...entry, bytes };
+      }
+    } catch {
+      // Not cached on its own: a whole rendition may hold it.
+    }
+    return (await this.get(key))?.variants.find((variant) => variant.format === format && variant.width === width);
+  }
+
+  /** Stores one variant: its bytes first, the JSON beside them last. */
+  async setVariant(key: string, variant: Variant): Promise<void> {
+    const file = `${key}.${variant.width}.${extensionOf(variant.format)}`;
+    const { format, width, height, hash } = variant;
+    const entry: CachedVariant = { format, width, height, hash };
+    await writeFileAtomic(join(this.dir, file), variant.bytes);
+    await writeFileAtomic(join(this.dir, `${file}.json`), `${JSON.stringify(entry)}\n`);
+    this.#used.add(key);
+    this.#wrote = true;
+  }
+
+  /** The blurred placeholder of rendition `key` cached by {@link setPlaceholder}. */
+  getPlaceholder(key: string): string | undefined {
+    try {
+      const text = readFileSync(join(this.dir, `${key}.placeholder.txt`), "utf8");
+      return text.startsWith("data:image/") ? text : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async setPlaceholder(key: string, dataUrl: string): Promise<void> {
+    await writeFileAtomic(join(this.dir, `${key}.placeholder.txt`), dataUrl);
+    this.#used.add(key);
+    this.#wrote = true;
+  }
+
   /** Stores a rendition: every variant file first, the JSON last, so a half-written entry is a miss. */
   async set(key: string, rendition: Rendition): Promise<void> {
     const { json, files } = serializeRendition(key, rendition);
@@ -261,6 +308,14 @@ function installedSharp(): string | undefined {
     // Not resolvable from here: no memo, sharp is asked each time.
   }
   return undefined;
+}
+
+/** `<key>.<width>.<ext>.json`: one variant cached on its own (the dev server encodes on request). */
+interface CachedVariant {
+  format: OutputFormat;
+  width: number;
+  height: number;
+  hash: string;
 }
 
 function isCachedRendition(value: unknown, key: string): value is CachedRendition {

@@ -2,7 +2,7 @@ import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../src/spec/key.js";
 import type { OutputParams } from "../../src/spec/spec.js";
-import { renderVariants, type Variant } from "../../src/render/variants.js";
+import { planVariants, renderPlaceholder, renderVariant, renderVariants, type Variant } from "../../src/render/variants.js";
 
 const defaults: OutputParams = {
   widths: undefined,
@@ -175,5 +175,23 @@ describe("renderVariants", () => {
     expect(url.length).toBeLessThan(1024);
     const metadata = await sharp(Buffer.from(url.slice(url.indexOf(",") + 1), "base64")).metadata();
     expect(metadata).toMatchObject({ format: "webp", width: 16, height: 9 });
+  });
+});
+
+describe("planVariants, renderVariant and renderPlaceholder (the dev server's one variant at a time)", () => {
+  it("plan the sizes renderVariants makes from the original's size alone, and encode each to the same bytes", async () => {
+    const output: OutputParams = { ...defaults, widths: [320, 160, 320], formats: ["avif", "jpeg"], aspect: { width: 4, height: 3 }, placeholder: "blur" };
+    const rendition = await renderVariants(square1k, output);
+    const planned = planVariants({ width: 1024, height: 1024 }, output);
+    expect(planned).toEqual(rendition.variants.map(({ format, width, height }) => ({ format, width, height })));
+
+    const source = { width: 1024, height: 1024, load: async () => square1k };
+    for (const variant of [planned[0]!, planned.at(-1)!]) {
+      const alone = await renderVariant(source, output, variant);
+      const inRendition = rendition.variants.find((v) => v.format === variant.format && v.width === variant.width)!;
+      expect(alone.hash).toBe(inRendition.hash);
+    }
+    expect(await renderPlaceholder(source, output)).toBe(rendition.placeholder);
+    expect(await renderPlaceholder(source, { ...output, placeholder: "none" })).toBeUndefined();
   });
 });

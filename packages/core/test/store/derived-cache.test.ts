@@ -185,3 +185,28 @@ describe("the cache's size cap", () => {
     expect((await stat(join(dir, `${keyOf(7)}.json`))).mtimeMs).toBeGreaterThan(old.getTime() + 60_000);
   });
 });
+
+describe("DerivedCache, one variant at a time", () => {
+  it("gives back a variant set on its own, or one of a whole cached rendition, and misses a corrupted one", async () => {
+    const cache = new DerivedCache(dir);
+    const [first, second] = rendition.variants;
+    await cache.setVariant("k1", first!);
+    expect((await cache.getVariant("k1", first!.format, first!.width))?.hash).toBe(first!.hash);
+    expect(await cache.getVariant("k1", second!.format, second!.width)).toBeUndefined();
+
+    await cache.set("k2", rendition);
+    expect((await cache.getVariant("k2", second!.format, second!.width))?.bytes.equals(second!.bytes)).toBe(true);
+
+    await writeFile(join(dir, `k1.${first!.width}.webp`), "not the bytes");
+    expect(await cache.getVariant("k1", first!.format, first!.width)).toBeUndefined();
+  });
+
+  it("keeps a placeholder data URL, and nothing else under that name", async () => {
+    const cache = new DerivedCache(dir);
+    expect(cache.getPlaceholder("k")).toBeUndefined();
+    await cache.setPlaceholder("k", rendition.placeholder!);
+    expect(cache.getPlaceholder("k")).toBe(rendition.placeholder);
+    await writeFile(join(dir, "k.placeholder.txt"), "garbage");
+    expect(cache.getPlaceholder("k")).toBeUndefined();
+  });
+});
