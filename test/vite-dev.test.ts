@@ -174,3 +174,63 @@ describe("vite dev server (Chromium over the HMR websocket)", () => {
     expect(log.lines.join("\n")).not.toContain(FAKE_API_KEY);
   });
 });
+
+describe("vite dev server, failures before any generation and on close", () => {
+  it("shows a missing original in frozen mode in the overlay at once, naming the prompt and the importing file", async () => {
+    const frozenRoot = await copyFixture("vite-dev");
+    const frozen = await createServer({
+      root: frozenRoot,
+      configFile: false,
+      logLevel: "silent",
+      server: { port: 0, host: "127.0.0.1" },
+      plugins: [imagegen({ apiKey: FAKE_API_KEY, apiUrl: emulator.url, frozen: true, logger: log.logger })],
+    });
+    await frozen.listen();
+    const frozenPage = await browser.newPage();
+    try {
+      emulator.reset();
+      await frozenPage.goto(`http://127.0.0.1:${(frozen.httpServer!.address() as AddressInfo).port}/`);
+      await frozenPage.waitForSelector("vite-error-overlay", { timeout: 30_000 });
+      const overlay = await frozenPage.evaluate(() => document.querySelector("vite-error-overlay")!.shadowRoot!.textContent);
+      expect(overlay).toMatch(/No stored original for "(A lighthouse at dawn|A red fox in the snow|Five people around a whiteboard, warm light|A fishing harbour at blue hour)"/);
+      expect(overlay).toMatch(/src[/\\](main\.js|site\.prompts\.yaml)/);
+      expect(emulator.requests).toHaveLength(0);
+    } finally {
+      await frozenPage.close();
+      await frozen.close();
+    }
+  }, 60_000);
+
+  it("closing the server cancels the generation in progress and the queued ones, and stops retrying", async () => {
+    const closingRoot = await copyFixture("vite-dev");
+    // Its own API, where every attempt fails after the latency with a retryable error: the engine would retry.
+    const api = await startEmulator({ latencyMs: LATENCY_MS, faults: [{ kind: "status", status: 503, times: 100 }] });
+    const closing = await createServer({
+      root: closingRoot,
+      configFile: false,
+      logLevel: "silent",
+      server: { port: 0, host: "127.0.0.1", ws: false },
+      plugins: [imagegen({ apiKey: FAKE_API_KEY, apiUrl: api.url, retryDelayMs: 50, concurrency: 1, logger: log.logger })],
+    });
+    try {
+      await closing.listen();
+      const base = `http://127.0.0.1:${(closing.httpServer!.address() as AddressInfo).port}`;
+      const main = await (await fetch(`${base}/src/main.js`)).text();
+      const ids = [...main.matchAll(/from\s+"(\/@id\/__x00__imagegen:[^"]+)"/g)].map((m) => m[1]!);
+      expect(ids).toHaveLength(2);
+      // The modules answer at once; with concurrency 1 the other generations wait in the queue.
+      for (const id of ids) expect((await fetch(`${base}${id}`)).status).toBe(200);
+      await expect.poll(() => api.requests.length, { timeout: 10_000 }).toBe(1);
+      await closing.close();
+
+      // Two latencies later: the first attempt was aborted, nothing was retried, the queued ones never started.
+      await new Promise((resolve) => setTimeout(resolve, 2 * LATENCY_MS));
+      expect(api.requests).toHaveLength(1);
+      expect(await listFiles(path.join(closingRoot, ".imagegen")).catch(() => [])).toEqual([]);
+      expect(log.lines.some((line) => /^cancelled [2-4] generation\(s\) in progress$/.test(line))).toBe(true);
+    } finally {
+      await closing.close();
+      await api.close();
+    }
+  }, 60_000);
+});
