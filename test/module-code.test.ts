@@ -122,6 +122,7 @@ describe("module code", () => {
           tap: (_name: string, callback: (factory: unknown) => void) =>
             callback({ hooks: { beforeResolve: { tap: (_: string, hook: typeof beforeResolve) => (beforeResolve = hook) } } }),
         },
+        watchClose: { tap: () => {} },
       },
     };
     plugin.webpack(compiler);

@@ -109,3 +109,27 @@ async function linkOrCopy(from, to) {
     await copyFile(from, to);
   }
 }
+
+/** Shows every image as a `<picture>`, as a page would, so that the browser loads one variant of each. */
+const PICTURES = [
+  `const picture = (image) => \`<picture>\${Object.entries(image.sources).map(([format, srcset]) => \`<source type="image/\${format}" srcset="\${srcset}" sizes="\${image.width / 2}px">\`).join("")}<img src="\${image.src}" width="\${image.width / 2}" height="\${image.height / 2}"></picture>\`;`,
+  `document.querySelector("#app").innerHTML = images.map(picture).join("");`,
+];
+
+/** The dev-server app of imagegen: `count` `gen:` imports shown as pictures. */
+export async function writeImagegenDevApp(root, set, count) {
+  const imports = [];
+  for (let i = 0; i < count; i++) imports.push(`import * as i${i} from ${JSON.stringify(genId(set, i))};`);
+  const names = imports.map((_, i) => `i${i}`);
+  await writeApp(root, [...imports, `const images = [${names.join(", ")}];`, ...PICTURES]);
+}
+
+/** The same pictures from vite-imagetools' `as=picture`. */
+export async function writeImagetoolsDevApp(root, fixtureFiles) {
+  await writeImagetoolsApp(root, fixtureFiles);
+  const main = path.join(root, "src", "main.js");
+  const imports = fixtureFiles.map((_, i) => `import i${i} from "./img/${String(i).padStart(2, "0")}.png?w=${OUTPUT_2K.w}&format=${OUTPUT_2K.format}&as=picture";`);
+  const names = imports.map((_, i) => `i${i}`);
+  const images = `const images = [${names.join(", ")}].map((i) => ({ src: i.img.src, width: i.img.w, height: i.img.h, sources: i.sources }));`;
+  await writeFile(main, `${[...imports, images, ...PICTURES].join("\n")}\n`);
+}

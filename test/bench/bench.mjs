@@ -3,7 +3,8 @@
 // here asserts a timing; it checks only that both sides of a comparison made the same files.
 // Settings (environment): BENCH_COLD_RUNS (default 3), BENCH_WARM_RUNS (21), BENCH_CONCURRENCY_RUNS (5),
 // BENCH_RSS_IMAGETOOLS=1 also measures vite-imagetools on the 4K build (slow), BENCH_QUICK=1 a
-// smoke run on a few images (its figures are not the benchmark's).
+// smoke run on a few images (its figures are not the benchmark's), BENCH_DEV_COLD_RUNS (3) and
+// BENCH_DEV_WARM_RUNS (5) dev-server pairs, BENCH_ONLY=dev the dev-server figures alone.
 import { spawn } from "node:child_process";
 import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -12,7 +13,16 @@ import { fileURLToPath } from "node:url";
 import { Engine, parseGenId, resolveOptions, resolveSpec } from "@imagegen/core";
 import { startEmulator } from "@imagegen/emulator";
 import sharp from "sharp";
-import { genId, imageFiles, resetDir, writeImagegenApp, writeImagetoolsApp, writeStaticApp } from "./apps.mjs";
+import {
+  genId,
+  imageFiles,
+  resetDir,
+  writeImagegenApp,
+  writeImagegenDevApp,
+  writeImagetoolsApp,
+  writeImagetoolsDevApp,
+  writeStaticApp,
+} from "./apps.mjs";
 import { fixtureProvider } from "./fixture-provider.mjs";
 import { ensureFixtures } from "./fixtures.mjs";
 
@@ -29,6 +39,10 @@ const settings = {
   prompts: 32,
   concurrency: 8,
   latencyMs: 400,
+  devColdRuns: positiveInteger("BENCH_DEV_COLD_RUNS", quick ? 1 : 3),
+  devWarmRuns: positiveInteger("BENCH_DEV_WARM_RUNS", quick ? 1 : 5),
+  devLatencyMs: 8000,
+  devOnly: process.env.BENCH_ONLY === "dev",
 };
 
 const benchStarted = performance.now();
@@ -46,15 +60,98 @@ const roots = {
   static: path.join(apps, "static-2k"),
   imagegen4k: path.join(apps, "imagegen-4k"),
   imagetools4k: path.join(apps, "imagetools-4k"),
+  devImagegen: path.join(apps, "dev-imagegen-2k"),
+  devImagetools: path.join(apps, "dev-imagetools-2k"),
+  devMissing: path.join(apps, "dev-missing"),
 };
 for (const root of Object.values(roots)) await resetDir(root);
 await writeImagegenApp(roots.imagegen, "2k", fixtures2k.length);
 await writeImagetoolsApp(roots.imagetools, fixtures2k);
 await writeImagegenApp(roots.imagegen4k, "4k", fixtures4k.length);
+await writeImagegenDevApp(roots.devImagegen, "2k", fixtures2k.length);
+await writeImagetoolsDevApp(roots.devImagetools, fixtures2k);
+// Prompts no store holds: every module of this app is missing its original.
+await writeImagegenDevApp(roots.devMissing, "missing", 5);
 
 log("Seeding the stores through a custom provider that returns the fixture bytes…");
 await seedStore(roots.imagegen, "2k", fixtures2k);
 await seedStore(roots.imagegen4k, "4k", fixtures4k);
+await seedStore(roots.devImagegen, "2k", fixtures2k);
+
+// ── Dev server: a missing module, and a page of every image, vs vite-imagetools ───────────────
+log(`Dev server: gen: modules whose original is missing, the API answering in ${settings.devLatencyMs / 1000} s…`);
+const devMissingMs = [];
+const slowApi = await startEmulator({ latencyMs: settings.devLatencyMs });
+try {
+  for (let run = 1; run <= settings.devWarmRuns; run++) {
+    const { result } = await runChild("child-dev.mjs", { side: "missing", root: roots.devMissing, apiUrl: slowApi.url });
+    devMissingMs.push(...result.moduleMs);
+    log(`  run ${run}: ${result.moduleMs.map((ms) => `${ms.toFixed(1)} ms`).join(", ")}`);
+  }
+} finally {
+  await slowApi.close();
+}
+const devPage = { cold: { imagegen: [], imagetools: [], ratios: [] }, warm: { imagegen: [], imagetools: [], ratios: [] } };
+let devShown;
+for (const phase of ["cold", "warm"]) {
+  const pairs = phase === "cold" ? settings.devColdRuns : settings.devWarmRuns;
+  log(`Dev server, ${phase}: start to a page of ${fixtures2k.length} pictures loaded in Chromium (${pairs} pair(s), alternating)…`);
+  for (let pair = 0; pair < pairs; pair++) {
+    const order = pair % 2 === 0 ? ["imagegen", "imagetools"] : ["imagetools", "imagegen"];
+    const times = {};
+    for (const side of order) {
+      const root = side === "imagegen" ? roots.devImagegen : roots.devImagetools;
+      // Cold: the derived caches emptied (the store stays warm); warm: a restart, with what the last run cached.
+      if (phase === "cold") await rm(path.join(root, "node_modules", ".cache"), { recursive: true, force: true });
+      const { result } = await runChild("child-dev.mjs", { side, root, count: fixtures2k.length });
+      times[side] = result.pageMs;
+      devPage[phase][side].push(result.pageMs);
+      const shown = result.shown.join(", ");
+      if (devShown !== undefined && shown !== devShown) throw new Error(`the two dev pages show different sizes: ${shown} vs ${devShown}`);
+      devShown = shown;
+      log(`  ${side.padEnd(10)} ${phase}: ${fmtMs(result.pageMs)}`);
+    }
+    devPage[phase].ratios.push(times.imagegen / times.imagetools);
+  }
+}
+const devFigures = {
+  devMissingModuleMs: round3(median(devMissingMs)),
+  devColdVsImagetools: round3(median(devPage.cold.ratios)),
+  devWarmVsImagetools: round3(median(devPage.warm.ratios)),
+};
+const devRows = [
+  [
+    `dev: a gen: module whose original is missing (API ${settings.devLatencyMs / 1000} s)`,
+    `${devFigures.devMissingModuleMs.toFixed(1)} ms`,
+    `max ${Math.max(...devMissingMs).toFixed(1)} ms`,
+    "",
+    "≤ 200 ms",
+    String(devMissingMs.length),
+    mark(devFigures.devMissingModuleMs <= 200),
+  ],
+  [
+    `dev: start → ${fixtures2k.length} pictures loaded, derived caches empty`,
+    fmtMs(median(devPage.cold.imagegen)),
+    `${fmtMs(median(devPage.cold.imagetools))} imagetools`,
+    devFigures.devColdVsImagetools.toFixed(3),
+    "≤ 1.0",
+    String(devPage.cold.ratios.length),
+    mark(devFigures.devColdVsImagetools <= 1),
+  ],
+  [
+    "dev: the same after a restart, caches kept",
+    fmtMs(median(devPage.warm.imagegen)),
+    `${fmtMs(median(devPage.warm.imagetools))} imagetools`,
+    devFigures.devWarmVsImagetools.toFixed(3),
+    "≤ 0.2",
+    String(devPage.warm.ratios.length),
+    mark(devFigures.devWarmVsImagetools <= 0.2),
+  ],
+];
+if (settings.devOnly) {
+  printReport(devRows, [`dev pages (both sides): ${devShown}`, `per-pair ratios — dev cold: ${devPage.cold.ratios.map(round3).join(" ")}; dev warm: ${devPage.warm.ratios.map(round3).join(" ")}`], devFigures);
+  process.exit(0);
+}
 
 // ── Concurrency against the emulator ──────────────────────────────────────────────────────────
 log(`Concurrency: ${settings.prompts} prompts, ${settings.latencyMs} ms latency, concurrency ${settings.concurrency}…`);
@@ -194,7 +291,6 @@ const figures = {
   hitMs: round3(median(hit.hitMs)),
 };
 
-const cpu = os.cpus()[0]?.model ?? "unknown CPU";
 const rows = [
   ["metric", "imagegen", "compared with", "ratio", "target", "runs", ""],
   [
@@ -261,38 +357,41 @@ const rows = [
     "",
   ],
 ];
-const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-const line = (row) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join("  ");
-
-const out = [];
-out.push("");
-out.push(`imagegen bench — ${cpu}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}), ${os.platform()} ${os.release()}`);
-out.push(`${fixtures2k.length} 2K / ${fixtures4k.length} 4K fixture PNGs; both sides: lanczos3 resize, AVIF quality 50 effort 4, WebP quality 80 effort 4, metadata stripped`);
-if (quick) out.push("BENCH_QUICK=1: a smoke run on a few images; these figures are not the benchmark's.");
-out.push("");
-out.push(line(rows[0]));
-out.push(widths.map((w) => "─".repeat(w)).join("  "));
-for (const row of rows.slice(1)) out.push(line(row));
-out.push("");
+const notes = [];
 if (cold.ratios.length < 5) {
-  out.push(`* the cold comparison ran ${cold.ratios.length} alternating pair(s), not 5: one pair takes minutes on this machine (BENCH_COLD_RUNS=5 for more).`);
+  notes.push(`* the cold comparison ran ${cold.ratios.length} alternating pair(s), not 5: one pair takes minutes on this machine (BENCH_COLD_RUNS=5 for more).`);
 }
-out.push(`outputs (both sides): ${outputs.imagegen.summary}`);
-out.push(`bytes: imagegen ${fmtBytes(outputs.imagegen.bytes)}, imagetools ${fmtBytes(outputs.imagetools.bytes)}`);
-out.push(
+notes.push(`outputs (both sides): ${outputs.imagegen.summary}`);
+notes.push(`bytes: imagegen ${fmtBytes(outputs.imagegen.bytes)}, imagetools ${fmtBytes(outputs.imagetools.bytes)}`);
+notes.push(
   `cold peak RSS: imagegen ${Math.round(median(cold.imagegen.map((r) => r.maxRssMiB)))} MiB, imagetools ${Math.round(median(cold.imagetools.map((r) => r.maxRssMiB)))} MiB; ` +
     `in-memory repeat of a gen: module ${median(hit.memoryHitMs).toFixed(3)} ms`,
 );
-out.push(
+notes.push(
   `whole warm \`vite build\` processes (Node start, imports, build): ${sides.map((side) => `${side} ${fmtMs(median(warm.process[side]))}`).join(", ")}; ` +
     `importing vite and the plugin: ${sides.map((side) => `${side} ${fmtMs(median(warm.importMs[side]))}`).join(", ")}`,
 );
-out.push(`per-pair ratios — cold: ${cold.ratios.map(round3).join(" ")}; whole process/static: ${warm.processOverhead.map(round3).join(" ")}; warm/static: ${warm.overhead.map(round3).join(" ")}; warm/imagetools: ${warm.vsImagetools.map(round3).join(" ")}`);
-out.push(`load average at the end: ${os.loadavg().map((n) => n.toFixed(2)).join(" ")}; bench took ${fmtMs(performance.now() - benchStarted)}`);
-out.push(JSON.stringify(figures));
-process.stdout.write(`${out.join("\n")}\n`);
+notes.push(`per-pair ratios — cold: ${cold.ratios.map(round3).join(" ")}; whole process/static: ${warm.processOverhead.map(round3).join(" ")}; warm/static: ${warm.overhead.map(round3).join(" ")}; warm/imagetools: ${warm.vsImagetools.map(round3).join(" ")}`);
+notes.push(`dev pages (both sides): ${devShown}; per-pair ratios — dev cold: ${devPage.cold.ratios.map(round3).join(" ")}; dev warm: ${devPage.warm.ratios.map(round3).join(" ")}`);
+printReport([...rows.slice(1), ...devRows], notes, { ...figures, ...devFigures });
 
 // ── Helpers ────────────────────────────────────────────────────────────────────────────────────
+
+/** Prints the machine, the table of `rows`, the `notes` and one line of JSON `figures` on stdout. */
+function printReport(rows, notes, figures) {
+  const cpu = os.cpus()[0]?.model ?? "unknown CPU";
+  const table = [["metric", "imagegen", "compared with", "ratio", "target", "runs", ""], ...rows];
+  const widths = table[0].map((_, column) => Math.max(...table.map((row) => row[column].length)));
+  const line = (row) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join("  ");
+  const out = [""];
+  out.push(`imagegen bench — ${cpu}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}), ${os.platform()} ${os.release()}`);
+  out.push(`${fixtures2k.length} 2K / ${fixtures4k.length} 4K fixture PNGs; both sides: lanczos3 resize, AVIF quality 50 effort 4, WebP quality 80 effort 4, metadata stripped`);
+  if (quick) out.push("BENCH_QUICK=1: a smoke run on a few images; these figures are not the benchmark's.");
+  out.push("", line(table[0]), widths.map((w) => "─".repeat(w)).join("  "), ...table.slice(1).map(line), "", ...notes);
+  out.push(`load average at the end: ${os.loadavg().map((n) => n.toFixed(2)).join(" ")}; bench took ${fmtMs(performance.now() - benchStarted)}`);
+  out.push(JSON.stringify(figures));
+  process.stdout.write(`${out.join("\n")}\n`);
+}
 
 async function seedStore(root, set, files) {
   const provider = fixtureProvider(files);

@@ -116,6 +116,14 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
     }
   }
 
+  /** A dev server or watcher closes: cancel queued generations and stop retries; a restart starts afresh. */
+  function cancelGenerations(): void {
+    dev?.close();
+    abort.abort(new ImagegenError("The dev server closed."));
+    abort = new AbortController();
+    engine = undefined;
+  }
+
   function virtualIdOf(id: string, importer: string | undefined): string {
     // `edit=` and `ref=` paths are relative to the importer: the same id in another folder is another image.
     const scope = INPUT_PARAMETER_RE.test(id) && importer ? `\0${path.dirname(cleanId(importer))}` : "";
@@ -213,16 +221,12 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
     },
 
     async buildEnd() {
-      if (dev) {
-        // The dev server is closing: cancel queued generations and stop retries; a restart starts afresh.
-        dev.close();
-        abort.abort(new ImagegenError("The dev server closed."));
-        abort = new AbortController();
-        engine = undefined;
-        return;
-      }
+      const current = engine;
+      // Vite calls it when its dev server closes.
+      if (dev) cancelGenerations();
       // The derived cache stays within cacheMaxBytes: least recently used renditions of other builds go.
-      if (engine) await (await engine).trimDerivedCache();
+      if (current) await (await current).trimDerivedCache();
+      if (dev) return;
       if (missing.length === 0) return;
       const lines = missing.map((error) => `  - ${error.message}`);
       throw userError(new ImagegenError(`${missing.length} image(s) have no stored original:\n${lines.join("\n")}`));
@@ -232,12 +236,14 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
       setBundlerRoot(compiler.options.context);
       output = loaderAssetOutput(placement);
       rewriteGenRequests(compiler, "unplugin-imagegen", virtualIdOf);
+      compiler.hooks.watchClose.tap("unplugin-imagegen", cancelGenerations);
     },
 
     rspack(compiler) {
       setBundlerRoot(compiler.options.context);
       output = loaderAssetOutput(placement);
       rewriteGenRequests(compiler, "unplugin-imagegen", virtualIdOf);
+      compiler.hooks.watchClose.tap("unplugin-imagegen", cancelGenerations);
     },
 
     // Images are emitted while loading, before tree-shaking: each output keeps the referenced ones.
