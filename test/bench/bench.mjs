@@ -129,25 +129,14 @@ const devRows = [
     String(devMissingMs.length),
     mark(devFigures.devMissingModuleMs <= 200),
   ],
-  [
-    `dev: start → ${fixtures2k.length} pictures loaded, derived caches empty`,
-    fmtMs(median(devPage.cold.imagegen)),
-    `${fmtMs(median(devPage.cold.imagetools))} imagetools`,
-    devFigures.devColdVsImagetools.toFixed(3),
-    "≤ 1.0",
-    String(devPage.cold.ratios.length),
-    mark(devFigures.devColdVsImagetools <= 1),
-  ],
-  [
-    "dev: the same after a restart, caches kept",
-    fmtMs(median(devPage.warm.imagegen)),
-    `${fmtMs(median(devPage.warm.imagetools))} imagetools`,
-    devFigures.devWarmVsImagetools.toFixed(3),
-    "≤ 0.2",
-    String(devPage.warm.ratios.length),
-    mark(devFigures.devWarmVsImagetools <= 0.2),
-  ],
+  devPageRow(`dev: start → ${fixtures2k.length} pictures loaded, derived caches empty`, "cold", devFigures.devColdVsImagetools, 1),
+  devPageRow("dev: the same after a restart, caches kept", "warm", devFigures.devWarmVsImagetools, 0.2),
 ];
+function devPageRow(label, phase, ratio, target) {
+  const { imagegen, imagetools, ratios } = devPage[phase];
+  const row = [label, fmtMs(median(imagegen)), `${fmtMs(median(imagetools))} imagetools`, ratio.toFixed(3)];
+  return [...row, `≤ ${target.toFixed(1)}`, String(ratios.length), mark(ratio <= target)];
+}
 if (settings.devOnly) {
   printReport(devRows, [`dev pages (both sides): ${devShown}`, `per-pair ratios — dev cold: ${devPage.cold.ratios.map(round3).join(" ")}; dev warm: ${devPage.warm.ratios.map(round3).join(" ")}`], devFigures);
   process.exit(0);
