@@ -165,12 +165,14 @@ describe("the API key appears nowhere", () => {
       }
       expect(emulator.requests).toHaveLength(3);
       expect(seen.length).toBeGreaterThan(6);
-      // A failing module too: its error page and its log line.
-      emulator.injectFault({ kind: "status", status: 500, message: `upstream rejected key ${FAKE_API_KEY}`, times: 10 });
+      // A failing generation too: the dev server answers with a stand-in, and reports the failure
+      // in the terminal (and the overlay) once the API has answered.
+      emulator.injectFault({ kind: "status", status: 400, message: `upstream rejected key ${FAKE_API_KEY}`, times: 10 });
       await writeFile(path.join(root, "src", "broken.js"), importing("gen:a broken image?w=64"));
       const broken = await get("/src/broken.js");
-      const failed = await get(/from "([^"]*imagegen[^"]*)"/.exec(broken)![1]!);
-      expect(failed).toContain("[redacted]");
+      const standIn = await get(/from "([^"]*imagegen[^"]*)"/.exec(broken)![1]!);
+      for (const [, image] of standIn.matchAll(/"(\/@imagegen\/[^"]+)"/g)) await get(image!);
+      await expect.poll(() => log.lines.find((line) => line.includes('Could not generate "a broken image"')), { timeout: 20_000 }).toContain("[redacted]");
       expect(seen.join("\n")).not.toContain(FAKE_API_KEY);
       expect([...logged, ...log.lines].join("\n")).not.toContain(FAKE_API_KEY);
       expect(await leaks(root)).toEqual([]);
