@@ -163,7 +163,8 @@ describe("the API key appears nowhere", () => {
         const module = await get(url!);
         for (const [, image] of module.matchAll(/"(\/@imagegen\/[^"]+)"/g)) await get(image!);
       }
-      expect(emulator.requests).toHaveLength(3);
+      // The dev server answers with stand-ins and generates in the background.
+      await expect.poll(() => emulator.requests.length, { timeout: 20_000 }).toBe(3);
       expect(seen.length).toBeGreaterThan(6);
       // A failing generation too: the dev server answers with a stand-in, and reports the failure
       // in the terminal (and the overlay) once the API has answered.

@@ -47,7 +47,7 @@ async function renderManifest(loader: LoaderContextLike, source: string): Promis
     manifest.images.map(async (image) => {
       // `edit=` and `ref=` inputs are read and hashed into the key, as the bundler plugin does.
       const spec = await hashInputs(resolveSpec(image.options, { ...resolved, source: image.location }), root);
-      return { name: image.name, exportName: image.exportName, result: await ready.resolveImage(spec) };
+      return { name: image.name, exportName: image.exportName, image: await ready.resolveImage(spec) };
     }),
   );
 
