@@ -2,6 +2,7 @@
 // Prints progress on stderr, then a table and one line of JSON on stdout. Not a test: nothing
 // here asserts a timing; it checks only that both sides of a comparison made the same files.
 // Settings (environment): BENCH_COLD_RUNS (default 3), BENCH_WARM_RUNS (21), BENCH_CONCURRENCY_RUNS (5),
+// BENCH_CI_RUNS (5) pairs of a cold CI build from the remote store and a warm local build,
 // BENCH_RSS_IMAGETOOLS=1 also measures vite-imagetools on the 4K build (slow), BENCH_QUICK=1 a
 // smoke run on a few images (its figures are not the benchmark's), BENCH_DEV_COLD_RUNS (3) and
 // BENCH_DEV_WARM_RUNS (5) dev-server pairs, BENCH_ONLY=dev the dev-server figures alone.
@@ -25,6 +26,7 @@ import {
 } from "./apps.mjs";
 import { fixtureProvider } from "./fixture-provider.mjs";
 import { ensureFixtures } from "./fixtures.mjs";
+import { benchCiColdVsWarm } from "./ci-cold.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const work = path.join(here, ".work");
@@ -35,6 +37,7 @@ const settings = {
   coldRuns: positiveInteger("BENCH_COLD_RUNS", quick ? 1 : 3),
   warmRuns: positiveInteger("BENCH_WARM_RUNS", quick ? 3 : 21),
   concurrencyRuns: positiveInteger("BENCH_CONCURRENCY_RUNS", quick ? 2 : 5),
+  ciRuns: positiveInteger("BENCH_CI_RUNS", quick ? 2 : 5),
   rssImagetools: process.env.BENCH_RSS_IMAGETOOLS === "1",
   prompts: 32,
   concurrency: 8,
@@ -246,6 +249,22 @@ const { result: hit } = await runChild(
   roots.imagegen,
 );
 
+// ── A cold CI machine reading the remote store ─────────────────────────────────────────────────
+log(`CI cold vs warm: ${fixtures2k.length} 2K images, the remote (s3rver on loopback) holding originals and renditions…`);
+const ci = await benchCiColdVsWarm({
+  work,
+  source: roots.imagegen,
+  root: path.join(apps, "imagegen-2k-ci"),
+  set: "2k",
+  count: fixtures2k.length,
+  runs: settings.ciRuns,
+  build: (root, env) => runChild("child-build.mjs", { side: "imagegen", root, fixtures: fixtures2k }, root, env),
+  log,
+});
+if ((await describeOutputs(path.join(apps, "imagegen-2k-ci", "dist"))).summary !== outputs.imagegen.summary) {
+  throw new Error("the CI build from the remote did not emit the same images");
+}
+
 // ── Peak memory of a 4K build ──────────────────────────────────────────────────────────────────
 log(`Peak memory: ${fixtures4k.length} 4K originals → w=1280;2560 × avif;webp, derived cache empty…`);
 await rm(path.join(roots.imagegen4k, "node_modules/.cache/imagegen"), { recursive: true, force: true });
@@ -278,6 +297,7 @@ const figures = {
   concurrencyEfficiency: round3(idealMs / median(concurrencyMs)),
   peakRssMiB: Math.round(rss4k.maxRssMiB),
   hitMs: round3(median(hit.hitMs)),
+  ciColdVsWarm: round3(median(ci.ratios)),
 };
 
 const rows = [
@@ -337,6 +357,15 @@ const rows = [
     mark(figures.peakRssMiB <= 768),
   ],
   [
+    "cold CI build from the remote ÷ warm local",
+    fmtMs(median(ci.cold)),
+    `${fmtMs(median(ci.warm))} warm`,
+    figures.ciColdVsWarm.toFixed(3),
+    "≤ 2.0",
+    String(ci.ratios.length),
+    mark(figures.ciColdVsWarm <= 2),
+  ],
+  [
     "cached gen: module, median",
     `${figures.hitMs.toFixed(2)} ms`,
     `${median(hit.readMs).toFixed(2)} ms reading its files`,
@@ -360,7 +389,8 @@ notes.push(
   `whole warm \`vite build\` processes (Node start, imports, build): ${sides.map((side) => `${side} ${fmtMs(median(warm.process[side]))}`).join(", ")}; ` +
     `importing vite and the plugin: ${sides.map((side) => `${side} ${fmtMs(median(warm.importMs[side]))}`).join(", ")}`,
 );
-notes.push(`per-pair ratios — cold: ${cold.ratios.map(round3).join(" ")}; whole process/static: ${warm.processOverhead.map(round3).join(" ")}; warm/static: ${warm.overhead.map(round3).join(" ")}; warm/imagetools: ${warm.vsImagetools.map(round3).join(" ")}`);
+notes.push(`per-pair ratios — cold: ${cold.ratios.map(round3).join(" ")}; whole process/static: ${warm.processOverhead.map(round3).join(" ")}; warm/static: ${warm.overhead.map(round3).join(" ")}; warm/imagetools: ${warm.vsImagetools.map(round3).join(" ")}; CI cold/warm: ${ci.ratios.map(round3).join(" ")}`);
+notes.push(`remote store for the CI build: ${ci.objects.originals} originals and ${ci.objects.renditions} renditions, ${fmtBytes(ci.objects.bytes)}, read-only, over loopback`);
 notes.push(`dev pages (both sides): ${devShown}; per-pair ratios — dev cold: ${devPage.cold.ratios.map(round3).join(" ")}; dev warm: ${devPage.warm.ratios.map(round3).join(" ")}`);
 printReport([...rows.slice(1), ...devRows], notes, { ...figures, ...devFigures });
 

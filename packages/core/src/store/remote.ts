@@ -73,7 +73,7 @@ const REMOTE_CONCURRENCY = 16;
 /**
  * The remote tier of the store (SPEC §10): an S3-compatible bucket shared by a team and its CI.
  * Originals are content-addressed (`<prefix>/originals/<sha256>.<ext>`, JSON beside), renditions
- * sit under `<prefix>/derived/` in the local derived cache's layout. Every request is signed with
+ * sit under `<prefix>/derived/<key>.rendition`, keyed like the local derived cache. Every request is signed with
  * SigV4 by aws4fetch (none when no key is set: a public bucket); writes are write-once
  * (`If-None-Match: *`). Messages name the `s3://` URL and the endpoint, never a credential.
  */
@@ -185,28 +185,21 @@ export class RemoteStore {
   // ── Renditions ───────────────────────────────────────────────────────────────────────────────
 
   /**
-   * The rendition cached under `derived/<key>.json`, or `undefined` when there is none. A variant
-   * that does not match its hash throws a {@link CorruptRemoteObjectError} (the caller renders it again).
+   * The rendition cached under `derived/<key>.rendition`, or `undefined` when there is none. Bytes
+   * that do not match their sha256 throw a {@link CorruptRemoteObjectError} (the caller renders it again).
    */
   async getRendition(key: string): Promise<Rendition | undefined> {
-    const jsonPath = `derived/${key}.json`;
-    const text = await this.#request("GET", jsonPath);
-    if (text === undefined) return undefined;
-    const entry = parseRenditionEntry(text.toString("utf8"), key);
-    if (!entry) throw new CorruptRemoteObjectError(this.objectUrl(jsonPath), "is not a valid rendition entry");
-    const files = await Promise.all(entry.variants.map(({ file }) => this.#request("GET", `derived/${file}`)));
-    const missing = entry.variants.findIndex((_, i) => files[i] === undefined);
-    if (missing >= 0) return undefined;
-    const rendition = assembleRendition(entry, files as Buffer[]);
-    if (!rendition) throw new CorruptRemoteObjectError(this.objectUrl(jsonPath), "lists variants whose bytes do not match their sha256");
+    const object = `derived/${key}.rendition`;
+    const packed = await this.#request("GET", object);
+    if (packed === undefined) return undefined;
+    const rendition = unpackRendition(packed, key);
+    if (!rendition) throw new CorruptRemoteObjectError(this.objectUrl(object), "is not a rendition whose variants match their sha256");
     return rendition;
   }
 
-  /** Uploads a rendition: variants first, the JSON last, each write-once. */
+  /** Uploads a rendition, write-once, as one object: one request per rendition for a cold CI machine, not one per variant. */
   async putRendition(key: string, rendition: Rendition): Promise<void> {
-    const { json, files } = serializeRendition(key, rendition);
-    await Promise.all(files.map(({ name, bytes, hash }) => this.#putOnce(`derived/${name}`, bytes, hash)));
-    await this.#putOnce(`derived/${key}.json`, Buffer.from(json));
+    await this.#putOnce(`derived/${key}.rendition`, packRendition(key, rendition));
   }
 
   // ── Requests ─────────────────────────────────────────────────────────────────────────────────
@@ -296,6 +289,32 @@ function accessHint(problem: string, method: string): string {
   return method === "PUT"
     ? " Check that the AWS credentials of this run may write to the bucket (or set IMAGEGEN_REMOTE_WRITE=0)."
     : " Check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) and the bucket's policy.";
+}
+
+/**
+ * A rendition as one object: a line of JSON (the local derived cache's `<key>.json`, plus each
+ * variant's byte length), then the variants' bytes back to back, in the JSON's order.
+ */
+function packRendition(key: string, rendition: Rendition): Buffer {
+  const { json, files } = serializeRendition(key, rendition);
+  const header = { ...JSON.parse(json), sizes: files.map(({ bytes }) => bytes.byteLength) };
+  return Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), ...files.map(({ bytes }) => bytes)]);
+}
+
+function unpackRendition(packed: Buffer, key: string): Rendition | undefined {
+  const newline = packed.indexOf(10);
+  if (newline < 0) return undefined;
+  const headerText = packed.subarray(0, newline).toString("utf8");
+  const entry = parseRenditionEntry(headerText, key);
+  const { sizes } = JSON.parse(headerText) as { sizes?: unknown };
+  if (!entry || !Array.isArray(sizes) || sizes.length !== entry.variants.length || !sizes.every(Number.isSafeInteger)) return undefined;
+  const files: Buffer[] = [];
+  let offset = newline + 1;
+  for (const size of sizes as number[]) {
+    files.push(packed.subarray(offset, offset + size));
+    offset += size;
+  }
+  return offset === packed.length ? assembleRendition(entry, files) : undefined;
 }
 
 function parseOriginalMeta(text: string, sha256: string): RemoteOriginalMeta | string {
