@@ -3,6 +3,7 @@ import { type DiscoveredSpec, discoverSpecs } from "./discovery.js";
 import { ImagegenError, formatLocation, truncate } from "../errors.js";
 import type { ResolvedOptions } from "./options.js";
 import type { SourceLocation } from "../spec/spec.js";
+import { readLockfile } from "../store/lockfile.js";
 import { Store } from "../store/store.js";
 
 const LISTED = 20;
@@ -17,7 +18,7 @@ export async function checkMaxGenerations(options: ResolvedOptions): Promise<voi
   const { maxGenerations, provider, frozen } = options;
   if (!Number.isFinite(maxGenerations) || frozen || provider.persistent === false) return;
   const { specs } = await discoverSpecs(options);
-  const missing = await withoutStoredOriginal(specs, options.storeDir);
+  const missing = await withoutStoredOriginal(specs, options);
   if (missing.length <= maxGenerations) return;
 
   const lines = missing.slice(0, LISTED).map(({ spec, locations }) => {
@@ -32,11 +33,15 @@ export async function checkMaxGenerations(options: ResolvedOptions): Promise<voi
   );
 }
 
-/** The specs a run would pay for: no committed original in the store. A damaged entry is not counted (it fails on its own). */
-async function withoutStoredOriginal(specs: DiscoveredSpec[], storeDir: string): Promise<DiscoveredSpec[]> {
-  const store = new Store(storeDir);
-  const stored = new Set(await store.keys());
-  return specs.filter((spec) => !stored.has(spec.key));
+/**
+ * The specs a run would pay for: no committed original in the store, and no lock entry (a locked
+ * original comes from the remote store or fails; it is never paid for). A damaged entry is not
+ * counted (it fails on its own).
+ */
+async function withoutStoredOriginal(specs: DiscoveredSpec[], options: ResolvedOptions): Promise<DiscoveredSpec[]> {
+  const store = new Store(options.storeDir);
+  const [stored, lock] = await Promise.all([store.keys().then((keys) => new Set(keys)), readLockfile(options.lockfilePath)]);
+  return specs.filter((spec) => !stored.has(spec.key) && !lock.images[spec.key]);
 }
 
 function relativeTo(root: string, location: SourceLocation): SourceLocation {
