@@ -38,7 +38,9 @@ export async function listFiles(dir: string): Promise<string[]> {
 export async function filesContaining(dir: string, needle: string): Promise<string[]> {
   const found: string[] = [];
   for (const file of await listFiles(dir).catch(() => [])) {
-    if ((await readFile(path.join(dir, file))).includes(needle)) found.push(file);
+    // A file can vanish between the listing and the read (a build releasing its key locks): it holds nothing then.
+    const bytes = await readFile(path.join(dir, file)).catch(() => undefined);
+    if (bytes?.includes(needle)) found.push(file);
   }
   return found;
 }
