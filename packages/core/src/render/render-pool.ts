@@ -8,95 +8,93 @@ import type { SharpModule } from "../sharp.js";
  * - `pipeline` runs one sharp pipeline (a decode or an encode) at a time per core. sharp runs each
  *   pipeline on a libuv thread; running more at once than there are cores only adds memory, and
  *   would take every libuv thread from the file reads and writes of the build.
- * - `reserve` bounds how many pixels of decoded originals and resized frames are held at once,
+ * - `reserve` bounds the bytes of decoded originals and resized frames held at once (`bytes`),
  *   so that a build of many 4K images keeps a few in memory rather than all those in flight.
  */
 export class RenderPool {
   readonly pipelines: number;
-  readonly pixels: number;
+  readonly bytes: number;
   readonly #pipeline: LimitFunction;
-  readonly #pixels: PixelBudget;
+  readonly #frames: MemoryBudget;
   readonly #sharp: SharpModule | undefined;
 
   /** @param options.sharp when given, sharp's settings are imagegen's while a pipeline runs ({@link ownSharpSettings}) */
-  constructor(options: { pipelines: number; pixels: number; sharp?: SharpModule }) {
+  constructor(options: { pipelines: number; bytes: number; sharp?: SharpModule }) {
     this.pipelines = options.pipelines;
-    this.pixels = options.pixels;
+    this.bytes = options.bytes;
     this.#pipeline = pLimit(options.pipelines);
-    this.#pixels = new PixelBudget(options.pixels);
+    this.#frames = new MemoryBudget(options.bytes);
     this.#sharp = options.sharp;
   }
 
   pipeline<T>(work: () => Promise<T>): Promise<T> {
-    const sharp = this.#sharp;
-    if (!sharp) return this.#pipeline(work);
     return this.#pipeline(async () => {
-      const restore = ownSharpSettings(sharp);
+      const restore = this.#sharp ? ownSharpSettings(this.#sharp) : undefined;
       try {
         return await work();
       } finally {
-        restore();
+        restore?.();
       }
     });
   }
 
   /**
-   * Waits until `pixels` fit in the budget (an image larger than the whole budget waits to run
-   * alone) and holds them until released: part by part with `release(pixels)`, the rest with `release()`.
+   * Waits until `bytes` fit in the budget (more than the whole budget waits to run alone) and
+   * holds them until released: part by part with `release(bytes)`, the rest with `release()`.
    */
-  async reserve(pixels: number): Promise<PixelReservation> {
-    await this.#pixels.acquire(pixels);
-    let held = pixels;
+  async reserve(bytes: number): Promise<MemoryReservation> {
+    await this.#frames.acquire(bytes);
+    let held = bytes;
     return {
       release: (part = held) => {
         const freed = Math.min(part, held);
         held -= freed;
-        if (freed > 0) this.#pixels.release(freed);
+        if (freed > 0) this.#frames.release(freed);
       },
     };
   }
 }
 
-export interface PixelReservation {
-  /** Gives back `pixels` of the reservation (all that is left by default); extra calls do nothing. */
-  release(pixels?: number): void;
+export interface MemoryReservation {
+  /** Gives back `bytes` of the reservation (all that is left by default); extra calls do nothing. */
+  release(bytes?: number): void;
 }
 
-/** A FIFO weighted semaphore counted in pixels. */
-class PixelBudget {
+/** A FIFO weighted semaphore counted in bytes. */
+class MemoryBudget {
   readonly #capacity: number;
   #used = 0;
-  readonly #waiting: { pixels: number; start: () => void }[] = [];
+  readonly #waiting: { bytes: number; start: () => void }[] = [];
 
   constructor(capacity: number) {
     this.#capacity = capacity;
   }
 
-  acquire(pixels: number): Promise<void> {
-    if (this.#waiting.length === 0 && this.#fits(pixels)) {
-      this.#used += pixels;
+  acquire(bytes: number): Promise<void> {
+    if (this.#waiting.length === 0 && this.#fits(bytes)) {
+      this.#used += bytes;
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.#waiting.push({ pixels, start: resolve }));
+    return new Promise((resolve) => this.#waiting.push({ bytes, start: resolve }));
   }
 
-  release(pixels: number): void {
-    this.#used -= pixels;
+  release(bytes: number): void {
+    this.#used -= bytes;
     // First come, first served: a large image is never overtaken for ever by small ones.
-    while (this.#waiting.length > 0 && this.#fits(this.#waiting[0]!.pixels)) {
+    while (this.#waiting.length > 0 && this.#fits(this.#waiting[0]!.bytes)) {
       const next = this.#waiting.shift()!;
-      this.#used += next.pixels;
+      this.#used += next.bytes;
       next.start();
     }
   }
 
-  #fits(pixels: number): boolean {
-    return this.#used === 0 || this.#used + pixels <= this.#capacity;
+  #fits(bytes: number): boolean {
+    return this.#used === 0 || this.#used + bytes <= this.#capacity;
   }
 }
 
-/** Two 4K originals (4096²), or one with its frames and those of the next ones. */
-const DEFAULT_PIXELS = 2 * 4096 * 4096;
+/** Two 4K originals (4096², RGBA), or one with its frames and those of the next ones. */
+const DEFAULT_BYTES = 2 * 4096 * 4096 * 4;
 
 let shared: RenderPool | undefined;
 
@@ -106,7 +104,7 @@ export function sharedRenderPool(sharp: SharpModule): RenderPool {
     shared = new RenderPool({
       sharp,
       pipelines: Math.max(1, Math.min(os.availableParallelism(), libuvThreads() - 1)),
-      pixels: DEFAULT_PIXELS,
+      bytes: DEFAULT_BYTES,
     });
   }
   return shared;

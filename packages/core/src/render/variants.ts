@@ -75,7 +75,7 @@ export interface OriginalSource {
  * frame); nothing is ever upscaled, and the output carries no metadata (sharp's default:
  * stripped, converted to sRGB).
  *
- * Memory is bounded by the pool's pixel budget: the original's pixels and its frames are
+ * Memory is bounded by the pool's budgets, in bytes: the original's pixels and its frames are
  * reserved before decoding, the original's part is given back as soon as the frames are made
  * (a 4K original is held for a second, not for the minutes its AVIFs take), the frames' part when
  * the last variant is encoded. The decode and each encode take one of the pool's pipelines, so
@@ -89,9 +89,10 @@ export async function renderVariants(
   const sharp = await loadSharp();
   pool ??= sharedRenderPool(sharp);
   const source = Buffer.isBuffer(original) ? await bufferSource(sharp, original) : original;
-  const originalPixels = source.width * source.height;
-  const framePixels = sum(variantSizes(source, output).map((size) => size.width * size.height));
-  const budget = await pool.reserve(originalPixels + framePixels);
+  // RGBA at most: the channels are known only once decoded.
+  const originalBytes = source.width * source.height * 4;
+  const frameBytes = sum(variantSizes(source, output).map((size) => size.width * size.height * 4));
+  const budget = await pool.reserve(originalBytes + frameBytes);
   try {
     const { sizes, frames, placeholder } = await pool.pipeline(async () => {
       // The encoded bytes and the decoded pixels live only inside this pipeline.
@@ -107,7 +108,7 @@ export async function renderVariants(
       const placeholder = output.placeholder === "blur" ? await blurPlaceholder(sharp, decoded, output) : undefined;
       return { sizes, frames, placeholder };
     });
-    budget.release(originalPixels);
+    budget.release(originalBytes);
 
     const jobs = output.formats.flatMap((format) => sizes.map((size) => ({ format, size })));
     // Longest first, so that a slow AVIF does not start last and leave the other cores idle.

@@ -13,7 +13,7 @@ const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe("RenderPool", () => {
   it("runs at most `pipelines` pipelines at once, in the order they were asked for", async () => {
-    const pool = new RenderPool({ pipelines: 2, pixels: 100 });
+    const pool = new RenderPool({ pipelines: 2, bytes: 100 });
     const gates = [gate(), gate(), gate()];
     const started: number[] = [];
     const all = gates.map((g, i) =>
@@ -31,8 +31,8 @@ describe("RenderPool", () => {
     await Promise.all(all);
   });
 
-  it("holds reservations within the pixel budget, first come first served", async () => {
-    const pool = new RenderPool({ pipelines: 4, pixels: 100 });
+  it("holds reservations within the byte budget, first come first served", async () => {
+    const pool = new RenderPool({ pipelines: 4, bytes: 100 });
     const first = await pool.reserve(60);
     const granted: string[] = [];
     const second = pool.reserve(60).then((r) => (granted.push("second"), r));
@@ -55,7 +55,7 @@ describe("RenderPool", () => {
   });
 
   it("lets a reservation larger than the whole budget through, alone", async () => {
-    const pool = new RenderPool({ pipelines: 1, pixels: 100 });
+    const pool = new RenderPool({ pipelines: 1, bytes: 100 });
     const big = await pool.reserve(500);
     let small = false;
     const next = pool.reserve(10).then((r) => ((small = true), r));
@@ -71,7 +71,7 @@ describe("RenderPool", () => {
     sharp.concurrency(3);
     sharp.cache({ memory: 40, files: 10, items: 70 });
     try {
-      const pool = new RenderPool({ pipelines: 2, pixels: 100, sharp });
+      const pool = new RenderPool({ pipelines: 2, bytes: 100, sharp });
       const gates = [gate(), gate()];
       const seen: { concurrency: number; memory: number }[] = [];
       const runs = gates.map((g) =>
