@@ -75,7 +75,7 @@ export interface OriginalSource {
  * frame); nothing is ever upscaled, and the output carries no metadata (sharp's default:
  * stripped, converted to sRGB).
  *
- * Memory is bounded by the pool's budgets, in bytes: the original's pixels and its frames are
+ * Memory is bounded by the pool's budget, in bytes: the original's pixels and its frames are
  * reserved before decoding, the original's part is given back as soon as the frames are made
  * (a 4K original is held for a second, not for the minutes its AVIFs take), the frames' part when
  * the last variant is encoded. The decode and each encode take one of the pool's pipelines, so
