@@ -1,4 +1,5 @@
-import { readFile, readdir, rmdir, stat, unlink } from "node:fs/promises";
+import { readFileSync, statSync } from "node:fs";
+import { readFile, readdir, rmdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { isNotFound, writeFileAtomic } from "./atomic-write.js";
 import { ImagegenError } from "../errors.js";
@@ -71,7 +72,9 @@ export class Store {
     const file = this.metaPath(key);
     let text: string;
     try {
-      text = await readFile(file, "utf8");
+      // Synchronously, as the derived cache reads: a small JSON takes microseconds, while an async
+      // read waits for one of libuv's four threads behind sharp (a cached module: 0.9 ms, floor 0.4).
+      text = readFileSync(file, "utf8");
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -95,7 +98,7 @@ export class Store {
     const file = join(this.dir, meta.file);
     let size: number;
     try {
-      size = (await stat(file)).size;
+      size = statSync(file).size;
     } catch (error) {
       if (!isNotFound(error)) throw error;
       throw missingBytes(meta, file, this.metaPath(meta.key));
