@@ -225,7 +225,9 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
       // Vite calls it when its dev server closes.
       if (dev) cancelGenerations();
       // The derived cache stays within cacheMaxBytes: least recently used renditions of other builds go.
-      if (current) await (await current).trimDerivedCache();
+      // A build whose options were refused has nothing to trim: buildStart reported why, without a stack.
+      const started = await current?.catch(() => undefined);
+      if (started) await started.trimDerivedCache();
       if (dev) return;
       if (missing.length === 0) return;
       const lines = missing.map((error) => `  - ${error.message}`);
