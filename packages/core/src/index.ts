@@ -24,6 +24,7 @@ export * from "./engine.js";
 export * from "./project/config.js";
 export * from "./project/root.js";
 export * from "./project/scan-sources.js";
+export * from "./project/project-files.js";
 export * from "./project/discovery.js";
 export * from "./project/audit.js";
 export * from "./project/manifest-declarations.js";

@@ -8,6 +8,7 @@ import { DEFAULT_CACHE_MAX_BYTES } from "../store/derived-cache.js";
 import { DEFAULT_MAX_RETRY_AFTER_MS } from "../generate/generate-with-retry.js";
 import { DEFAULT_API_URL, createOneminProvider } from "../generate/onemin.js";
 import { createPlaceholderProvider } from "../generate/placeholder.js";
+import { DEFAULT_MANIFESTS, DEFAULT_SOURCES } from "./project-files.js";
 import { describeValue, validateDefaults } from "../spec/image-options-schema.js";
 import { DEFAULT_MODEL } from "../spec/spec.js";
 import { RemoteStore, parseRemoteUrl } from "../store/remote.js";
@@ -232,8 +233,8 @@ export async function resolveOptions(
     maxGenerations: merged.maxGenerations ?? Infinity,
     frozen,
     strict: merged.strict ?? envFlag(env.CI),
-    manifests: merged.manifests ?? ["**/*.prompts.{yaml,yml}"],
-    sources: merged.sources ?? ["src/**/*.{js,jsx,ts,tsx,mjs,cjs,mts,cts,vue,svelte,astro,mdx}"],
+    manifests: merged.manifests ?? DEFAULT_MANIFESTS,
+    sources: merged.sources ?? DEFAULT_SOURCES,
     timeoutMs,
     attempts: merged.attempts ?? merged.retries ?? 4,
     maxRetryAfterMs: merged.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS,

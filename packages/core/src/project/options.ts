@@ -77,13 +77,17 @@ export interface ImagegenOptions {
    */
   strict?: boolean;
   /**
-   * Globs of prompt manifests, relative to the root (for the CLI).
+   * Globs of prompt manifests, relative to the root, that the CLI reads (less the always-ignored
+   * folders and what `.gitignore` files exclude).
    * @default ["**\/*.prompts.{yaml,yml}"]
    */
   manifests?: string[];
   /**
-   * Globs of source files scanned for `gen:` imports (for the CLI).
-   * @default ["src/**\/*.{js,jsx,ts,tsx,mjs,cjs,mts,cts,vue,svelte,astro,mdx}"]
+   * Globs of source files that the CLI scans for `gen:` imports, relative to the root. Folders
+   * such as node_modules, dist, build, .next, .nuxt, .output, .svelte-kit, .astro and coverage are
+   * never scanned, nor what the project's `.gitignore` files exclude. The build warns about an
+   * image imported from a file outside them.
+   * @default ["**\/*.{js,jsx,ts,tsx,mjs,cjs,mts,cts,vue,svelte,astro,mdx,md,html}"]
    */
   sources?: string[];
   /**

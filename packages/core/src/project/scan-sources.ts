@@ -15,7 +15,7 @@ export interface FoundGenImport {
 }
 
 /** Extensions whose script parts sit inside markup (`<script>`, Astro frontmatter, MDX ESM). */
-const EMBEDDED = /\.(vue|svelte|astro|mdx)$/i;
+const EMBEDDED = /\.(vue|svelte|astro|mdx|md|html)$/i;
 
 /** Every `gen:` import in a file's text; `fileName` decides how the script parts are found. */
 export function scanGenImports(text: string, fileName = "file.js"): FoundGenImport[] {
@@ -36,7 +36,7 @@ interface Region {
   end: number;
 }
 
-/** The parts of a component or MDX file that are JavaScript. */
+/** The parts of a component, page or markdown file that are JavaScript (a VitePress page's `<script setup>`). */
 function scriptRegions(text: string, fileName: string): Region[] {
   const regions: Region[] = [];
   if (/\.mdx$/i.test(fileName)) return mdxEsmRegions(text);

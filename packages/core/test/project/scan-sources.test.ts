@@ -103,4 +103,17 @@ describe("scanGenImports", () => {
       { id: "gen:mdx later", line: 12, column: 19 },
     ]);
   });
+
+  it("reads the inline scripts of HTML pages and of markdown pages (VitePress), not their text", () => {
+    const html = [
+      `<!doctype html>`,
+      `<p>import a from "gen:text of the page"</p>`,
+      `<script type="module" src="/main.js"></script>`,
+      `<script type="module">import hero from "gen:inline hero";</script>`,
+    ].join("\n");
+    expect(scanGenImports(html, "index.html")).toEqual([{ id: "gen:inline hero", line: 4, column: 40 }]);
+
+    const md = [`# Guide`, ``, "```js", `import x from "gen:an example"`, "```", `<script setup>`, `import hero from "gen:vitepress hero"`, `</script>`].join("\n");
+    expect(ids(md, "guide.md")).toEqual(["gen:vitepress hero"]);
+  });
 });

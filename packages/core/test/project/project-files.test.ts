@@ -1,0 +1,106 @@
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { resolveOptions } from "../../src/project/config.js";
+import { findProjectFiles } from "../../src/project/project-files.js";
+
+let root: string;
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), "imagegen-files-"));
+});
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function write(files: Record<string, string>) {
+  for (const [file, text] of Object.entries(files)) {
+    await mkdir(dirname(join(root, file)), { recursive: true });
+    await writeFile(join(root, file), text);
+  }
+}
+
+async function found(inline: Parameters<typeof resolveOptions>[0] = {}) {
+  const files = await findProjectFiles(await resolveOptions({ root, configFile: false, ...inline }, {}));
+  const relative = (list: string[]) => list.map((file) => file.slice(root.length + 1).split("\\").join("/"));
+  return { sources: relative(files.sources), manifests: relative(files.manifests) };
+}
+
+describe("findProjectFiles", () => {
+  it("finds every script, component, markdown and HTML file under the root, wherever the framework keeps them", async () => {
+    await write({
+      "main.js": "",
+      "index.html": "",
+      "app/page.tsx": "",
+      "app/layout.mts": "",
+      "pages/index.vue": "",
+      "components/Card.svelte": "",
+      "src/pages/about.astro": "",
+      "lib/images.cjs": "",
+      "docs/guide.md": "",
+      "docs/post.mdx": "",
+      ".vitepress/theme/index.ts": "",
+      "styles.css": "",
+      "data.json": "",
+      "site.prompts.yaml": "images: {}\n",
+    });
+    expect(await found()).toEqual({
+      sources: [
+        ".vitepress/theme/index.ts",
+        "app/layout.mts",
+        "app/page.tsx",
+        "components/Card.svelte",
+        "docs/guide.md",
+        "docs/post.mdx",
+        "index.html",
+        "lib/images.cjs",
+        "main.js",
+        "pages/index.vue",
+        "src/pages/about.astro",
+      ],
+      manifests: ["site.prompts.yaml"],
+    });
+  });
+
+  it("skips dependencies, build output, caches, the store and what .gitignore files exclude, as git does", async () => {
+    await write({
+      "src/main.ts": "",
+      "node_modules/pkg/index.js": "",
+      "packages/a/node_modules/dep/index.js": "",
+      "dist/main.js": "",
+      "build/main.js": "",
+      ".next/server/page.js": "",
+      ".nuxt/app.js": "",
+      ".output/server/index.mjs": "",
+      ".svelte-kit/output/client.js": "",
+      ".astro/types.ts": "",
+      "coverage/lcov.js": "",
+      ".git/hooks/pre-commit.js": "",
+      "assets-store/keep.js": "",
+      // The root's .gitignore: a folder, a pattern and a negation.
+      ".gitignore": "generated/\n*.gen.ts\n!keep.gen.ts\ntmp\n",
+      "generated/a.ts": "",
+      "generated/b.prompts.yaml": "images: {}\n",
+      "src/x.gen.ts": "",
+      "src/keep.gen.ts": "",
+      "tmp/scratch.js": "",
+      // A nested .gitignore, relative to its folder, with the last word there.
+      "lib/.gitignore": "/local.js\n!also.gen.ts\n",
+      "lib/local.js": "",
+      "lib/sub/local.js": "",
+      "lib/also.gen.ts": "",
+      // Nothing comes back from inside an ignored folder, whatever its own .gitignore says.
+      "generated/.gitignore": "!a.ts\n",
+    });
+    expect(await found({ store: "assets-store" })).toEqual({
+      sources: ["lib/also.gen.ts", "lib/sub/local.js", "src/keep.gen.ts", "src/main.ts"],
+      manifests: [],
+    });
+  });
+
+  it("takes the globs a project gives instead, still without ignored files", async () => {
+    await write({ "src/a.ts": "", "app/b.ts": "", "app/c.js": "", ".gitignore": "app/c.*\n", "app/d.ts": "" });
+    await write({ "app/.gitignore": "d.ts\n" });
+    expect((await found({ sources: ["app/**/*.{ts,js}"] })).sources).toEqual(["app/b.ts"]);
+  });
+});
