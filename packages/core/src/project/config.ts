@@ -220,6 +220,13 @@ export async function resolveOptions(
 
   return {
     root,
+    configFile: file,
+    configKeyOptions: {
+      model: config.model ?? DEFAULT_MODEL,
+      defaults: inline.defaults === undefined ? defaults : validateDefaults(config.defaults ?? {}, `defaults in ${where}`),
+      styles: config.styles ?? {},
+    },
+    secrets: apiKey ? [apiKey] : [],
     provider,
     usingFallbackPlaceholder,
     model: merged.model ?? DEFAULT_MODEL,

@@ -163,15 +163,28 @@ export interface Logger {
   warn(message: string): void;
 }
 
-/** Every option with its default applied; paths absolute. */
-export interface ResolvedOptions {
-  root: string;
-  provider: Provider;
-  /** True when the provider came from the absence of a key (placeholder fallback). */
-  usingFallbackPlaceholder: boolean;
+/** The options that decide keys (with `prompt`, `style` and the image's own parameters). */
+export interface KeyOptions {
   model: string;
   defaults: Omit<ImageOptions, "prompt">;
   styles: Record<string, string>;
+}
+
+/** Every option with its default applied; paths absolute. */
+export interface ResolvedOptions extends KeyOptions {
+  root: string;
+  /** The config file read, if any. */
+  configFile: string | undefined;
+  /**
+   * The key options as the config file alone gives them: what the CLI computes keys with. They
+   * differ from the resolved ones only where the plugin was given `model`, `defaults` or `styles`.
+   */
+  configKeyOptions: KeyOptions;
+  /** Values no output may show: the API key in use (the option or ONEMIN_API_KEY). */
+  secrets: string[];
+  provider: Provider;
+  /** True when the provider came from the absence of a key (placeholder fallback). */
+  usingFallbackPlaceholder: boolean;
   storeDir: string;
   lockfilePath: string;
   cacheDir: string;

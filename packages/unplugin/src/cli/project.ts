@@ -8,7 +8,6 @@ import {
   ImagegenError,
   discoverSpecs,
   findProjectRoot,
-  loadConfigFile,
   resolveOptions,
 } from "@imagegen/core";
 import { type Output, UsageError } from "./output.js";
@@ -31,7 +30,7 @@ export interface Project {
 }
 
 /**
- * Reads the config exactly as the plugin does (resolveOptions) with the flags on top, then
+ * Reads the config once, exactly as the plugin does (resolveOptions) with the flags on top, then
  * finds every image. A config that cannot be read is a usage error; a bad import or manifest
  * is not: it is listed in `discovery.errors` and every other image is still found.
  */
@@ -49,8 +48,6 @@ export async function projectOptions(flags: CommonFlags, out: Output, logger: Lo
 
   let options: ResolvedOptions;
   try {
-    // Read once more only to learn an apiKey written in the config, so that no output can show it.
-    out.addSecret((await loadConfigFile(root, flags.config)).config.apiKey);
     options = await resolveOptions({
       root,
       ...(flags.config !== undefined && { configFile: flags.config }),
@@ -62,6 +59,8 @@ export async function projectOptions(flags: CommonFlags, out: Output, logger: Lo
     if (error instanceof ImagegenError) throw new UsageError(error.message);
     throw error;
   }
+  // An apiKey written in the config shows nowhere, like ONEMIN_API_KEY.
+  for (const secret of options.secrets) out.addSecret(secret);
   return options;
 }
 
