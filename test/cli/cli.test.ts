@@ -48,7 +48,7 @@ async function edit(file: string, from: string, to: string): Promise<void> {
 }
 
 describe("imagegen CLI", () => {
-  it("check fails on an edited prompt, generate makes exactly that image, then check passes", async () => {
+  it("check fails on an edited prompt, generate makes exactly that image and keeps the old lock entry until asked, then check passes", async () => {
     const root = await generatedProject();
     expect((await cli(root, "check")).code).toBe(0);
 
@@ -64,7 +64,17 @@ describe("imagegen CLI", () => {
     expect(promptsSince(before)).toEqual(["A harbour at golden hour"]);
     expect(generate.stdout).toMatch(/^3 cached, 1 generated, 0 failed · 1 API request · \d+\.\d+s$/m);
     expect(generate.stderr).toContain(`[1/1] generated "A harbour at golden hour" 1024×1024`);
+    // The old entry pins a paid original that plugin options the CLI cannot see might still use.
+    expect(generate.stdout).toContain("imagegen.lock.json still pins 1 image that nothing here uses");
+    expect(Object.values(await lock(root)).map((entry) => entry.prompt)).toContain(PROMPTS.hero);
+    const orphaned = await cli(root, "check");
+    expect(orphaned.code).toBe(1);
+    expect(orphaned.stdout).toContain("0 missing, 0 stale, 0 unlocked, 1 orphaned");
+    expect(orphaned.stdout).toContain("`imagegen prune --dry-run` lists orphaned entries and `imagegen prune --prune-locked` removes them");
 
+    const dropped = await cli(root, "generate", "--prune-locked");
+    expect(dropped.code, dropped.stderr).toBe(0);
+    expect(dropped.stdout).toContain("Removed 1 unused entry from imagegen.lock.json; its original stays in .imagegen/ until `imagegen prune`.");
     const passing = await cli(root, "check");
     expect(passing.code, passing.stdout).toBe(0);
     expect(passing.stdout).toContain("Clean: 4 images in use");
@@ -73,11 +83,12 @@ describe("imagegen CLI", () => {
     expect(Object.values(await lock(root)).map((entry) => entry.prompt)).not.toContain(PROMPTS.hero);
   });
 
-  it("lists a deleted import as orphaned, and prune removes it from the lock and the store", async () => {
+  it("lists a deleted import as orphaned; prune removes a locked original only by key or with --prune-locked", async () => {
     const root = await generatedProject();
     await edit(path.join(root, "src/main.ts"), `import * as fox from "gen:a red fox?style=watercolor&aspect=4:3";\n`, "");
     await edit(path.join(root, "src/main.ts"), "fox: { ...fox }, ", "");
     const foxKey = Object.entries(await lock(root)).find(([, entry]) => entry.prompt === PROMPTS.fox)![0];
+    const foxFiles = async () => (await listFiles(path.join(root, ".imagegen"))).filter((file) => file.startsWith(foxKey));
 
     const check = await cli(root, "check");
     expect(check.code).toBe(1);
@@ -85,14 +96,26 @@ describe("imagegen CLI", () => {
 
     const dryRun = await cli(root, "prune", "--dry-run");
     expect(dryRun.code).toBe(0);
-    expect(dryRun.stdout).toContain(`Would remove "${PROMPTS.fox}" key ${foxKey}`);
-    expect(Object.keys(await lock(root))).toContain(foxKey);
+    expect(dryRun.stdout).toContain(`Kept "${PROMPTS.fox}" key ${foxKey}`);
+    expect(dryRun.stdout).toContain("Remove them by key (`imagegen prune <key>`) or all at once with `imagegen prune --prune-locked`.");
+    expect((await cli(root, "prune", "--dry-run", "--prune-locked")).stdout).toContain(`Would remove "${PROMPTS.fox}" key ${foxKey}`);
 
-    const prune = await cli(root, "prune");
+    const kept = await cli(root, "prune");
+    expect(kept.code).toBe(0);
+    expect(kept.stdout).toContain("Nothing was removed.");
+    expect(Object.keys(await lock(root))).toContain(foxKey);
+    expect(await foxFiles()).not.toEqual([]);
+
+    const inUse = Object.keys(await lock(root)).find((key) => key !== foxKey)!;
+    const refused = await cli(root, "prune", inUse);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`${inUse} is in use: only entries that nothing uses can be pruned`);
+
+    const prune = await cli(root, "prune", foxKey.slice(0, 8));
     expect(prune.code).toBe(0);
     expect(prune.stdout).toContain("Removed 1 image that nothing uses.");
     expect(Object.keys(await lock(root))).not.toContain(foxKey);
-    expect((await listFiles(path.join(root, ".imagegen"))).filter((file) => file.startsWith(foxKey))).toEqual([]);
+    expect(await foxFiles()).toEqual([]);
     expect((await cli(root, "check")).code).toBe(0);
   });
 

@@ -64,7 +64,7 @@ export async function checkCommand(flags: CommonFlags, out: Output): Promise<num
     missing.length + unlocked.length > 0 && "`imagegen generate` makes missing images and locks unlocked ones",
     stale.some((image) => image.inputsChanged) && "`imagegen generate` remakes images whose input files changed",
     stale.some((image) => !image.inputsChanged) && "restore stale originals from git (or `imagegen generate --force <key>` for a new image)",
-    orphaned.length > 0 && "`imagegen prune` removes orphaned entries",
+    orphaned.length > 0 && "`imagegen prune --dry-run` lists orphaned entries and `imagegen prune --prune-locked` removes them (or name one: `imagegen prune <key>`)",
     notPushed.images.length > 0 && "`imagegen push` uploads unpushed originals",
   ].filter(Boolean);
   out.print(

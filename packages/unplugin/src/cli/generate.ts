@@ -18,6 +18,8 @@ export interface GenerateFlags extends CommonFlags {
   /** A manifest image name or a key (or a unique key prefix of 6+ characters). */
   force?: string;
   maxGenerations?: number;
+  /** Drop lock entries that nothing uses. */
+  pruneLocked?: boolean;
 }
 
 type Outcome = "cached" | "downloaded" | "generated" | "failed";
@@ -133,12 +135,14 @@ export async function generateCommand(flags: GenerateFlags, out: Output): Promis
   progress.stop();
   process.off("SIGINT", stopOnInterrupt);
 
-  // The lock records the keys in use (SPEC §4): an edited prompt's old key leaves it. Its original
-  // stays in the store (a reverted prompt reuses it) until `imagegen prune`. Not while an import
-  // or manifest is invalid: its images would look unused.
+  // The lock records the keys in use (SPEC §4), but an entry nothing here uses still pins a paid
+  // original that plugin options the CLI cannot see may use: it is dropped only with --prune-locked.
+  // Its original stays in the store (a reverted prompt reuses it) until `imagegen prune`. Not while
+  // an import or manifest is invalid: its images would look unused.
+  const used = new Set(discovery.specs.map((spec) => spec.key));
+  const unusedLocked = Object.keys(audit.lock.images).filter((key) => !used.has(key));
   const unlocked: string[] = [];
-  if (discovery.errors.length === 0 && !target) {
-    const used = new Set(discovery.specs.map((spec) => spec.key));
+  if (flags.pruneLocked && discovery.errors.length === 0 && !target && unusedLocked.length > 0) {
     await updateLockfile(options.lockfilePath, (lock) => {
       for (const key of Object.keys(lock.images)) {
         if (used.has(key)) continue;
@@ -147,6 +151,7 @@ export async function generateCommand(flags: GenerateFlags, out: Output): Promis
       }
     });
   }
+  const keptInLock = unusedLocked.filter((key) => !unlocked.includes(key));
 
   const tally = (outcome: Outcome) => results.filter((result) => result.outcome === outcome).length;
   const failed = tally("failed");
@@ -161,6 +166,7 @@ export async function generateCommand(flags: GenerateFlags, out: Output): Promis
       apiRequests: counter.requests,
       durationMs: Math.round(elapsed),
       removedFromLock: unlocked,
+      keptInLock,
       images: results.map(({ image, outcome, error }) => ({
         key: image.key,
         prompt: image.spec.prompt,
@@ -174,6 +180,11 @@ export async function generateCommand(flags: GenerateFlags, out: Output): Promis
     if (unlocked.length > 0) {
       out.print(
         `Removed ${count(unlocked.length, "unused entry", "unused entries")} from ${out.relative(options.lockfilePath)}; ${unlocked.length === 1 ? "its original stays" : "their originals stay"} in ${out.relative(options.storeDir)}/ until \`imagegen prune\`.`,
+      );
+    }
+    if (keptInLock.length > 0) {
+      out.print(
+        `${out.relative(options.lockfilePath)} still pins ${count(keptInLock.length, "image")} that nothing here uses (kept: plugin options the CLI cannot see may use ${keptInLock.length === 1 ? "it" : "them"}); \`imagegen prune --dry-run\` lists ${keptInLock.length === 1 ? "it" : "them"}.`,
       );
     }
     const errors = discovery.errors.length > 0 ? `, ${count(discovery.errors.length, "invalid import")}` : "";

@@ -65,6 +65,7 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
       .option("--dry-run", "Print what would be generated; spend nothing")
       .option("--force <name|key>", "Re-roll one image (a manifest image name or a key): a new original replaces the stored one")
       .option("--max-generations <n>", "The most paid generations this run may start (default: the config's maxGenerations)")
+      .option("--prune-locked", "Drop lock entries that nothing uses (their originals stay in the store)")
       .example("imagegen generate --dry-run")
       .example("imagegen generate --force hero")
       .action((options: Record<string, unknown>) => {
@@ -73,6 +74,7 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
           ...(options.dryRun === true && { dryRun: true }),
           ...optional("force", stringFlag(cli, "force")),
           ...optional("maxGenerations", integerFlag(cli, "max-generations", 0)),
+          ...(options.pruneLocked === true && { pruneLocked: true }),
         };
         return generateCommand(flags, out);
       });
@@ -86,10 +88,18 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
       .action((options: Record<string, unknown>) => listCommand(commonFlags(cli, options), out).then(() => EXIT.ok));
 
     cli
-      .command("prune", "Remove store and lock entries that nothing uses")
+      .command("prune [...keys]", "Remove store entries that nothing uses; locked ones only by key or with --prune-locked")
       .option("--dry-run", "Print what would be removed; remove nothing")
-      .action((options: Record<string, unknown>) => {
-        const flags: PruneFlags = { ...commonFlags(cli, options), ...(options.dryRun === true && { dryRun: true }) };
+      .option("--prune-locked", "Also remove entries that imagegen.lock.json pins (originals that were paid for)")
+      .example("imagegen prune --dry-run")
+      .example("imagegen prune 3f9a1c2b7d")
+      .action((keys: string[], options: Record<string, unknown>) => {
+        const flags: PruneFlags = {
+          ...commonFlags(cli, options),
+          ...(options.dryRun === true && { dryRun: true }),
+          ...(options.pruneLocked === true && { pruneLocked: true }),
+          keys: keys.map(String),
+        };
         return pruneCommand(flags, out);
       });
 
