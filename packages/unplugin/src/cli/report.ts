@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import {
   type AuditedImage,
@@ -10,11 +10,11 @@ import {
   Store,
   auditImages,
   renderVariants,
-  writeFileAtomic,
 } from "@imagegen/core";
 
 import { type Output, count } from "./output.js";
 import { type CommonFlags, openProject, reportDiscoveryErrors, quietLogger } from "./project.js";
+import { openReportFolder } from "./report-folder.js";
 import { type ReportCard, renderReportPage } from "./report-page.js";
 
 export interface ReportFlags extends CommonFlags {
@@ -44,10 +44,7 @@ export async function reportCommand(flags: ReportFlags, out: Output): Promise<nu
   const audit = await auditImages(discovery.specs, options);
   const store = new Store(options.storeDir);
   const outDir = path.resolve(flags.out ?? path.join(options.root, "imagegen-report"));
-  const imagesDir = path.join(outDir, "images");
-  // Thumbnails of images no longer in use would otherwise pile up.
-  await rm(imagesDir, { recursive: true, force: true });
-  await mkdir(imagesDir, { recursive: true });
+  const folder = await openReportFolder(outDir);
 
   const thumbnail = async (meta: OriginalMeta | undefined) => {
     if (!meta) return undefined;
@@ -57,7 +54,7 @@ export async function reportCommand(flags: ReportFlags, out: Output): Promise<nu
       await renderVariants(bytes, THUMBNAIL_OUTPUT)
     ).variants;
     const file = `${meta.key}.webp`;
-    await writeFile(path.join(imagesDir, file), variant!.bytes);
+    await folder.write(`images/${file}`, variant!.bytes);
     return { src: `images/${file}`, width: variant!.width, height: variant!.height };
   };
 
@@ -69,7 +66,7 @@ export async function reportCommand(flags: ReportFlags, out: Output): Promise<nu
       pending = (async () => {
         const file = `input-${input.sha256!.slice(0, 20)}.webp`;
         const [variant] = (await renderVariants(await readFile(input.file), { ...THUMBNAIL_OUTPUT, widths: [INPUT_THUMBNAIL_WIDTH] })).variants;
-        await writeFile(path.join(imagesDir, file), variant!.bytes);
+        await folder.write(`images/${file}`, variant!.bytes);
         return { src: `images/${file}`, width: variant!.width, height: variant!.height };
       })().catch(() => undefined);
       inputThumbnails.set(input.sha256!, pending);
@@ -142,7 +139,8 @@ export async function reportCommand(flags: ReportFlags, out: Output): Promise<nu
     orphaned,
   });
   const page = path.join(outDir, "index.html");
-  await writeFileAtomic(page, out.clean(html));
+  await folder.write("index.html", out.clean(html));
+  await folder.finish();
 
   const thumbnails = [...images, ...orphaned].filter((card) => card.thumbnail).length;
   if (flags.json) {
