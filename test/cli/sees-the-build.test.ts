@@ -88,6 +88,46 @@ describe("the CLI sees every image the build sees", () => {
   });
 });
 
+describe("the build warns where the CLI would not see an image", () => {
+  async function buildWith(root: string, options: Parameters<typeof imagegen>[0] = {}) {
+    const log = captureLogger();
+    await build({
+      root,
+      configFile: false,
+      logLevel: "silent",
+      build: { modulePreload: { polyfill: false } },
+      plugins: [imagegen({ logger: log.logger, strict: false, ...options })],
+    });
+    return log.lines.filter((line) => !line.includes("ONEMIN_API_KEY"));
+  }
+
+  it("names a file outside the sources globs, or ignored, once, with the fix", async () => {
+    const root = await copyFixture("root-layout");
+    await write(root, "imagegen.config.ts", `export default { sources: ["app/**/*.js", "pages/**/*.js", "lib/**/*.js", "generated/**/*.js"] };\n`);
+    await write(root, "generated/extra.js", `import extra from "gen:an image in a gitignored folder?w=64&format=webp";\nexport default extra;\n`);
+    const main = path.join(root, "main.js");
+    await writeFile(main, `import extra from "./generated/extra.js";\nimport again from "gen:A lighthouse at dawn, seen from the root?w=64&format=webp";\n${await readFile(main, "utf8")}`);
+
+    const warnings = await buildWith(root);
+    expect(warnings).toHaveLength(2);
+    expect(warnings).toContain(
+      'main.js imports an image but is not among the files the CLI reads (the `sources` globs "app/**/*.js", "pages/**/*.js", "lib/**/*.js", "generated/**/*.js", less node_modules, build output and what .gitignore excludes), so `imagegen generate` and `imagegen check` do not see its images. Fix: add it to `sources` in imagegen.config.ts.',
+    );
+    expect(warnings.find((line) => line.startsWith("generated/extra.js imports an image but is not among the files the CLI reads"))).toBeDefined();
+  });
+
+  it("names a plugin option that changes keys, once, and not one that changes only the output", async () => {
+    const root = await copyFixture("root-layout");
+    expect(await buildWith(root, { defaults: { quality: 50 }, styles: { ink: "ink drawing" } })).toEqual([]);
+
+    const warnings = await buildWith(root, { defaults: { size: "2K" }, model: "gemini-3-pro-image-preview" });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      /^The plugin option `defaults` changes the key of "[^"]+" \([^)]+\) from what imagegen\.config\.ts \(at the project root\) alone gives, so `imagegen generate` and `imagegen check` \(which read only the config file\) see another image and would call this one orphaned\. Fix: move `defaults` from the plugin's options into imagegen\.config\.ts \(at the project root\)\.$/,
+    );
+  });
+});
+
 describe("imagegen report --out", () => {
   it("refuses a non-empty folder that holds no earlier report, and on a rerun removes only what the last report wrote", async () => {
     const root = await copyFixture("root-layout");

@@ -23,6 +23,7 @@ import {
 import { type UnpluginOptions, createUnplugin } from "unplugin";
 import { type AssetOutput, type EmitContext, type OutputFileLike, fileUrlOutput } from "./asset-output.js";
 import { DevServer } from "./dev-server.js";
+import { createCliAgreement } from "./cli-agreement.js";
 import { esbuildOutput } from "./esbuild-output.js";
 import { type AssetFileNames, assetsFolderOf, variantFileName } from "./file-names.js";
 import { type LoaderPlacement, loaderAssetOutput } from "./loader-asset-output.js";
@@ -94,6 +95,7 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
   // away from Vite's `?import` rewriting.
   const genImports = new Map<string, GenImport>();
   let missing: MissingOriginalError[] = [];
+  const agreement = createCliAgreement();
 
   const getEngine = () => {
     const { signal } = abort;
@@ -153,6 +155,7 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
     async buildStart() {
       output.reset();
       missing = [];
+      agreement.reset();
       try {
         // maxGenerations refuses a build that would pay for too many images before it pays for any.
         await checkMaxGenerations((await getEngine()).options);
@@ -183,7 +186,9 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
           if (!genImport) return null;
           const { options } = await getEngine();
           const source: SourceLocation = { file: genImport.importer ?? root, id: genImport.id };
-          const spec = await withInputs(this, resolveSpec(parseGenId(genImport.id, genImport.importer), { ...options, source }));
+          const image = parseGenId(genImport.id, genImport.importer);
+          const spec = await withInputs(this, resolveSpec(image, { ...options, source }));
+          await agreement.checkImage(image, spec, options, "sources");
           if (dev) return devGenModuleCode(await dev.image(spec, id), devUrl);
           const result = await resolveImage(spec);
           return result ? genModuleCode(result, urlFor(context)) : "export default undefined;";
@@ -196,6 +201,7 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
         const specs = await Promise.all(
           manifest.images.map(async ({ name, exportName, options: imageOptions, location }) => {
             const spec = await withInputs(this, resolveSpec(imageOptions, { ...options, source: location }));
+            await agreement.checkImage(imageOptions, spec, options, "manifests");
             return { name, exportName, spec };
           }),
         );

@@ -1,0 +1,144 @@
+import { realpathSync } from "node:fs";
+import path from "node:path";
+import {
+  type ImageOptions,
+  type ImageSpec,
+  type KeyOptions,
+  type ResolvedOptions,
+  ImagegenError,
+  findProjectFiles,
+  originalKey,
+  resolveSpec,
+} from "@imagegen/core";
+
+const KEY_OPTIONS = ["model", "defaults", "styles"] as const satisfies (keyof KeyOptions)[];
+
+/**
+ * Where the build would see an image that the CLI (`imagegen generate`, `check`, `prune`) does not:
+ * a `gen:` import or a manifest in a file outside `sources`/`manifests` (or ignored), or plugin
+ * options that give an image another key than the config file alone. Each is warned about once,
+ * naming the file or the option and the fix, since `check` would pass while the build pays.
+ */
+export function createCliAgreement() {
+  const warned = new Set<string>();
+  let known: Promise<Set<string>> | undefined;
+  let refreshed = false;
+
+  const warnOnce = (options: ResolvedOptions, topic: string, message: string) => {
+    if (warned.has(topic)) return;
+    warned.add(topic);
+    options.logger.warn(message);
+  };
+
+  /** Root-relative paths (with `/`) of every file the CLI reads. */
+  const readFiles = (options: ResolvedOptions) =>
+    findProjectFiles(options).then(
+      ({ sources, manifests }) => new Set([...sources, ...manifests].map((file) => toPosix(path.relative(options.root, file)))),
+    );
+
+  return {
+    /** A new build: files may have come or gone since the last one. */
+    reset() {
+      known = undefined;
+      refreshed = false;
+    },
+
+    /**
+     * Checks one image the plugin resolved: the file it comes from (the importer of a `gen:` id,
+     * or a manifest) and its key.
+     */
+    async checkImage(image: ImageOptions, spec: ImageSpec, options: ResolvedOptions, kind: "sources" | "manifests"): Promise<void> {
+      checkKey(image, spec, options);
+      await checkFile(spec.source.file, kind, options);
+    },
+  };
+
+  /** Warns when `file` (the importer of a `gen:` id, or a manifest) is not a file the CLI reads. */
+  async function checkFile(file: string, kind: "sources" | "manifests", options: ResolvedOptions): Promise<void> {
+    // A `gen:` id without an importer (an entry) is located at the root itself: no file to check.
+    if (file === options.root || !path.isAbsolute(file) || warned.has(file)) return;
+    const relative = relativeToRoot(options.root, file);
+    const relativeName = relative ?? file;
+    known ??= readFiles(options);
+    if (relative !== undefined && (await known).has(relative)) return;
+    // A file made since the walk (the dev server): walk once more before saying anything.
+    if (relative !== undefined && !refreshed) {
+      refreshed = true;
+      known = readFiles(options);
+      if ((await known).has(relative)) return;
+    }
+    const what = kind === "sources" ? "imports an image" : "is a prompt manifest";
+    const where =
+      relative === undefined
+        ? `is outside the project root ${options.root}`
+        : `is not among the files the CLI reads (the \`${kind}\` globs ${options[kind].map((glob) => JSON.stringify(glob)).join(", ")}, less node_modules, build output and what .gitignore excludes)`;
+    warnOnce(
+      options,
+      file,
+      `${relativeName} ${what} but ${where}, so \`imagegen generate\` and \`imagegen check\` do not see its images. ` +
+        `Fix: add it to \`${kind}\` in ${configName(options)}${relative === undefined ? ", or move it under the root" : ""}.`,
+    );
+  }
+
+  /**
+   * Warns when the plugin's own `model`, `defaults` or `styles` give an image another key than
+   * the config file alone, which is what the CLI computes keys with.
+   */
+  function checkKey(image: ImageOptions, spec: ImageSpec, options: ResolvedOptions): void {
+    const fromFile = options.configKeyOptions;
+    const differing = KEY_OPTIONS.filter((name) => JSON.stringify(options[name]) !== JSON.stringify(fromFile[name]));
+    if (differing.length === 0 || differing.every((name) => warned.has(`option:${name}`))) return;
+    const keyWith = (context: KeyOptions): string | undefined => {
+      try {
+        // Inputs are the same on both sides: the key without them tells the difference.
+        return originalKey({ ...resolveSpec(image, { ...context, source: spec.source }).generation, inputs: undefined });
+      } catch (error) {
+        if (error instanceof ImagegenError) return undefined; // e.g. a style only the plugin defines
+        throw error;
+      }
+    };
+    const pluginKey = keyWith(options);
+    // The options that, taken back to the config file's value alone, change the key.
+    for (const name of differing) {
+      if (keyWith({ ...options, [name]: fromFile[name] }) === pluginKey) continue;
+      warnOnce(
+        options,
+        `option:${name}`,
+        `The plugin option \`${name}\` changes the key of "${spec.prompt}" (${formatSource(options.root, spec)}) from what ${configName(options)} alone gives, ` +
+          `so \`imagegen generate\` and \`imagegen check\` (which read only the config file) see another image and would call this one orphaned. ` +
+          `Fix: move \`${name}\` from the plugin's options into ${configName(options)}.`,
+      );
+    }
+  }
+}
+
+function configName(options: ResolvedOptions): string {
+  return options.configFile ? path.basename(options.configFile) : "imagegen.config.ts (at the project root)";
+}
+
+function formatSource(root: string, spec: ImageSpec): string {
+  const { file, line, column } = spec.source;
+  const name = relativeToRoot(root, file) ?? file;
+  return line === undefined ? name : `${name}:${line}:${column ?? 1}`;
+}
+
+/** `file` relative to the root (through symlinks too), or undefined when it lies outside it. */
+function relativeToRoot(root: string, file: string): string | undefined {
+  for (const base of [root, realpath(root)]) {
+    const relative = path.relative(base, file);
+    if (relative !== "" && !relative.startsWith("..") && !path.isAbsolute(relative)) return toPosix(relative);
+  }
+  return undefined;
+}
+
+function realpath(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return dir;
+  }
+}
+
+function toPosix(file: string): string {
+  return file.split(path.sep).join("/");
+}
