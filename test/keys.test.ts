@@ -1,5 +1,8 @@
 // Every example and fixture, built for real: the keys the build used (what it locked) are exactly
 // the keys `imagegen list --json` finds, so that `imagegen check` sees every image the build sees.
+// The framework examples (SvelteKit, Astro, Nuxt, Next) are built under Node 22 by
+// frameworks.test.ts, which runs `imagegen check` on each right after its build: clean there
+// means the same (no key locked that the CLI does not find, none found that is not locked).
 import { execFile } from "node:child_process";
 import { cp, readFile, readdir, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -35,6 +38,7 @@ const PROJECTS: Project[] = [
   { name: "reliability", bundler: "vite", files: { "vite.config.mjs": VITE_CONFIG } },
   { name: "root-layout", bundler: "vite", files: { "vite.config.mjs": VITE_CONFIG } },
   { name: "vite-basic", bundler: "vite", files: { "vite.config.mjs": VITE_CONFIG } },
+  { name: "vite-edits", bundler: "vite", files: { "vite.config.mjs": VITE_CONFIG } },
   { name: "vite-ssr", bundler: "vite", files: { "vite.config.mjs": VITE_CONFIG } },
   {
     name: "typescript",
