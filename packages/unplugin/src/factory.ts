@@ -276,11 +276,9 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
           info: (message) => config.logger.info(`[imagegen] ${message}`, { timestamp: true }),
           warn: (message) => config.logger.warn(`[imagegen] ${message}`, { timestamp: true }),
         };
-        if (config.command === "serve") {
-          dev = new DevServer(`${config.base}${DEV_URL_PATH}`, getEngine, () => logger!);
-        } else {
-          output = fileUrlOutput(this.meta.rolldownVersion ? "ROLLDOWN_FILE_URL" : "ROLLUP_FILE_URL");
-        }
+        // Set on every config: a framework may run a dev server and then a build with one plugin.
+        dev = config.command === "serve" ? new DevServer(`${config.base}${DEV_URL_PATH}`, getEngine, () => logger!) : undefined;
+        if (!dev) output = fileUrlOutput(this.meta.rolldownVersion ? "ROLLDOWN_FILE_URL" : "ROLLUP_FILE_URL");
       },
       configureServer(server) {
         dev?.attach(server);
