@@ -184,8 +184,9 @@ describe("the API key appears nowhere", () => {
 
   it("in the output of every CLI command, or what they write", { timeout: 120_000 }, async () => {
     const help = await runCli(["--help"], { cwd: process.cwd() });
-    const commands = [...help.stdout.slice(help.stdout.indexOf("Commands:")).matchAll(/^ {2}([a-z]+) {2}/gm)].map((m) => m[1]!);
-    expect(commands).toEqual(expect.arrayContaining(["generate", "check", "list", "prune", "report"]));
+    // `  prune [...keys]  …`, `  cache <action>  …`: the name, then its arguments, if any.
+    const commands = [...help.stdout.slice(help.stdout.indexOf("Commands:")).matchAll(/^ {2}([a-z]+)(?: [[<][^\]>]*[\]>])? {2}/gm)].map((m) => m[1]!);
+    expect(commands).toEqual(expect.arrayContaining(["generate", "check", "list", "prune", "report", "types", "push", "pull", "cache"]));
 
     const root = await project();
     // The key in the config file as well as in the environment: both must stay hidden.
@@ -198,8 +199,9 @@ describe("the API key appears nowhere", () => {
     };
     emulator.reset();
     for (const command of commands) {
-      await run([command]);
-      await run([command, "--json"]);
+      const args = command === "cache" ? ["cache", "prune"] : [command];
+      await run(args);
+      await run([...args, "--json"]);
     }
     expect(emulator.requests).toHaveLength(3);
     const lock = JSON.parse(await readFile(path.join(root, "imagegen.lock.json"), "utf8"));
