@@ -23,6 +23,7 @@ export function createCliAgreement() {
   const warned = new Set<string>();
   let known: Promise<Set<string>> | undefined;
   let refreshed = false;
+  let pending: Promise<void>[] = [];
 
   const warnOnce = (options: ResolvedOptions, topic: string, message: string) => {
     if (warned.has(topic)) return;
@@ -45,11 +46,19 @@ export function createCliAgreement() {
 
     /**
      * Checks one image the plugin resolved: the file it comes from (the importer of a `gen:` id,
-     * or a manifest) and its key.
+     * or a manifest) and its key. The file check runs beside the build, never delaying an image;
+     * {@link settle} waits for it.
      */
-    async checkImage(image: ImageOptions, spec: ImageSpec, options: ResolvedOptions, kind: "sources" | "manifests"): Promise<void> {
+    checkImage(image: ImageOptions, spec: ImageSpec, options: ResolvedOptions, kind: "sources" | "manifests"): void {
       checkKey(image, spec, options);
-      await checkFile(spec.source.file, kind, options);
+      pending.push(checkFile(spec.source.file, kind, options).catch(() => {}));
+    },
+
+    /** Waits for the file checks started so far (at the end of a build, so that its warnings come with it). */
+    async settle(): Promise<void> {
+      const started = pending;
+      pending = [];
+      await Promise.all(started);
     },
   };
 

@@ -188,7 +188,7 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
           const source: SourceLocation = { file: genImport.importer ?? root, id: genImport.id };
           const image = parseGenId(genImport.id, genImport.importer);
           const spec = await withInputs(this, resolveSpec(image, { ...options, source }));
-          await agreement.checkImage(image, spec, options, "sources");
+          agreement.checkImage(image, spec, options, "sources");
           if (dev) return devGenModuleCode(await dev.image(spec, id), devUrl);
           const result = await resolveImage(spec);
           return result ? genModuleCode(result, urlFor(context)) : "export default undefined;";
@@ -201,7 +201,7 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
         const specs = await Promise.all(
           manifest.images.map(async ({ name, exportName, options: imageOptions, location }) => {
             const spec = await withInputs(this, resolveSpec(imageOptions, { ...options, source: location }));
-            await agreement.checkImage(imageOptions, spec, options, "manifests");
+            agreement.checkImage(imageOptions, spec, options, "manifests");
             return { name, exportName, spec };
           }),
         );
@@ -228,6 +228,7 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
 
     async buildEnd() {
       const current = engine;
+      await agreement.settle();
       // Vite calls it when its dev server closes.
       if (dev) cancelGenerations();
       // The derived cache stays within cacheMaxBytes: least recently used renditions of other builds go.
