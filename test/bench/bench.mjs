@@ -5,7 +5,8 @@
 // BENCH_CI_RUNS (5) pairs of a cold CI build from the remote store and a warm local build,
 // BENCH_RSS_IMAGETOOLS=1 also measures vite-imagetools on the 4K build (slow), BENCH_QUICK=1 a
 // smoke run on a few images (its figures are not the benchmark's), BENCH_DEV_COLD_RUNS (3) and
-// BENCH_DEV_WARM_RUNS (5) dev-server pairs, BENCH_ONLY=dev the dev-server figures alone.
+// BENCH_DEV_WARM_RUNS (5) dev-server pairs, BENCH_ONLY=dev the dev-server figures alone, BENCH_ONLY=build
+// every figure but those.
 import { spawn } from "node:child_process";
 import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -46,6 +47,7 @@ const settings = {
   devWarmRuns: positiveInteger("BENCH_DEV_WARM_RUNS", quick ? 1 : 5),
   devLatencyMs: 8000,
   devOnly: process.env.BENCH_ONLY === "dev",
+  buildOnly: process.env.BENCH_ONLY === "build",
 };
 
 const benchStarted = performance.now();
@@ -82,66 +84,73 @@ await seedStore(roots.imagegen4k, "4k", fixtures4k);
 await seedStore(roots.devImagegen, "2k", fixtures2k);
 
 // ── Dev server: a missing module, and a page of every image, vs vite-imagetools ───────────────
-log(`Dev server: gen: modules whose original is missing, the API answering in ${settings.devLatencyMs / 1000} s…`);
-const devMissingMs = [];
-const slowApi = await startEmulator({ latencyMs: settings.devLatencyMs });
-try {
-  for (let run = 1; run <= settings.devWarmRuns; run++) {
-    const { result } = await runChild("child-dev.mjs", { side: "missing", root: roots.devMissing, apiUrl: slowApi.url });
-    devMissingMs.push(...result.moduleMs);
-    log(`  run ${run}: ${result.moduleMs.map((ms) => `${ms.toFixed(1)} ms`).join(", ")}`);
-  }
-} finally {
-  await slowApi.close();
-}
-const devPage = { cold: { imagegen: [], imagetools: [], ratios: [] }, warm: { imagegen: [], imagetools: [], ratios: [] } };
-let devShown;
-for (const phase of ["cold", "warm"]) {
-  const pairs = phase === "cold" ? settings.devColdRuns : settings.devWarmRuns;
-  log(`Dev server, ${phase}: start to a page of ${fixtures2k.length} pictures loaded in Chromium (${pairs} pair(s), alternating)…`);
-  for (let pair = 0; pair < pairs; pair++) {
-    const order = pair % 2 === 0 ? ["imagegen", "imagetools"] : ["imagetools", "imagegen"];
-    const times = {};
-    for (const side of order) {
-      const root = side === "imagegen" ? roots.devImagegen : roots.devImagetools;
-      // Cold: the derived caches emptied (the store stays warm); warm: a restart, with what the last run cached.
-      if (phase === "cold") await rm(path.join(root, "node_modules", ".cache"), { recursive: true, force: true });
-      const { result } = await runChild("child-dev.mjs", { side, root, count: fixtures2k.length });
-      times[side] = result.pageMs;
-      devPage[phase][side].push(result.pageMs);
-      const shown = result.shown.join(", ");
-      if (devShown !== undefined && shown !== devShown) throw new Error(`the two dev pages show different sizes: ${shown} vs ${devShown}`);
-      devShown = shown;
-      log(`  ${side.padEnd(10)} ${phase}: ${fmtMs(result.pageMs)}`);
+// Skipped with BENCH_ONLY=build: the dev pairs take half an hour on this machine.
+const dev = settings.buildOnly ? { devRows: [], devFigures: {}, devNotes: [] } : await measureDev();
+const { devRows, devFigures } = dev;
+async function measureDev() {
+  log(`Dev server: gen: modules whose original is missing, the API answering in ${settings.devLatencyMs / 1000} s…`);
+  const devMissingMs = [];
+  const slowApi = await startEmulator({ latencyMs: settings.devLatencyMs });
+  try {
+    for (let run = 1; run <= settings.devWarmRuns; run++) {
+      const { result } = await runChild("child-dev.mjs", { side: "missing", root: roots.devMissing, apiUrl: slowApi.url });
+      devMissingMs.push(...result.moduleMs);
+      log(`  run ${run}: ${result.moduleMs.map((ms) => `${ms.toFixed(1)} ms`).join(", ")}`);
     }
-    devPage[phase].ratios.push(times.imagegen / times.imagetools);
+  } finally {
+    await slowApi.close();
   }
-}
-const devFigures = {
-  devMissingModuleMs: round3(median(devMissingMs)),
-  devColdVsImagetools: round3(median(devPage.cold.ratios)),
-  devWarmVsImagetools: round3(median(devPage.warm.ratios)),
-};
-const devRows = [
-  [
-    `dev: a gen: module whose original is missing (API ${settings.devLatencyMs / 1000} s)`,
-    `${devFigures.devMissingModuleMs.toFixed(1)} ms`,
-    `max ${Math.max(...devMissingMs).toFixed(1)} ms`,
-    "",
-    "≤ 200 ms",
-    String(devMissingMs.length),
-    mark(devFigures.devMissingModuleMs <= 200),
-  ],
-  devPageRow(`dev: start → ${fixtures2k.length} pictures loaded, derived caches empty`, "cold", devFigures.devColdVsImagetools, 1),
-  devPageRow("dev: the same after a restart, caches kept", "warm", devFigures.devWarmVsImagetools, 0.2),
-];
-function devPageRow(label, phase, ratio, target) {
-  const { imagegen, imagetools, ratios } = devPage[phase];
-  const row = [label, fmtMs(median(imagegen)), `${fmtMs(median(imagetools))} imagetools`, ratio.toFixed(3)];
-  return [...row, `≤ ${target.toFixed(1)}`, String(ratios.length), mark(ratio <= target)];
+  const devPage = { cold: { imagegen: [], imagetools: [], ratios: [] }, warm: { imagegen: [], imagetools: [], ratios: [] } };
+  let devShown;
+  for (const phase of ["cold", "warm"]) {
+    const pairs = phase === "cold" ? settings.devColdRuns : settings.devWarmRuns;
+    log(`Dev server, ${phase}: start to a page of ${fixtures2k.length} pictures loaded in Chromium (${pairs} pair(s), alternating)…`);
+    for (let pair = 0; pair < pairs; pair++) {
+      const order = pair % 2 === 0 ? ["imagegen", "imagetools"] : ["imagetools", "imagegen"];
+      const times = {};
+      for (const side of order) {
+        const root = side === "imagegen" ? roots.devImagegen : roots.devImagetools;
+        // Cold: the derived caches emptied (the store stays warm); warm: a restart, with what the last run cached.
+        if (phase === "cold") await rm(path.join(root, "node_modules", ".cache"), { recursive: true, force: true });
+        const { result } = await runChild("child-dev.mjs", { side, root, count: fixtures2k.length });
+        times[side] = result.pageMs;
+        devPage[phase][side].push(result.pageMs);
+        const shown = result.shown.join(", ");
+        if (devShown !== undefined && shown !== devShown) throw new Error(`the two dev pages show different sizes: ${shown} vs ${devShown}`);
+        devShown = shown;
+        log(`  ${side.padEnd(10)} ${phase}: ${fmtMs(result.pageMs)}`);
+      }
+      devPage[phase].ratios.push(times.imagegen / times.imagetools);
+    }
+  }
+  const devFigures = {
+    devMissingModuleMs: round3(median(devMissingMs)),
+    devColdVsImagetools: round3(median(devPage.cold.ratios)),
+    devWarmVsImagetools: round3(median(devPage.warm.ratios)),
+  };
+  const devRows = [
+    [
+      `dev: a gen: module whose original is missing (API ${settings.devLatencyMs / 1000} s)`,
+      `${devFigures.devMissingModuleMs.toFixed(1)} ms`,
+      `max ${Math.max(...devMissingMs).toFixed(1)} ms`,
+      "",
+      "≤ 200 ms",
+      String(devMissingMs.length),
+      mark(devFigures.devMissingModuleMs <= 200),
+    ],
+    devPageRow(`dev: start → ${fixtures2k.length} pictures loaded, derived caches empty`, "cold", devFigures.devColdVsImagetools, 1),
+    devPageRow("dev: the same after a restart, caches kept", "warm", devFigures.devWarmVsImagetools, 0.2),
+  ];
+  function devPageRow(label, phase, ratio, target) {
+    const { imagegen, imagetools, ratios } = devPage[phase];
+    const row = [label, fmtMs(median(imagegen)), `${fmtMs(median(imagetools))} imagetools`, ratio.toFixed(3)];
+    return [...row, `≤ ${target.toFixed(1)}`, String(ratios.length), mark(ratio <= target)];
+  }
+  const devNotes = [`dev pages (both sides): ${devShown}; per-pair ratios — dev cold: ${devPage.cold.ratios.map(round3).join(" ")}; dev warm: ${devPage.warm.ratios.map(round3).join(" ")}`];
+  return { devRows, devFigures, devNotes };
 }
 if (settings.devOnly) {
-  printReport(devRows, [`dev pages (both sides): ${devShown}`, `per-pair ratios — dev cold: ${devPage.cold.ratios.map(round3).join(" ")}; dev warm: ${devPage.warm.ratios.map(round3).join(" ")}`], devFigures);
+  printReport(devRows, dev.devNotes, devFigures);
   process.exit(0);
 }
 
@@ -391,7 +400,7 @@ notes.push(
 );
 notes.push(`per-pair ratios — cold: ${cold.ratios.map(round3).join(" ")}; whole process/static: ${warm.processOverhead.map(round3).join(" ")}; warm/static: ${warm.overhead.map(round3).join(" ")}; warm/imagetools: ${warm.vsImagetools.map(round3).join(" ")}; CI cold/warm: ${ci.ratios.map(round3).join(" ")}`);
 notes.push(`remote store for the CI build: ${ci.objects.originals} originals and ${ci.objects.renditions} renditions, ${fmtBytes(ci.objects.bytes)}, read-only, over loopback`);
-notes.push(`dev pages (both sides): ${devShown}; per-pair ratios — dev cold: ${devPage.cold.ratios.map(round3).join(" ")}; dev warm: ${devPage.warm.ratios.map(round3).join(" ")}`);
+notes.push(...dev.devNotes);
 printReport([...rows.slice(1), ...devRows], notes, { ...figures, ...devFigures });
 
 // ── Helpers ────────────────────────────────────────────────────────────────────────────────────
