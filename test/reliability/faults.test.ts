@@ -150,7 +150,7 @@ describe("API faults through a Vite build", () => {
   });
 
   it("401, a bad key: not retried, and the key is nowhere", async () => {
-    const wrongKey = "sk-wrong-key-4b8e2a90-do-not-print";
+    const wrongKey = "fake-wrong-key-4b8e2a90-do-not-print";
     const result = await buildWithFaults([], { apiKey: wrongKey });
     expect(result.requests).toBe(1);
     expect(result.message).toBe(`${result.prefix}${host} answered 401 Unauthorized: "Invalid API key"`);

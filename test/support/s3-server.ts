@@ -19,7 +19,7 @@ interface S3rverInstance {
 
 /** Recognisable fake credentials: tests assert that they never show up anywhere. */
 export const FAKE_AWS = {
-  accessKeyId: "AKIAFAKE7Q2W9NEVERPRINT",
+  accessKeyId: "FAKEKEYID7Q2W9NEVERPRINT",
   secretAccessKey: "fake-secret-5b8e2a61-never-print-me",
   sessionToken: "fake-session-token-3c7d90-never-print-me",
 };

@@ -6,7 +6,7 @@ import { generateWithRetry, type RetryOptions } from "../../src/generate/generat
 import { ProviderError, RetryError, type GenerationRequest, type Provider } from "../../src/generate/provider.js";
 import { createOneminProvider } from "../../src/generate/onemin.js";
 
-const KEY = "sk-retry-3c9f1a7e55";
+const KEY = "fake-key-retry-3c9f1a7e55";
 const request: GenerationRequest = {
   model: "gemini-3-pro-image-preview",
   prompt: "a red fox, watercolor",

@@ -9,7 +9,7 @@ import { ProviderError, type AssetPaths, type GenerationRequest } from "../../sr
 import { sha256Hex } from "../../src/spec/key.js";
 import type { InputImage, InputRole } from "../../src/spec/spec.js";
 
-const KEY = "sk-test-edits-41c9";
+const KEY = "fake-key-edits-41c9";
 let emulator: Emulator;
 let dir: string;
 beforeAll(async () => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ProviderError, type GenerationRequest } from "../../src/generate/provider.js";
 import { createOneminProvider, type OneminProviderOptions } from "../../src/generate/onemin.js";
 
-const KEY = "sk-test-7d1e0c2b9a";
+const KEY = "fake-key-7d1e0c2b9a";
 const request: GenerationRequest = {
   model: "gemini-3-pro-image-preview",
   prompt: "a lighthouse at dawn",
@@ -146,9 +146,9 @@ describe("onemin provider: API errors", () => {
   });
 
   it("a wrong key is a 401 that never shows the key", async () => {
-    const error = await failure(undefined, { apiKey: "sk-wrong-key-0000" });
+    const error = await failure(undefined, { apiKey: "fake-wrong-key-0000" });
     expect(error).toMatchObject({ retryable: false, status: 401 });
-    expect(error.message).not.toContain("sk-wrong-key-0000");
+    expect(error.message).not.toContain("fake-wrong-key-0000");
   });
 
   it("blanks the key when a server echoes it", async () => {
