@@ -6,7 +6,7 @@ import {
   type KeyOptions,
   type ResolvedOptions,
   ImagegenError,
-  findProjectFiles,
+  isProjectFile,
   originalKey,
   resolveSpec,
 } from "@imagegen/core";
@@ -21,8 +21,6 @@ const KEY_OPTIONS = ["model", "defaults", "styles"] as const satisfies (keyof Ke
  */
 export function createCliAgreement() {
   const warned = new Set<string>();
-  let known: Promise<Set<string>> | undefined;
-  let refreshed = false;
   let pending: Promise<void>[] = [];
 
   const warnOnce = (options: ResolvedOptions, topic: string, message: string) => {
@@ -31,19 +29,7 @@ export function createCliAgreement() {
     options.logger.warn(message);
   };
 
-  /** Root-relative paths (with `/`) of every file the CLI reads. */
-  const readFiles = (options: ResolvedOptions) =>
-    findProjectFiles(options).then(
-      ({ sources, manifests }) => new Set([...sources, ...manifests].map((file) => toPosix(path.relative(options.root, file)))),
-    );
-
   return {
-    /** A new build: files may have come or gone since the last one. */
-    reset() {
-      known = undefined;
-      refreshed = false;
-    },
-
     /**
      * Checks one image the plugin resolved: the file it comes from (the importer of a `gen:` id,
      * or a manifest) and its key. The file check runs beside the build, never delaying an image;
@@ -68,14 +54,7 @@ export function createCliAgreement() {
     if (file === options.root || !path.isAbsolute(file) || warned.has(file)) return;
     const relative = relativeToRoot(options.root, file);
     const relativeName = relative ?? file;
-    known ??= readFiles(options);
-    if (relative !== undefined && (await known).has(relative)) return;
-    // A file made since the walk (the dev server): walk once more before saying anything.
-    if (relative !== undefined && !refreshed) {
-      refreshed = true;
-      known = readFiles(options);
-      if ((await known).has(relative)) return;
-    }
+    if (relative !== undefined && (await isProjectFile(options, relative))) return;
     const what = kind === "sources" ? "imports an image" : "is a prompt manifest";
     const where =
       relative === undefined

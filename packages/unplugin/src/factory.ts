@@ -155,7 +155,6 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
     async buildStart() {
       output.reset();
       missing = [];
-      agreement.reset();
       try {
         // maxGenerations refuses a build that would pay for too many images before it pays for any.
         await checkMaxGenerations((await getEngine()).options);

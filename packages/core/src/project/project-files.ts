@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type { ResolvedOptions } from "./options.js";
 
@@ -50,22 +50,46 @@ export async function findProjectFiles(options: FileOptions): Promise<ProjectFil
     cwd: options.root,
     onlyFiles: true,
     dot: true,
-    ignore: [...ALWAYS_IGNORED, ...insideRoot(options.root, [options.storeDir, options.cacheDir])],
+    ignore: neverRead(options),
     followSymbolicLinks: false,
   });
   const gitignored = await gitignoreRules(options.root, found.filter((file) => file === ".gitignore" || file.endsWith("/.gitignore")));
-  const matcher = (globs: string[]) => {
-    const positive = globs.filter((glob) => !glob.startsWith("!"));
-    const negative = globs.filter((glob) => glob.startsWith("!")).map((glob) => glob.slice(1));
-    const matches = positive.length === 0 ? () => false : picomatch(positive, { dot: true });
-    const excluded = negative.length === 0 ? () => false : picomatch(negative, { dot: true });
-    return (file: string) => matches(file) && !excluded(file);
-  };
-  const isSource = matcher(options.sources);
-  const isManifest = matcher(options.manifests);
+  const isSource = globMatcher(picomatch, options.sources);
+  const isManifest = globMatcher(picomatch, options.manifests);
   const kept = found.filter((file) => !gitignored(file)).sort();
   const absolute = (files: string[]) => files.map((file) => path.join(options.root, file));
   return { sources: absolute(kept.filter(isSource)), manifests: absolute(kept.filter(isManifest)) };
+}
+
+/**
+ * Whether the CLI reads `file` (root-relative, with `/`) for images: what {@link findProjectFiles}
+ * would list, decided for one file without walking the tree, since a build asks this of every
+ * importer and a walk of a large project costs more than the warm build itself.
+ */
+export async function isProjectFile(options: FileOptions, file: string): Promise<boolean> {
+  const { default: picomatch } = await import("picomatch");
+  if (picomatch(neverRead(options), { dot: true })(file)) return false;
+  if (!globMatcher(picomatch, options.sources)(file) && !globMatcher(picomatch, options.manifests)(file)) return false;
+  // The `.gitignore` files that can speak of it: the root's and those of the folders on its way.
+  const dirs = file.split("/").slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join("/"));
+  const candidates = [".gitignore", ...dirs.map((dir) => `${dir}/.gitignore`)];
+  const present = (await Promise.all(candidates.map((name) => stat(path.join(options.root, name)).then((s) => s.isFile(), () => false))))
+    .flatMap((isFile, i) => (isFile ? [candidates[i]!] : []));
+  return !(await gitignoreRules(options.root, present))(file);
+}
+
+/** Globs of what is never read: the always-ignored folders, and the store and cache below the root. */
+function neverRead(options: FileOptions): string[] {
+  return [...ALWAYS_IGNORED, ...insideRoot(options.root, [options.storeDir, options.cacheDir])];
+}
+
+/** A test of `sources` or `manifests` globs, `!`-globs excluding. */
+function globMatcher(picomatch: typeof import("picomatch"), globs: string[]): (file: string) => boolean {
+  const positive = globs.filter((glob) => !glob.startsWith("!"));
+  const negative = globs.filter((glob) => glob.startsWith("!")).map((glob) => glob.slice(1));
+  const matches = positive.length === 0 ? () => false : picomatch(positive, { dot: true });
+  const excluded = negative.length === 0 ? () => false : picomatch(negative, { dot: true });
+  return (file) => matches(file) && !excluded(file);
 }
 
 /**
