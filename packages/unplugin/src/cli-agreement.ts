@@ -6,7 +6,7 @@ import {
   type KeyOptions,
   type ResolvedOptions,
   ImagegenError,
-  isProjectFile,
+  ProjectFileVerdicts,
   originalKey,
   resolveSpec,
 } from "@imagegen/core";
@@ -22,6 +22,14 @@ const KEY_OPTIONS = ["model", "defaults", "styles"] as const satisfies (keyof Ke
 export function createCliAgreement() {
   const warned = new Set<string>();
   let pending: Promise<void>[] = [];
+  // One per resolved options (a dev server's restart resolves them anew), remembered between builds.
+  const verdicts = new WeakMap<ResolvedOptions, ProjectFileVerdicts>();
+  const verdictsFor = (options: ResolvedOptions) => {
+    let known = verdicts.get(options);
+    if (!known) verdicts.set(options, (known = new ProjectFileVerdicts(options)));
+    return known;
+  };
+  const used = new Set<ProjectFileVerdicts>();
 
   const warnOnce = (options: ResolvedOptions, topic: string, message: string) => {
     if (warned.has(topic)) return;
@@ -40,11 +48,17 @@ export function createCliAgreement() {
       pending.push(checkFile(spec.source.file, kind, options).catch(() => {}));
     },
 
-    /** Waits for the file checks started so far (at the end of a build, so that its warnings come with it). */
+    /**
+     * Waits for the file checks started so far (at the end of a build, so that its warnings come
+     * with it), and remembers their verdicts for the next build.
+     */
     async settle(): Promise<void> {
       const started = pending;
       pending = [];
       await Promise.all(started);
+      const saving = [...used];
+      used.clear();
+      await Promise.all(saving.map((known) => known.save().catch(() => {})));
     },
   };
 
@@ -54,7 +68,11 @@ export function createCliAgreement() {
     if (file === options.root || !path.isAbsolute(file) || warned.has(file)) return;
     const relative = relativeToRoot(options.root, file);
     const relativeName = relative ?? file;
-    if (relative !== undefined && (await isProjectFile(options, relative))) return;
+    if (relative !== undefined) {
+      const known = verdictsFor(options);
+      used.add(known);
+      if (await known.isProjectFile(relative)) return;
+    }
     const what = kind === "sources" ? "imports an image" : "is a prompt manifest";
     const where =
       relative === undefined

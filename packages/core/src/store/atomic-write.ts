@@ -17,12 +17,23 @@ function localSpaceId(): string {
   return spaceId;
 }
 
+export interface AtomicWriteOptions {
+  /**
+   * Flush the data to disk before the rename, so that the file survives a power loss or a crash
+   * of the machine (the store and the lock). A cache whose entries are checked when read (the
+   * derived cache: every variant against its sha256) can do without: a machine crash can leave
+   * such a file empty, which reads as a miss, while a killed process still never leaves a partial one.
+   * @default true
+   */
+  durable?: boolean;
+}
+
 /**
  * Writes a file so that readers see either the old content or the new, never a partial one:
  * the data goes to a temporary file in the same folder (so the rename cannot cross devices),
- * is flushed to disk, then renamed over the target.
+ * is flushed to disk (unless not `durable`), then renamed over the target.
  */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+export async function writeFileAtomic(path: string, data: Uint8Array | string, { durable = true }: AtomicWriteOptions = {}): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   const temp = join(dir, `.${basename(path)}.${process.pid}.${localSpaceId()}${randomBytes(6).toString("hex")}.tmp`);
@@ -30,8 +41,8 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     const handle = await open(temp, "wx");
     try {
       await handle.writeFile(data);
-      // Without fsync a crash after the rename can leave an empty file under the final name.
-      await handle.sync();
+      // Without fsync a crash of the machine after the rename can leave an empty file under the final name.
+      if (durable) await handle.sync();
     } finally {
       await handle.close();
     }

@@ -140,6 +140,29 @@ describe("DerivedCache", () => {
   });
 });
 
+describe("DerivedCache after a machine crash", () => {
+  // Its writes are not flushed to disk (no fsync): a crash of the machine may leave any of its
+  // files empty under the final name. Each must read as a miss, so the entry is made again.
+  it("reads any file left empty as a miss, never as an image", async () => {
+    const key = renditionKey(sha, output, encoder);
+    const [first] = rendition.variants;
+    const names = [`${key}.json`, `${key}.512.webp`, `v.${first!.width}.webp`, `v.${first!.width}.webp.json`, "p.placeholder.txt"];
+    for (const name of names) {
+      const cache = new DerivedCache(dir);
+      await cache.set(key, rendition);
+      await cache.setVariant("v", first!);
+      await cache.setPlaceholder("p", rendition.placeholder!);
+      await writeFile(join(dir, name), "");
+      const entry = name.startsWith(key) ? await cache.get(key) : undefined;
+      if (name.startsWith(key)) expect(entry, name).toBeUndefined();
+      if (name.startsWith("v.")) expect(await new DerivedCache(dir).getVariant("v", first!.format, first!.width), name).toBeUndefined();
+      if (name.startsWith("p.")) expect(cache.getPlaceholder("p"), name).toBeUndefined();
+    }
+    await writeFile(join(dir, ENCODER_FILE), "");
+    expect(await new DerivedCache(dir).encoder()).toBe(encoder);
+  });
+});
+
 describe("the cache's size cap", () => {
   /** Keys of the complete entries in the folder. */
   async function keysIn(): Promise<string[]> {
