@@ -387,6 +387,8 @@ export class Engine {
     const provider = options.provider;
     const paid = provider.persistent !== false;
     const where = formatLocation(spec.source);
+    // What comes back is decoded: import sharp (a blocking ~50–200 ms) while the request is out, not after.
+    loadSharp().catch(() => {});
     const image = await this.#generationLimit(async () => {
       try {
         return await generateWithRetry(provider, spec.generation, {

@@ -3,7 +3,7 @@ import { readFile, readdir, rmdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { isNotFound, writeFileAtomic } from "./atomic-write.js";
 import { ImagegenError } from "../errors.js";
-import { decodeToLastRow, loadSharp } from "../sharp.js";
+import { checkedWholeImage, decodeToLastRow, loadSharp } from "../sharp.js";
 import { type OriginalFormat, extensionOf, isOriginalFormat } from "../spec/formats.js";
 import { type FileLock, type FileLockOptions, acquireFileLock } from "./file-lock.js";
 import { originalKey, sha256Hex, type OriginalKey } from "../spec/key.js";
@@ -144,7 +144,7 @@ export class Store {
   async put(generation: GenerationParams, image: GeneratedImage, providerId: string): Promise<OriginalMeta> {
     const key = originalKey(generation);
     const bytes = Buffer.from(image.bytes.buffer, image.bytes.byteOffset, image.bytes.byteLength);
-    const { format, width, height } = await decodeOriginal(bytes, providerId, generation.prompt);
+    const { format, width, height } = await decodeOriginal(image.bytes, providerId, generation.prompt);
     const file = `${key}.${extensionOf(format)}`;
     const inputs = inputRecords(generation);
     const previous = await this.readMeta(key).catch(() => undefined);
@@ -223,19 +223,23 @@ function changedBytes(meta: OriginalMeta, file: string, metaFile: string): Damag
   );
 }
 
-/** Decodes the image down to its last row (a header alone would accept a truncated download). */
+/**
+ * Decodes the image down to its last row (a header alone would accept a truncated download),
+ * unless these very bytes already did so in this process (the onemin provider checks each download).
+ */
 async function decodeOriginal(
-  bytes: Buffer,
+  bytes: Uint8Array,
   providerId: string,
   prompt: string,
 ): Promise<{ format: OriginalFormat; width: number; height: number }> {
   const refuse = (why: string, cause?: unknown) =>
     new ImagegenError(`Provider "${providerId}" returned ${why} for "${prompt}"; it was not stored.`, { cause });
   try {
-    const metadata = await (await loadSharp())(bytes).metadata();
+    const checked = checkedWholeImage(bytes);
+    const metadata = checked ?? (await (await loadSharp())(bytes).metadata());
     const format = metadata.format === "heif" && metadata.compression === "av1" ? "avif" : metadata.format;
     if (!isOriginalFormat(format)) throw refuse(`a ${format} file (expected PNG, JPEG, WebP, AVIF, GIF or TIFF)`);
-    await decodeToLastRow(bytes, metadata);
+    if (!checked) await decodeToLastRow(bytes, metadata);
     const { width, height } = metadata.autoOrient;
     return { format, width, height };
   } catch (error) {

@@ -11,6 +11,7 @@ import { ImagegenError } from "../../src/errors.js";
 import { originalKey, sha256Hex } from "../../src/spec/key.js";
 import type { GenerationParams } from "../../src/spec/spec.js";
 import { Store } from "../../src/store/store.js";
+import { checkedWholeImage, decodeToLastRow } from "../../src/sharp.js";
 
 const generation: GenerationParams = {
   model: "gemini-3-pro-image-preview",
@@ -139,6 +140,23 @@ describe("Store", () => {
       ImagegenError,
     );
     expect(await readdir(dir).catch(() => [])).toEqual([]);
+  });
+
+  it("decodes again any array this process has not seen decode whole, a copy or a part of one included", async () => {
+    const whole = await sharp({ create: { width: 256, height: 256, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 60 } } })
+      .png()
+      .toBuffer();
+    const checked = new Uint8Array(whole);
+    await decodeToLastRow(checked, await sharp(checked).metadata());
+    expect(checkedWholeImage(checked)).toMatchObject({ format: "png", width: 256, height: 256 });
+    expect(checkedWholeImage(new Uint8Array(checked))).toBeUndefined();
+    const meta = await new Store(dir).put(generation, { bytes: checked }, "onemin");
+    expect(meta).toMatchObject({ format: "png", width: 256, height: 256, sha256: sha256Hex(whole) });
+
+    // A truncated copy of checked bytes is a new array: the store decodes it, and refuses it.
+    const cut = checked.subarray(0, checked.length / 2);
+    expect(checkedWholeImage(cut)).toBeUndefined();
+    await expect(new Store(dir).put({ ...generation, prompt: "cut" }, { bytes: cut }, "onemin")).rejects.toThrow(/do not decode as an image/);
   });
 
   it("refuses a tampered original, naming the file and the fix", async () => {
