@@ -79,7 +79,10 @@ export class Engine {
   readonly #renditions = new Map<string, Promise<Rendition>>();
   readonly #variants = new Map<string, Promise<Variant>>();
   readonly #placeholders = new Map<string, Promise<string | undefined>>();
+  /** Generations at the API at once (`concurrency`): a slot is freed as soon as the API has made the image. */
   readonly #generationLimit: LimitFunction;
+  /** Generations in flight with their downloads: twice `concurrency`, so that downloads never pile up. */
+  readonly #inFlightLimit: LimitFunction;
   readonly #assetPaths: AssetPaths;
   #lockfile: Promise<LockfileData> | undefined;
   #paidGenerationsStarted = 0;
@@ -97,6 +100,7 @@ export class Engine {
     this.store = new Store(options.storeDir);
     this.derivedCache = new DerivedCache(options.cacheDir);
     this.#generationLimit = pLimit(options.concurrency);
+    this.#inFlightLimit = pLimit(options.concurrency * 2);
     this.#assetPaths = storeAssetPaths(options.storeDir);
   }
 
@@ -389,7 +393,7 @@ export class Engine {
     const where = formatLocation(spec.source);
     // What comes back is decoded: import sharp (a blocking ~50–200 ms) while the request is out, not after.
     loadSharp().catch(() => {});
-    const image = await this.#generationLimit(async () => {
+    const image = await this.#atTheApi(async (madeByTheApi) => {
       try {
         return await generateWithRetry(provider, spec.generation, {
           attempts: options.attempts,
@@ -398,6 +402,7 @@ export class Engine {
           minDelayMs: options.retryDelayMs,
           ...(paid ? { assets: this.#assetPaths } : {}),
           signal: this.#signal,
+          onPaid: madeByTheApi,
         });
       } catch (error) {
         throw new ImagegenError(
@@ -430,6 +435,26 @@ export class Engine {
       }
     }
     return { key, sha256: meta.sha256, width: meta.width, height: meta.height, stored: true, load: async () => bytes };
+  }
+
+  /**
+   * Runs one generation in a slot of `concurrency`, freed when `generate` calls back that the API
+   * has made the image (the provider's `paid()`) or when it ends: the download and its check then
+   * overlap the next request, as the API is no longer busy with this one (32 prompts at
+   * concurrency 8: four waves of API latency, not four of latency, download and check).
+   */
+  #atTheApi<T>(generate: (madeByTheApi: () => void) => Promise<T>): Promise<T> {
+    return this.#inFlightLimit(
+      () =>
+        new Promise<T>((resolve, reject) => {
+          this.#generationLimit(
+            () =>
+              new Promise<void>((release) => {
+                generate(release).then(resolve, reject).finally(release);
+              }),
+          ).catch(reject);
+        }),
+    );
   }
 
   async #recordInLock(meta: Parameters<typeof lockEntryFor>[0]): Promise<void> {

@@ -82,6 +82,40 @@ describe("Engine", () => {
     expect(solid.peak()).toBe(2);
   });
 
+  it("starts the next generation once the API has made an image, while that image downloads, with `concurrency` at the API", async () => {
+    // A provider like onemin's: the API answers (paid), then the download takes a while.
+    const events: string[] = [];
+    let atTheApi = 0;
+    let peakAtTheApi = 0;
+    let inFlight = 0;
+    let peakInFlight = 0;
+    const provider: Provider = {
+      id: "two-step",
+      async generate(request, { paid }) {
+        inFlight++;
+        peakInFlight = Math.max(peakInFlight, inFlight);
+        atTheApi++;
+        peakAtTheApi = Math.max(peakAtTheApi, atTheApi);
+        events.push(`request ${request.prompt}`);
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        atTheApi--;
+        paid?.();
+        await new Promise((resolve) => setTimeout(resolve, 120));
+        events.push(`downloaded ${request.prompt}`);
+        inFlight--;
+        return sharp({ create: { width: 64, height: 64, channels: 3, background: "#357" } }).png().toBuffer();
+      },
+    };
+    const engine = await engineWith({ provider, concurrency: 2 });
+    await Promise.all(["a", "b", "c", "d", "e", "f", "g", "h"].map((p) => engine.resolveOriginal(spec(engine, `gen:${p}`))));
+    expect(engine.stats.generated).toBe(8);
+    expect(peakAtTheApi).toBe(2);
+    // Requests c and d went out while a and b were still downloading; never more than twice `concurrency` in flight.
+    expect(events.indexOf("request c")).toBeLessThan(events.indexOf("downloaded a"));
+    expect(events.indexOf("request d")).toBeLessThan(events.indexOf("downloaded b"));
+    expect(peakInFlight).toBe(4);
+  });
+
   it("refuses to start more paid generations than maxGenerations", async () => {
     const solid = solidProvider();
     const engine = await engineWith({ provider: solid.provider, maxGenerations: 1 });

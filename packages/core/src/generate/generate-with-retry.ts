@@ -31,6 +31,11 @@ export interface RetryOptions {
   /** Aborts everything at once: the current attempt and any wait; nothing is retried. */
   signal?: AbortSignal;
   /**
+   * Called when the provider reports the generation paid (`paid()`): the API has made the image,
+   * and what is left is its download. The engine then lets the next generation start.
+   */
+  onPaid?: () => void;
+  /**
    * Shortest wait before a retry, in milliseconds.
    * @default 500
    */
@@ -63,14 +68,14 @@ export async function generateWithRetry(
   request: GenerationRequest,
   options: RetryOptions = {},
 ): Promise<GeneratedImage & { attempts: number }> {
-  const { timeoutMs = 180_000, signal, minDelayMs = 500, maxDelayMs = 30_000, maxRetryAfterMs = DEFAULT_MAX_RETRY_AFTER_MS, onRetry, assets } = options;
+  const { timeoutMs = 180_000, signal, minDelayMs = 500, maxDelayMs = 30_000, maxRetryAfterMs = DEFAULT_MAX_RETRY_AFTER_MS, onRetry, onPaid, assets } = options;
   const attempts = Math.max(1, Math.floor(options.attempts ?? options.retries ?? 4));
   const errors: unknown[] = [];
   for (let attempt = 1; ; attempt++) {
     signal?.throwIfAborted();
     const state = { paid: false };
     try {
-      const image = await attemptOnce(provider, request, timeoutMs, signal, state, assets);
+      const image = await attemptOnce(provider, request, timeoutMs, signal, state, assets, onPaid);
       return { ...image, attempts: attempt };
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
@@ -104,6 +109,7 @@ async function attemptOnce(
   signal: AbortSignal | undefined,
   state: { paid: boolean },
   assets: AssetPaths | undefined,
+  onPaid: (() => void) | undefined,
 ): Promise<GeneratedImage> {
   const timeout = new AbortController();
   const timer = setTimeout(() => {
@@ -118,8 +124,10 @@ async function attemptOnce(
     stopWaiting = () => attemptSignal.removeEventListener("abort", onAbort);
   });
   const paid = () => {
+    if (state.paid) return;
     state.paid = true;
     clearTimeout(timer);
+    onPaid?.();
   };
   const generation = provider.generate(request, { signal: attemptSignal, paid, ...(assets ? { assets } : {}) });
   // A provider that ignores its signal may still settle later; nobody is listening by then.

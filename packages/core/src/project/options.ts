@@ -57,7 +57,9 @@ export interface ImagegenOptions {
    */
   cacheMaxBytes?: number;
   /**
-   * How many generations run at once.
+   * How many generations run at the API at once. A slot is freed as soon as the API has made the
+   * image, so that its download overlaps the next request; at most twice this many generations are
+   * in flight with their downloads.
    * @default 4
    */
   concurrency?: number;
