@@ -72,7 +72,8 @@ async function fillRemote(source, env) {
     bytes += original.length;
   }
   await mkdir(cache.dir, { recursive: true });
-  const entries = (await readdir(cache.dir)).filter((name) => name.endsWith(".json"));
+  // Renditions only: `<32 hex>.json` (encoder.json and project-files.json sit beside them).
+  const entries = (await readdir(cache.dir)).filter((name) => /^[0-9a-f]{32}\.json$/.test(name));
   for (const name of entries) {
     const key = name.slice(0, -".json".length);
     const rendition = await cache.get(key);
