@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { localProcessSpace } from "./process-identity.js";
 
@@ -35,10 +35,9 @@ export interface AtomicWriteOptions {
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string, { durable = true }: AtomicWriteOptions = {}): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
   const temp = join(dir, `.${basename(path)}.${process.pid}.${localSpaceId()}${randomBytes(6).toString("hex")}.tmp`);
   try {
-    const handle = await open(temp, "wx");
+    const handle = await createFile(temp);
     try {
       await handle.writeFile(data);
       // Without fsync a crash of the machine after the rename can leave an empty file under the final name.
@@ -50,6 +49,18 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, {
   } catch (error) {
     await unlink(temp).catch(() => {});
     throw error;
+  }
+}
+
+/** Creates `file` for writing (failing if it exists), and its folder first if that is missing. */
+async function createFile(file: string): Promise<FileHandle> {
+  try {
+    return await open(file, "wx");
+  } catch (error) {
+    // The folder is made only when missing: a build writes hundreds of files into a few folders.
+    if (!isNotFound(error)) throw error;
+    await mkdir(dirname(file), { recursive: true });
+    return open(file, "wx");
   }
 }
 

@@ -51,7 +51,6 @@ export async function acquireFileLock(path: string, options: FileLockOptions = {
   const staleMs = options.staleMs ?? 30_000;
   let delay = options.pollMs ?? 20;
   let reportedWait = false;
-  await mkdir(dirname(path), { recursive: true });
   for (;;) {
     options.signal?.throwIfAborted();
     const holder: LockHolder = {
@@ -64,7 +63,7 @@ export async function acquireFileLock(path: string, options: FileLockOptions = {
       await writeFile(path, `${JSON.stringify(holder)}\n`, { flag: "wx" });
       return hold(path, holder, staleMs);
     } catch (error) {
-      // The folder may have been removed by the last holder of another lock in it.
+      // The folder is missing: made here rather than before every try (or removed by the last holder of another lock in it).
       if (isNotFound(error)) {
         await mkdir(dirname(path), { recursive: true });
         continue;
