@@ -93,6 +93,7 @@ export async function renderVariants(
   const originalBytes = source.width * source.height * 4;
   const frameBytes = sum(variantSizes(source, output).map((size) => size.width * size.height * 4));
   const budget = await pool.reserve(originalBytes + frameBytes);
+  const large = pipelineFor(source);
   try {
     const { sizes, frames, placeholder } = await pool.pipeline(async () => {
       // The encoded bytes and the decoded pixels live only inside this pipeline.
@@ -107,7 +108,7 @@ export async function renderVariants(
       }
       const placeholder = output.placeholder === "blur" ? await blurPlaceholder(sharp, decoded, output) : undefined;
       return { sizes, frames, placeholder };
-    });
+    }, large);
     budget.release(originalBytes);
 
     const jobs = output.formats.flatMap((format) => sizes.map((size) => ({ format, size })));
@@ -120,7 +121,7 @@ export async function renderVariants(
           const { pixels, raw } = frames.get(frameKey(job.size, job.format))!;
           const bytes = await ENCODERS[job.format](sharp(pixels, { raw }), output.quality).toBuffer();
           return { format: job.format, ...job.size, bytes, hash: sha256Hex(bytes) };
-        }),
+        }, large),
       ]),
     );
     const variants = await Promise.all(jobs.map((job) => encoded.get(job)!));
@@ -159,7 +160,7 @@ export async function renderVariant(
 ): Promise<Variant> {
   const sharp = await loadSharp();
   pool ??= sharedRenderPool(sharp);
-  const budget = await pool.reserve(original.width * original.height + planned.width * planned.height);
+  const budget = await pool.reserve((original.width * original.height + planned.width * planned.height) * 4);
   try {
     return await pool.pipeline(async () => {
       const decoded = await decode(sharp, await original.load());
@@ -167,7 +168,7 @@ export async function renderVariant(
       const { pixels, raw } = await makeFrame(sharp, decoded, size, output, planned.format);
       const bytes = await ENCODERS[planned.format](sharp(pixels, { raw }), output.quality).toBuffer();
       return { ...planned, bytes, hash: sha256Hex(bytes) };
-    });
+    }, pipelineFor(original));
   } finally {
     budget.release();
   }
@@ -182,12 +183,24 @@ export async function renderPlaceholder(
   if (output.placeholder !== "blur") return undefined;
   const sharp = await loadSharp();
   pool ??= sharedRenderPool(sharp);
-  const budget = await pool.reserve(original.width * original.height);
+  const budget = await pool.reserve(original.width * original.height * 4);
   try {
-    return await pool.pipeline(async () => blurPlaceholder(sharp, await decode(sharp, await original.load()), output));
+    return await pool.pipeline(async () => blurPlaceholder(sharp, await decode(sharp, await original.load()), output), pipelineFor(original));
   } finally {
     budget.release();
   }
+}
+
+/** Originals above this many pixels (a 4K one has 16.8 million, a 2K one 4.2) are rendered alone. */
+const LARGE_ORIGINAL_PIXELS = 8_000_000;
+
+/**
+ * How the work of an original runs in the pool: a large one alone, on every core, since two 4K
+ * encodes side by side hold a third more memory for 16 % less time; smaller ones side by side,
+ * where running alone would cost 15–20 % of the time and save little.
+ */
+function pipelineFor(original: Size): { alone: boolean } {
+  return { alone: original.width * original.height > LARGE_ORIGINAL_PIXELS };
 }
 
 /** Resized (and cropped or letterboxed) pixels, ready to encode. */

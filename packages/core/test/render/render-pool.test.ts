@@ -98,4 +98,41 @@ describe("RenderPool", () => {
       sharp.cache({ memory: before.cache.memory.max, files: before.cache.files.max, items: before.cache.items.max });
     }
   });
+
+  it("runs a pipeline alone after those before it, with none beside it, on every pipeline's thread", async () => {
+    const before = sharp.concurrency();
+    sharp.concurrency(3);
+    try {
+      const pool = new RenderPool({ pipelines: 2, bytes: 100, sharp });
+      const gates = [gate(), gate(), gate(), gate()];
+      const started: string[] = [];
+      const threads: number[] = [];
+      const run = (name: string, g: ReturnType<typeof gate>, alone: boolean) =>
+        pool.pipeline(
+          async () => {
+            started.push(name);
+            threads.push(sharp.concurrency());
+            await g.done;
+          },
+          { alone },
+        );
+      const runs = [run("small 1", gates[0]!, false), run("large", gates[1]!, true), run("small 2", gates[2]!, false), run("small 3", gates[3]!, false)];
+      await tick();
+      // A free slot is not enough for the large one, and the small ones after it wait their turn.
+      expect(started).toEqual(["small 1"]);
+      gates[0]!.finish();
+      await tick();
+      expect(started).toEqual(["small 1", "large"]);
+      gates[1]!.finish();
+      await tick();
+      expect(started).toEqual(["small 1", "large", "small 2", "small 3"]);
+      expect(threads).toEqual([1, 2, 1, 1]);
+      gates[2]!.finish();
+      gates[3]!.finish();
+      await Promise.all(runs);
+      expect(sharp.concurrency()).toBe(3);
+    } finally {
+      sharp.concurrency(before);
+    }
+  });
 });
