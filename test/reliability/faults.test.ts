@@ -85,7 +85,7 @@ describe("API faults through a Vite build", () => {
   it("a connection reset: retried, three attempts", async () => {
     const result = await buildWithFaults([{ kind: "reset", times: 3 }]);
     expect(result.requests).toBe(3);
-    expect(result.message).toMatch(new RegExp(`^${escape(result.prefix)}Could not reach ${escape(host)}: other side closed \\(UND_ERR_SOCKET\\) \\(after 3 attempts\\)$`));
+    expect(result.message).toMatch(new RegExp(`^${escape(result.prefix)}Could not reach ${escape(host)}: socket hang up \\(ECONNRESET\\) \\(after 3 attempts\\)$`));
     await expectCleanFailure(result);
   });
 

@@ -6,6 +6,7 @@ import { decodeToLastRow, loadSharp } from "../sharp.js";
 import { IMAGE_FORMATS, sniffInputFormat } from "../spec/formats.js";
 import { sha256Hex } from "../spec/key.js";
 import type { InputImage } from "../spec/spec.js";
+import { type HttpAnswer, encodeFormData, httpRequest } from "../http.js";
 import { AssetUploads } from "./onemin-assets.js";
 import { ProviderError, type GenerationRequest, type Provider } from "./provider.js";
 
@@ -52,8 +53,8 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 interface OneminSettings {
   apiKey: string;
-  endpoint: string;
-  assetsEndpoint: string;
+  endpoint: URL;
+  assetsEndpoint: URL;
   apiOrigin: string;
   /** `host[:port]` of the API, to name it in messages. */
   apiHost: string;
@@ -109,8 +110,8 @@ function resolveSettings(options: OneminProviderOptions): OneminSettings {
   }
   return {
     apiKey: options.apiKey,
-    endpoint: `${apiUrl}/api/features`,
-    assetsEndpoint: `${apiUrl}/api/assets`,
+    endpoint: new URL(`${apiUrl}/api/features`),
+    assetsEndpoint: new URL(`${apiUrl}/api/assets`),
     apiOrigin: base.origin,
     apiHost: base.host,
     maxDownloadBytes: options.maxDownloadBytes ?? 64 * 1024 * 1024,
@@ -175,15 +176,15 @@ async function uploadAsset(settings: OneminSettings, input: InputImage, signal: 
   }
   const form = new FormData();
   form.append("asset", new Blob([bytes], { type }), name);
-  let response: Response;
+  const { body, contentType } = await encodeFormData(form);
+  let response: HttpAnswer;
   let answerBody: BoundedText;
   try {
-    response = await fetch(settings.assetsEndpoint, {
+    // A redirect is never followed: it would carry the API-KEY header to wherever it points.
+    response = await httpRequest(settings.assetsEndpoint, {
       method: "POST",
-      headers: { "API-KEY": settings.apiKey, Accept: "application/json" },
-      body: form,
-      // A redirect would carry the API-KEY header to wherever it points.
-      redirect: "manual",
+      headers: { "API-KEY": settings.apiKey, Accept: "application/json", "Content-Type": contentType },
+      body,
       signal,
     });
     answerBody = await readBoundedText(response, response.ok ? MAX_ANSWER_BYTES : MAX_ERROR_BODY_BYTES);
@@ -218,15 +219,14 @@ async function requestGeneration(
   signal: AbortSignal,
 ): Promise<{ recordId: string | undefined; temporaryUrl: string }> {
   const host = settings.apiHost;
-  let response: Response;
+  let response: HttpAnswer;
   let answerBody: BoundedText;
   try {
-    response = await fetch(settings.endpoint, {
+    // A redirect is never followed: it would carry the API-KEY header to wherever it points.
+    response = await httpRequest(settings.endpoint, {
       method: "POST",
       headers: { "API-KEY": settings.apiKey, "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify(body),
-      // A redirect would carry the API-KEY header to wherever it points.
-      redirect: "manual",
       signal,
     });
     answerBody = await readBoundedText(response, response.ok ? MAX_ANSWER_BYTES : MAX_ERROR_BODY_BYTES);
@@ -327,10 +327,10 @@ async function downloadImage(
     const progress: DownloadProgress = { received: 0, declared: undefined };
     try {
       // No API-KEY here: the pre-signed URL is its own credential.
-      const response = await fetch(url, { redirect: "manual", signal: downloadSignal });
+      const response = await httpRequest(url, { signal: downloadSignal });
       if (REDIRECT_STATUSES.has(response.status)) {
-        await response.body?.cancel();
-        const location = response.headers.get("location");
+        response.cancel();
+        const location = response.header("location");
         if (location === null) throw downloadError(`${url.host} answered ${response.status} without a Location`, false);
         if (redirects === MAX_REDIRECTS) throw downloadError(`The image download was redirected more than ${MAX_REDIRECTS} times`, false);
         url = allowedDownloadUrl(settings, location, url);
@@ -362,15 +362,14 @@ interface BoundedText {
 }
 
 /** Reads at most `max` bytes of a body as text, then stops the transfer. */
-async function readBoundedText(response: Response, max: number): Promise<BoundedText> {
+async function readBoundedText(response: HttpAnswer, max: number): Promise<BoundedText> {
   const chunks: Uint8Array[] = [];
   let received = 0;
-  const reader = response.body?.getReader();
-  for (let chunk = await reader?.read(); chunk !== undefined && !chunk.done; chunk = await reader?.read()) {
-    received += chunk.value.byteLength;
-    chunks.push(chunk.value);
+  for await (const chunk of response.body) {
+    received += chunk.byteLength;
+    chunks.push(chunk);
     if (received > max) {
-      await reader?.cancel();
+      response.cancel();
       return { text: Buffer.from(concat(chunks, received).subarray(0, max)).toString("utf8"), cut: true };
     }
   }
@@ -383,23 +382,22 @@ interface DownloadProgress {
 }
 
 /** Reads the body, stopping as soon as it is known to be too large; a body cut short is retryable. */
-async function readImageBody(response: Response, host: string, max: number, progress: DownloadProgress): Promise<Uint8Array> {
-  const length = response.headers.get("content-length");
+async function readImageBody(response: HttpAnswer, host: string, max: number, progress: DownloadProgress): Promise<Uint8Array> {
+  const length = response.header("content-length");
   const declared = length === null ? undefined : Number(length);
   progress.declared = declared;
   if (declared !== undefined && declared > max) {
-    await response.body?.cancel();
+    response.cancel();
     throw tooLargeError(host, `announces ${declared} bytes, more than maxDownloadBytes (${max})`);
   }
   const chunks: Uint8Array[] = [];
-  const reader = response.body?.getReader();
-  for (let chunk = await reader?.read(); chunk !== undefined && !chunk.done; chunk = await reader?.read()) {
-    progress.received += chunk.value.byteLength;
+  for await (const chunk of response.body) {
+    progress.received += chunk.byteLength;
     if (progress.received > max) {
-      await reader?.cancel();
+      response.cancel();
       throw tooLargeError(host, `sent more bytes than maxDownloadBytes (${max})`);
     }
-    chunks.push(chunk.value);
+    chunks.push(chunk);
   }
   if (declared !== undefined && progress.received < declared) {
     throw downloadError(`The image download from ${host} stopped after ${progress.received} of ${declared} bytes`, true);
@@ -446,10 +444,10 @@ async function assertCompleteImage(bytes: Uint8Array, host: string, apiKey: stri
   }
 }
 
-function statusError(prefix: string, response: Response, message: string, apiKey: string): ProviderError {
+function statusError(prefix: string, response: HttpAnswer, message: string, apiKey: string): ProviderError {
   const status = response.status;
   const retryable = status === 408 || status === 429 || status >= 500;
-  const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
+  const retryAfterMs = parseRetryAfter(response.header("retry-after"));
   // The reason phrase is the server's text too: redacted and bounded like the body.
   const statusText = response.statusText ? ` ${redact(response.statusText, apiKey).slice(0, 80)}` : "";
   return new ProviderError(`${prefix} ${status}${statusText}: ${quoteText(message, apiKey)}`, {
@@ -518,15 +516,12 @@ function redact(text: string, apiKey: string): string {
   return apiKey.length >= 4 ? line.replaceAll(apiKey, "[redacted]") : line;
 }
 
-/** fetch says "fetch failed"; the useful part (ECONNRESET, "other side closed") is in its cause. */
+/** A network error's message with its code ("socket hang up (ECONNRESET)"); a wrapped one's cause speaks for it. */
 function describeNetworkError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const cause = error.cause;
-  if (cause instanceof Error) {
-    const code = (cause as { code?: unknown }).code;
-    return typeof code === "string" && !cause.message.includes(code) ? `${cause.message} (${code})` : cause.message;
-  }
-  return error.message;
+  const cause = error.cause instanceof Error ? error.cause : error;
+  const code = (cause as { code?: unknown }).code;
+  return typeof code === "string" && !cause.message.includes(code) ? `${cause.message} (${code})` : cause.message;
 }
 
 function field(value: unknown, name: string): unknown {
