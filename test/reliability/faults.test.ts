@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { inspect } from "node:util";
 import { type Emulator, type Fault, startEmulator } from "@imagegen/emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -38,6 +40,8 @@ async function expectCleanFailure(result: Awaited<ReturnType<typeof buildWithFau
   expect(inspect(result.error, { depth: 10 })).not.toContain(secret);
   expect(result.log.join("\n")).not.toContain(secret);
   expect(await storeState(result.root)).toEqual({ store: [], lockfile: false });
+  // Not even an empty store folder.
+  expect(existsSync(path.join(result.root, ".imagegen"))).toBe(false);
 }
 
 describe("API faults through a Vite build", () => {

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { readFile, readdir, rmdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { isNotFound, writeFileAtomic } from "./atomic-write.js";
@@ -62,6 +62,8 @@ export class DamagedOriginalError extends ImagegenError {
  */
 export class Store {
   readonly dir: string;
+  /** Whether this instance's first lock found no store folder: one it made is removed again while empty. */
+  #madeDir: boolean | undefined;
 
   constructor(dir: string) {
     this.dir = dir;
@@ -126,12 +128,15 @@ export class Store {
    */
   async lock(key: OriginalKey, options?: FileLockOptions): Promise<FileLock> {
     const dir = join(this.dir, ".locks");
+    this.#madeDir ??= !existsSync(this.dir);
     const lock = await acquireFileLock(join(dir, `${key}.lock`), options);
     return {
-      async release() {
+      release: async () => {
         await lock.release();
-        // Leave no empty folder to commit; it stays while another lock is in it.
+        // Leave no empty folder behind (a failed generation stored nothing): each stays while
+        // something is in it, another process's lock included.
         await rmdir(dir).catch(() => {});
+        if (this.#madeDir) await rmdir(this.dir).catch(() => {});
       },
     };
   }
