@@ -1,5 +1,4 @@
 import path from "node:path";
-import pLimit, { type LimitFunction } from "p-limit";
 import { removeStaleTempFiles } from "./store/atomic-write.js";
 import { DerivedCache, renditionKey } from "./store/derived-cache.js";
 import { ImagegenError, formatLocation, truncate } from "./errors.js";
@@ -14,6 +13,7 @@ import { DamagedOriginalError, type OriginalMeta, Store } from "./store/store.js
 import { type PlannedVariant, type Rendition, type Variant, inFormatOrder, renderPlaceholder, renderVariant, renderVariants } from "./render/variants.js";
 import { CorruptRemoteObjectError, type RemoteStore } from "./store/remote.js";
 import { loadSharp } from "./sharp.js";
+import { WeightedSemaphore } from "./semaphore.js";
 
 /** An original ready to be rendered: its identity, and how to read its bytes when needed. */
 export interface OriginalRef {
@@ -80,9 +80,9 @@ export class Engine {
   readonly #variants = new Map<string, Promise<Variant>>();
   readonly #placeholders = new Map<string, Promise<string | undefined>>();
   /** Generations at the API at once (`concurrency`): a slot is freed as soon as the API has made the image. */
-  readonly #generationLimit: LimitFunction;
+  readonly #atApi: WeightedSemaphore;
   /** Generations in flight with their downloads: twice `concurrency`, so that downloads never pile up. */
-  readonly #inFlightLimit: LimitFunction;
+  readonly #inFlight: WeightedSemaphore;
   readonly #assetPaths: AssetPaths;
   #lockfile: Promise<LockfileData> | undefined;
   #paidGenerationsStarted = 0;
@@ -99,8 +99,8 @@ export class Engine {
     this.#signal = signal;
     this.store = new Store(options.storeDir);
     this.derivedCache = new DerivedCache(options.cacheDir);
-    this.#generationLimit = pLimit(options.concurrency);
-    this.#inFlightLimit = pLimit(options.concurrency * 2);
+    this.#atApi = new WeightedSemaphore(options.concurrency);
+    this.#inFlight = new WeightedSemaphore(options.concurrency * 2);
     this.#assetPaths = storeAssetPaths(options.storeDir);
   }
 
@@ -114,14 +114,8 @@ export class Engine {
   resolveOriginal(spec: ImageSpec): Promise<OriginalRef> {
     this.#leftovers ??= this.#removeLeftovers();
     const key = originalKey(spec.generation);
-    let pending = this.#originals.get(key);
-    if (!pending) {
-      pending = this.#findOrGenerate(key, spec);
-      this.#originals.set(key, pending);
-      // A failure is not remembered: the next build (or dev-server reload) tries again.
-      pending.catch(() => this.#originals.delete(key));
-    }
-    return pending;
+    // A failure is not remembered: the next build (or dev-server reload) tries again.
+    return this.#once(this.#originals, key, () => this.#findOrGenerate(key, spec));
   }
 
   /**
@@ -443,18 +437,23 @@ export class Engine {
    * overlap the next request, as the API is no longer busy with this one (32 prompts at
    * concurrency 8: four waves of API latency, not four of latency, download and check).
    */
-  #atTheApi<T>(generate: (madeByTheApi: () => void) => Promise<T>): Promise<T> {
-    return this.#inFlightLimit(
-      () =>
-        new Promise<T>((resolve, reject) => {
-          this.#generationLimit(
-            () =>
-              new Promise<void>((release) => {
-                generate(release).then(resolve, reject).finally(release);
-              }),
-          ).catch(reject);
-        }),
-    );
+  async #atTheApi<T>(generate: (madeByTheApi: () => void) => Promise<T>): Promise<T> {
+    await this.#inFlight.acquire(1);
+    try {
+      await this.#atApi.acquire(1);
+      let atApi = true;
+      const madeByTheApi = () => {
+        if (atApi) this.#atApi.release(1);
+        atApi = false;
+      };
+      try {
+        return await generate(madeByTheApi);
+      } finally {
+        madeByTheApi();
+      }
+    } finally {
+      this.#inFlight.release(1);
+    }
   }
 
   async #recordInLock(meta: Parameters<typeof lockEntryFor>[0]): Promise<void> {

@@ -56,6 +56,11 @@ function answerOf(incoming: IncomingMessage): HttpAnswer {
   };
 }
 
+/** Whether an answer's status is worth another try: a timeout, too many requests, a server error. */
+export function isTransientStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
 /**
  * A `FormData` as the bytes and `Content-Type` (with its boundary) that `fetch` would send: the
  * multipart encoding is the platform's, not ours.

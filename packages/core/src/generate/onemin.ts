@@ -6,7 +6,7 @@ import { decodeToLastRow, loadSharp } from "../sharp.js";
 import { IMAGE_FORMATS, sniffInputFormat } from "../spec/formats.js";
 import { sha256Hex } from "../spec/key.js";
 import type { InputImage } from "../spec/spec.js";
-import { type HttpAnswer, encodeFormData, httpRequest } from "../http.js";
+import { type HttpAnswer, encodeFormData, httpRequest, isTransientStatus } from "../http.js";
 import { AssetUploads } from "./onemin-assets.js";
 import { ProviderError, type GenerationRequest, type Provider } from "./provider.js";
 
@@ -446,7 +446,7 @@ async function assertCompleteImage(bytes: Uint8Array, host: string, apiKey: stri
 
 function statusError(prefix: string, response: HttpAnswer, message: string, apiKey: string): ProviderError {
   const status = response.status;
-  const retryable = status === 408 || status === 429 || status >= 500;
+  const retryable = isTransientStatus(status);
   const retryAfterMs = parseRetryAfter(response.header("retry-after"));
   // The reason phrase is the server's text too: redacted and bounded like the body.
   const statusText = response.statusText ? ` ${redact(response.statusText, apiKey).slice(0, 80)}` : "";

@@ -56,9 +56,13 @@ export async function findProjectFiles(options: FileOptions): Promise<ProjectFil
     ignore: neverRead(options),
     followSymbolicLinks: false,
   });
-  const gitignored = await gitignoreRules(options.root, found.filter((file) => file === ".gitignore" || file.endsWith("/.gitignore")));
-  const isSource = globMatcher(picomatch, options.sources);
-  const isManifest = globMatcher(picomatch, options.manifests);
+  const gitignores = await Promise.all(
+    found
+      .filter((file) => file === ".gitignore" || file.endsWith("/.gitignore"))
+      .map(async (name) => ({ name, text: await readFile(path.join(options.root, name), "utf8").catch(() => "") })),
+  );
+  const gitignored = await gitignoreRules(gitignores);
+  const { isSource, isManifest } = matchersFor(picomatch, options);
   const kept = found.filter((file) => !gitignored(file)).sort();
   const absolute = (files: string[]) => files.map((file) => path.join(options.root, file));
   return { sources: absolute(kept.filter(isSource)), manifests: absolute(kept.filter(isManifest)) };
@@ -69,12 +73,36 @@ export async function findProjectFiles(options: FileOptions): Promise<ProjectFil
  * would list, decided for one file without walking the tree, since a build asks this of every
  * importer and a walk of a large project costs more than the warm build itself.
  */
-export async function isProjectFile(options: FileOptions, file: string): Promise<boolean> {
+export async function isProjectFile(
+  options: FileOptions,
+  file: string,
+  gitignores: Gitignore[] = gitignoresOnPath(options.root, file),
+): Promise<boolean> {
   const { default: picomatch } = await import("picomatch");
-  if (picomatch(neverRead(options), { dot: true })(file)) return false;
-  if (!globMatcher(picomatch, options.sources)(file) && !globMatcher(picomatch, options.manifests)(file)) return false;
-  const present = gitignoresOnPath(options.root, file).map(({ name }) => name);
-  return !(await gitignoreRules(options.root, present))(file);
+  const { isNeverRead, isSource, isManifest } = matchersFor(picomatch, options);
+  if (isNeverRead(file) || (!isSource(file) && !isManifest(file))) return false;
+  return !(await gitignoreRules(gitignores))(file);
+}
+
+interface Matchers {
+  isNeverRead: (file: string) => boolean;
+  isSource: (file: string) => boolean;
+  isManifest: (file: string) => boolean;
+}
+
+/** The globs of `options`, compiled once per options object (a build asks of every importer). */
+const compiled = new WeakMap<FileOptions, Matchers>();
+function matchersFor(picomatch: typeof import("picomatch"), options: FileOptions): Matchers {
+  let matchers = compiled.get(options);
+  if (!matchers) {
+    matchers = {
+      isNeverRead: picomatch(neverRead(options), { dot: true }),
+      isSource: globMatcher(picomatch, options.sources),
+      isManifest: globMatcher(picomatch, options.manifests),
+    };
+    compiled.set(options, matchers);
+  }
+  return matchers;
 }
 
 /** The file, in the derived cache folder, that remembers {@link ProjectFileVerdicts} between builds. */
@@ -119,10 +147,11 @@ export class ProjectFileVerdicts {
   }
 
   async #decide(file: string): Promise<boolean> {
-    const gitignores = sha256Hex(gitignoresOnPath(this.#options.root, file).map(({ name, text }) => `${name}\0${text}`).join("\0"));
+    const onPath = gitignoresOnPath(this.#options.root, file);
+    const gitignores = sha256Hex(onPath.map(({ name, text }) => `${name}\0${text}`).join("\0"));
     const remembered = this.#remembered().files[file];
     if (remembered?.gitignores === gitignores && typeof remembered.read === "boolean") return remembered.read;
-    const read = await isProjectFile(this.#options, file);
+    const read = await isProjectFile(this.#options, file, onPath);
     this.made.set(file, { gitignores, read });
     return read;
   }
@@ -151,11 +180,17 @@ export class ProjectFileVerdicts {
   }
 }
 
+/** A `.gitignore` file: its root-relative name (with `/`) and its text. */
+interface Gitignore {
+  name: string;
+  text: string;
+}
+
 /**
  * The `.gitignore` files that can speak of `file` (root-relative, with `/`), with their text: the
  * root's and those of the folders on its way, read synchronously (a few small files).
  */
-function gitignoresOnPath(root: string, file: string): { name: string; text: string }[] {
+function gitignoresOnPath(root: string, file: string): Gitignore[] {
   const dirs = file.split("/").slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join("/"));
   return [".gitignore", ...dirs.map((dir) => `${dir}/.gitignore`)].flatMap((name) => {
     try {
@@ -185,15 +220,10 @@ function globMatcher(picomatch: typeof import("picomatch"), globs: string[]): (f
  * a deeper file's rule wins over a shallower one's, and nothing below an ignored folder comes back
  * (git reads no `.gitignore` there either).
  */
-async function gitignoreRules(root: string, files: string[]): Promise<(file: string) => boolean> {
+async function gitignoreRules(files: Gitignore[]): Promise<(file: string) => boolean> {
   if (files.length === 0) return () => false;
   const { default: ignore } = await import("ignore");
-  const loaded = await Promise.all(
-    files.map(async (file) => ({
-      base: path.posix.dirname(file),
-      rule: ignore().add(await readFile(path.join(root, file), "utf8").catch(() => "")),
-    })),
-  );
+  const loaded = files.map(({ name, text }) => ({ base: path.posix.dirname(name), rule: ignore().add(text) }));
   // Shallow first, so that a deeper `.gitignore` has the last word.
   const rules = loaded.sort((a, b) => depth(a.base) - depth(b.base));
 

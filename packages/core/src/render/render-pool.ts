@@ -1,5 +1,6 @@
 import os from "node:os";
 import type { SharpModule } from "../sharp.js";
+import { WeightedSemaphore } from "../semaphore.js";
 
 /**
  * Where sharp's work runs. One per process (sharp's settings are process-wide, and a client and
@@ -64,39 +65,6 @@ export class RenderPool {
 export interface MemoryReservation {
   /** Gives back `bytes` of the reservation (all that is left by default); extra calls do nothing. */
   release(bytes?: number): void;
-}
-
-/** A FIFO weighted semaphore: pipeline slots, or bytes. */
-class WeightedSemaphore {
-  readonly #capacity: number;
-  #used = 0;
-  readonly #waiting: { units: number; start: () => void }[] = [];
-
-  constructor(capacity: number) {
-    this.#capacity = capacity;
-  }
-
-  acquire(units: number): Promise<void> {
-    if (this.#waiting.length === 0 && this.#fits(units)) {
-      this.#used += units;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.#waiting.push({ units, start: resolve }));
-  }
-
-  release(units: number): void {
-    this.#used -= units;
-    // First come, first served: a large image is never overtaken for ever by small ones.
-    while (this.#waiting.length > 0 && this.#fits(this.#waiting[0]!.units)) {
-      const next = this.#waiting.shift()!;
-      this.#used += next.units;
-      next.start();
-    }
-  }
-
-  #fits(units: number): boolean {
-    return this.#used === 0 || this.#used + units <= this.#capacity;
-  }
 }
 
 /** Two 4K originals (4096², RGBA), or one with its frames and those of the next ones. */

@@ -142,7 +142,19 @@ export class DerivedCache {
     } catch {
       // Not cached on its own: a whole rendition may hold it.
     }
-    return (await this.get(key))?.variants.find((variant) => variant.format === format && variant.width === width);
+    try {
+      // Its JSON, then this variant's file alone (not every variant of the rendition, each hashed).
+      const entry = parseRenditionEntry(readFileSync(join(this.dir, `${key}.json`), "utf8"), key);
+      const found = entry?.variants.find((variant) => variant.format === format && variant.width === width);
+      if (!found) return undefined;
+      const { file: cached, ...variant } = found;
+      const bytes = readFileSync(join(this.dir, cached));
+      if (sha256Hex(bytes) !== variant.hash) return undefined;
+      this.#used.add(key);
+      return { ...variant, bytes };
+    } catch {
+      return undefined;
+    }
   }
 
   /** Stores one variant: its bytes first, the JSON beside them last. */

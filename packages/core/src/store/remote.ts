@@ -2,7 +2,7 @@ import { AwsClient } from "aws4fetch";
 import pLimit, { type LimitFunction } from "p-limit";
 import { backoffDelay, sleep } from "../abortable-sleep.js";
 import { ImagegenError } from "../errors.js";
-import { httpRequest } from "../http.js";
+import { httpRequest, isTransientStatus } from "../http.js";
 import { contentTypeOfFile, extensionOf, isOriginalFormat } from "../spec/formats.js";
 import { sha256Hex } from "../spec/key.js";
 import type { Rendition } from "../render/variants.js";
@@ -241,7 +241,7 @@ export class RemoteStore {
         if (response.status === 412 && method === "PUT") return Buffer.alloc(0);
         if (response.ok) return response.body;
         lastProblem = `HTTP ${response.status}${response.code ? ` ${response.code}` : ""}`;
-        retryable = response.status >= 500 || response.status === 429 || response.status === 408;
+        retryable = isTransientStatus(response.status);
       } catch (error) {
         lastProblem = this.#redact(error instanceof Error && error.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : causeMessage(error));
         retryable = true;
