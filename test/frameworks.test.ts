@@ -41,6 +41,31 @@ async function imagegenCheck(project: string) {
   return runNode22([cli, "check"], project, await frameworkEnv(emulator.url));
 }
 
+/** The emitted images under `outDir` of the project, relative, with `/`. */
+async function imagesIn(project: string, outDir: string): Promise<string[]> {
+  return (await listFiles(path.join(project, outDir))).map((file) => file.split(path.sep).join("/")).filter((file) => IMAGE_FILE.test(file));
+}
+
+/**
+ * Starts the framework's server (`args` for a free port) in the project, opens the pages in
+ * Chromium ({@link expectImagesShow}) and stops it; resolves with the image paths seen.
+ */
+async function serveAndShow(
+  project: string,
+  args: (port: number) => string[],
+  pathnames: string[],
+  urlPrefix: RegExp,
+  basePath?: string,
+): Promise<string[]> {
+  const port = await freePort();
+  const server = await startServer(args(port), project, await frameworkEnv(emulator.url), port, basePath);
+  try {
+    return await expectImagesShow(server, pathnames, urlPrefix);
+  } finally {
+    await server.close();
+  }
+}
+
 /** Opens every page in Chromium: each `<img>` decodes and no request fails. */
 async function expectImagesShow(server: FrameworkServer, pathnames: string[], urlPrefix: RegExp): Promise<string[]> {
   const seen: string[] = [];
@@ -82,19 +107,14 @@ describe("SvelteKit (adapter-static)", () => {
     expect(build.code, build.output).toBe(0);
     expect(build.requests).toBe(3);
 
-    const images = (await listFiles(path.join(project, "build"))).map((file) => file.split(path.sep).join("/")).filter((file) => IMAGE_FILE.test(file));
+    const images = await imagesIn(project, "build");
     expect(images.length).toBe(10);
     for (const file of images) expect(file).toMatch(/^_app\/immutable\/assets\//);
     await expectProjectState(project, "build");
 
-    const port = await freePort();
-    const server = await startServer([path.join(project, "node_modules", "vite/bin/vite.js"), "preview", "--port", String(port), "--strictPort", "--host", "127.0.0.1"], project, await frameworkEnv(emulator.url), port, "/sub/");
-    try {
-      const seen = await expectImagesShow(server, ["/sub/"], /^\/sub\/_app\/immutable\/assets\//);
-      expect(new Set(seen).size).toBe(3);
-    } finally {
-      await server.close();
-    }
+    const vitePreview = (port: number) => [path.join(project, "node_modules", "vite/bin/vite.js"), "preview", "--port", String(port), "--strictPort", "--host", "127.0.0.1"];
+    const seen = await serveAndShow(project, vitePreview, ["/sub/"], /^\/sub\/_app\/immutable\/assets\//, "/sub/");
+    expect(new Set(seen).size).toBe(3);
   }, INSTALL_TIMEOUT);
 });
 
@@ -105,21 +125,15 @@ describe("Astro (@astrojs/node, a prerendered page)", () => {
     expect(build.code, build.output).toBe(0);
     expect(build.requests).toBe(3);
 
-    const images = (await listFiles(path.join(project, "dist"))).map((file) => file.split(path.sep).join("/")).filter((file) => IMAGE_FILE.test(file));
+    const images = await imagesIn(project, "dist");
     // Beside Astro's own hashed assets, in the client folder only; the server build names them alike.
     expect(images.length).toBe(10);
     for (const file of images) expect(file).toMatch(/^client\/_astro\//);
     await expectProjectState(project, "dist");
 
-    const port = await freePort();
-    const server = await startServer(["dist/server/entry.mjs"], project, await frameworkEnv(emulator.url), port);
-    try {
-      const seen = await expectImagesShow(server, ["/", "/about"], /^\/_astro\//);
-      // The hero, the harbour's AVIF and the keeper's house; /about's plain <img> takes the harbour's WebP.
-      expect(new Set(seen).size).toBe(4);
-    } finally {
-      await server.close();
-    }
+    const seen = await serveAndShow(project, () => ["dist/server/entry.mjs"], ["/", "/about"], /^\/_astro\//);
+    // The hero, the harbour's AVIF and the keeper's house; /about's plain <img> takes the harbour's WebP.
+    expect(new Set(seen).size).toBe(4);
   }, INSTALL_TIMEOUT);
 });
 
@@ -130,21 +144,18 @@ describe("Nuxt (modules: [\"unplugin-imagegen/nuxt\"], a prerendered page)", () 
     expect(build.code, build.output).toBe(0);
     expect(build.requests).toBe(3);
 
-    const images = (await listFiles(path.join(project, ".output"))).map((file) => file.split(path.sep).join("/")).filter((file) => IMAGE_FILE.test(file));
+    const images = await imagesIn(project, ".output");
     // imagegen.config.ts at the root asks for AVIF and WebP: the build read it.
     expect(images.some((file) => file.endsWith(".avif"))).toBe(true);
     for (const file of images) expect(file).toMatch(/^public\/_nuxt\//);
     await expectProjectState(project, ".output");
 
-    const port = await freePort();
-    const server = await startServer([".output/server/index.mjs"], project, await frameworkEnv(emulator.url), port);
-    try {
-      await expectImagesShow(server, ["/", "/about"], /^\/_nuxt\//);
-    } finally {
-      await server.close();
-    }
+    await serveAndShow(project, () => [".output/server/index.mjs"], ["/", "/about"], /^\/_nuxt\//);
   }, INSTALL_TIMEOUT);
 });
+
+/** `next start` of the project, on a port. */
+const nextStart = (project: string) => (port: number) => [path.join(project, "node_modules", "next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"];
 
 describe("Next (withImagegen, App Router)", () => {
   it("builds with webpack into .next/static/media, and next start serves every image of the server and the client component", async () => {
@@ -153,20 +164,14 @@ describe("Next (withImagegen, App Router)", () => {
     expect(build.code, build.output).toBe(0);
     expect(build.requests).toBe(3);
 
-    const images = (await listFiles(path.join(project, ".next"))).map((file) => file.split(path.sep).join("/")).filter((file) => IMAGE_FILE.test(file));
+    const images = await imagesIn(project, ".next");
     // The server compilations write into the client's folder: every image once, under static/media.
     expect(images.length).toBe(10);
     for (const file of images) expect(file).toMatch(/^static\/media\//);
     await expectProjectState(project, ".next");
 
-    const port = await freePort();
-    const server = await startServer([path.join(project, "node_modules", "next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"], project, await frameworkEnv(emulator.url), port);
-    try {
-      const seen = await expectImagesShow(server, ["/"], /^\/_next\/static\/media\//);
-      expect(new Set(seen).size).toBe(3);
-    } finally {
-      await server.close();
-    }
+    const seen = await serveAndShow(project, nextStart(project), ["/"], /^\/_next\/static\/media\//);
+    expect(new Set(seen).size).toBe(3);
   }, INSTALL_TIMEOUT);
 
   it("with Turbopack, fails a gen: import with one line, and serves a manifest's images through Next's own image imports", async () => {
@@ -185,12 +190,6 @@ describe("Next (withImagegen, App Router)", () => {
     expect(build.requests).toBe(2);
     await expectProjectState(project, ".next");
 
-    const port = await freePort();
-    const server = await startServer([path.join(project, "node_modules", "next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"], project, await frameworkEnv(emulator.url), port);
-    try {
-      await expectImagesShow(server, ["/"], /^\/_next\/static\/media\//);
-    } finally {
-      await server.close();
-    }
+    await serveAndShow(project, nextStart(project), ["/"], /^\/_next\/static\/media\//);
   }, INSTALL_TIMEOUT);
 });
