@@ -30,6 +30,8 @@ export function createCliAgreement() {
     return known;
   };
   const used = new Set<ProjectFileVerdicts>();
+  // The key options in which the plugin's differ from the config file's: the same for every image of one options.
+  const differingOptions = new WeakMap<ResolvedOptions, (typeof KEY_OPTIONS)[number][]>();
 
   const warnOnce = (options: ResolvedOptions, topic: string, message: string) => {
     if (warned.has(topic)) return;
@@ -92,7 +94,11 @@ export function createCliAgreement() {
    */
   function checkKey(image: ImageOptions, spec: ImageSpec, options: ResolvedOptions): void {
     const fromFile = options.configKeyOptions;
-    const differing = KEY_OPTIONS.filter((name) => JSON.stringify(options[name]) !== JSON.stringify(fromFile[name]));
+    let differing = differingOptions.get(options);
+    if (!differing) {
+      differing = KEY_OPTIONS.filter((name) => JSON.stringify(options[name]) !== JSON.stringify(fromFile[name]));
+      differingOptions.set(options, differing);
+    }
     if (differing.length === 0 || differing.every((name) => warned.has(`option:${name}`))) return;
     const keyWith = (context: KeyOptions): string | undefined => {
       try {
@@ -128,13 +134,14 @@ function formatSource(root: string, spec: ImageSpec): string {
   return line === undefined ? name : `${name}:${line}:${column ?? 1}`;
 }
 
-/** `file` relative to the root (through symlinks too), or undefined when it lies outside it. */
+/** `file` relative to the root (through symlinks too: the root's real path is asked only then), or undefined when it lies outside it. */
 function relativeToRoot(root: string, file: string): string | undefined {
-  for (const base of [root, realpath(root)]) {
-    const relative = path.relative(base, file);
-    if (relative !== "" && !relative.startsWith("..") && !path.isAbsolute(relative)) return toPosix(relative);
-  }
-  return undefined;
+  return relativeInside(root, file) ?? relativeInside(realpath(root), file);
+}
+
+function relativeInside(base: string, file: string): string | undefined {
+  const relative = path.relative(base, file);
+  return relative !== "" && !relative.startsWith("..") && !path.isAbsolute(relative) ? toPosix(relative) : undefined;
 }
 
 function realpath(dir: string): string {

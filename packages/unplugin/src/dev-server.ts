@@ -76,9 +76,9 @@ export class DevServer {
    */
   async image(spec: ImageSpec, moduleId: string): Promise<ModuleImage<DevVariant>> {
     const engine = await this.#getEngine();
-    const stored = await engine.storedOriginal(spec);
-    // Placeholder-provider images are made in moments and frozen mode fails at once: neither waits.
-    const original = stored ?? (this.#generatesInBackground(engine) ? undefined : await engine.resolveOriginal(spec));
+    // Placeholder-provider images are made in moments and frozen mode fails at once: neither waits,
+    // and resolveOriginal looks in the store first.
+    const original = this.#generatesInBackground(engine) ? await engine.storedOriginal(spec) : await engine.resolveOriginal(spec);
     if (original) return this.#ready(engine, original, spec);
     this.#generate(engine, spec, moduleId);
     return this.#pending(spec);

@@ -2,7 +2,7 @@ import { performance } from "node:perf_hooks";
 import { ImagegenError, Store, readLockfile, truncate } from "@imagegen/core";
 import { type Output, UsageError, count, seconds } from "./output.js";
 import { createProgress } from "./progress.js";
-import { type CommonFlags, openProject, quietLogger, requireRemote } from "./project.js";
+import { type CommonFlags, projectOptions, quietLogger, requireRemote } from "./project.js";
 
 type Outcome = "uploaded" | "present" | "failed";
 
@@ -12,7 +12,7 @@ type Outcome = "uploaded" | "present" | "failed";
  */
 export async function pushCommand(flags: CommonFlags, out: Output): Promise<number> {
   const started = performance.now();
-  const { options } = await openProject(flags, out, quietLogger);
+  const options = await projectOptions(flags, out, quietLogger);
   const remote = requireRemote(options, "push");
   if (!remote.writable) {
     throw new UsageError(
