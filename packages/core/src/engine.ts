@@ -79,6 +79,7 @@ export class Engine {
   readonly #renditions = new Map<string, Promise<Rendition>>();
   readonly #variants = new Map<string, Promise<Variant>>();
   readonly #placeholders = new Map<string, Promise<string | undefined>>();
+  readonly #downloads = new Map<OriginalKey, Promise<Buffer>>();
   /** Generations at the API at once (`concurrency`): a slot is freed as soon as the API has made the image. */
   readonly #atApi: WeightedSemaphore;
   /** Generations in flight with their downloads: twice `concurrency`, so that downloads never pile up. */
@@ -223,18 +224,14 @@ export class Engine {
     const locked = (await this.#lockfileData()).images[key];
     if (!locked || this.#unpinned.has(key)) return undefined;
     if (!this.options.remote) throw this.#missingEverywhere(key, spec, locked);
-    let download: Promise<Buffer> | undefined;
     return {
       key,
       sha256: locked.sha256,
       width: locked.width,
       height: locked.height,
       stored: true,
-      load: () => {
-        download ??= this.#download(key, spec, locked);
-        download.catch(() => (download = undefined));
-        return download;
-      },
+      // One download per key, however many refs the dev server makes of it; a failed one is tried again.
+      load: () => this.#once(this.#downloads, key, () => this.#download(key, spec, locked)),
     };
   }
 
