@@ -200,3 +200,17 @@ describe("module code", () => {
     expect((await stat(`${manifest}.d.ts`)).mtimeMs).toBe(written);
   });
 });
+
+describe("a dev manifest module", () => {
+  it("keeps an alt text that holds the words of the default export as it is", async () => {
+    const { devManifestModuleCode } = await import("../packages/unplugin/src/module-code.js");
+    const spec = { alt: "export default { a trap }", output: { formats: ["webp"] } } as never;
+    const variant = { format: "webp", width: 64, height: 64 } as const;
+    const code = devManifestModuleCode([{ name: "trap", exportName: "trap", image: { spec, rendition: { variants: [variant], placeholder: undefined } } }], () => '"/trap.webp"');
+    expect(code).toContain('alt: "export default { a trap }"');
+    expect(code).toContain("const __imagegenImages = {\n");
+    expect(code.match(/export default/g)).toEqual(["export default", "export default"]);
+    expect(code).toContain("export default __imagegenImages;");
+    parseAst(code);
+  });
+});

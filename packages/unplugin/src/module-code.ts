@@ -58,10 +58,12 @@ export function genModuleCode<V extends PlannedVariant>(image: ModuleImage<V>, u
 export function manifestModuleCode<V extends PlannedVariant>(
   images: { name: string; exportName: string; image: ModuleImage<V> }[],
   url: VariantUrl<V>,
+  /** What introduces the table of every image: the default export, or a binding the caller exports. */
+  table = "export default",
 ): string {
   const lines = images.map(({ exportName, image }) => `export const ${exportName} = ${imageObjectCode(image, url)};`);
   const entries = images.map(({ name, exportName }) => `  ${JSON.stringify(name)}: ${exportName},`);
-  return [...lines, `export default {\n${entries.join("\n")}\n};`, ""].join("\n");
+  return [...lines, `${table} {\n${entries.join("\n")}\n};`, ""].join("\n");
 }
 
 /**
@@ -97,7 +99,8 @@ export function devManifestModuleCode<V extends PlannedVariant>(
   return [
     // Names a manifest's camelCase exports cannot take.
     `import { replaceImages as __imagegenReplace } from ${JSON.stringify(HMR_HELPER_ID)};`,
-    manifestModuleCode(images, url).replace("export default {", "const __imagegenImages = {"),
+    // Not a text replacement of "export default {": a prompt (an image's alt) may hold those words.
+    manifestModuleCode(images, url, "const __imagegenImages ="),
     "export default __imagegenImages;",
     "if (import.meta.hot) {",
     "  import.meta.hot.accept((next) => {",

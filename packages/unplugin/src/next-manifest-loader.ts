@@ -60,13 +60,14 @@ async function renderManifest(loader: LoaderContextLike, source: string): Promis
     writes.push(writeIfMissing(target, variant.bytes));
     let specifier = path.relative(path.dirname(file), target).split(path.sep).join("/");
     if (!specifier.startsWith(".")) specifier = `./${specifier}`;
-    const name = `variant${imports.length}`;
+    // Names a manifest's camelCase exports cannot take (an image named "url-of" or "variant-0" would clash).
+    const name = `__imagegenVariant${imports.length}`;
     imports.push(`import ${name} from ${JSON.stringify(specifier)};`);
-    return `urlOf(${name})`;
+    return `__imagegenUrlOf(${name})`;
   });
   await Promise.all(writes);
   // An image import is `{ src, width, height }` in Next's server code and a URL string in some client code.
-  const urlOf = 'const urlOf = (image) => (typeof image === "string" ? image : image.src);';
+  const urlOf = 'const __imagegenUrlOf = (image) => (typeof image === "string" ? image : image.src);';
   return `${imports.join("\n")}\n${urlOf}\n${code}`;
 }
 
