@@ -6,12 +6,12 @@ import {
   MissingOriginalError,
   type ResolveOptionsInput,
   checkMaxGenerations,
-  findProjectRoot,
   hashInputs,
   isGenId,
   parseGenId,
   parseManifest,
   resolveOptions,
+  resolveProjectRoot,
   resolveSpec,
   sha256Hex,
   type ImageResult,
@@ -76,12 +76,10 @@ export function createImagegenUnplugin(placement: Placement = {}) {
 
 function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placement): UnpluginOptions {
   const { dts = false, ...inline } = pluginOptions;
-  // The bundler's root (set by its hook below); the project root is found from it (findProjectRoot).
-  let bundlerRoot = process.cwd();
-  let root = inline.root ?? findProjectRoot(bundlerRoot);
+  // Found from the bundler's root once its hook below tells it (the current folder until then).
+  let root = resolveProjectRoot(inline.root);
   const setBundlerRoot = (dir: string | undefined) => {
-    bundlerRoot = dir ?? bundlerRoot;
-    root = inline.root ?? findProjectRoot(bundlerRoot);
+    if (dir !== undefined) root = resolveProjectRoot(inline.root, dir);
   };
   let assetsDir = placement.assetsDir ?? "assets";
   // Rollup's and Rolldown's (both read ROLLUP_FILE_URL_); every other bundler's hook below sets its own.

@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { Engine, ImagegenError, findProjectRoot, hashInputs, parseManifest, resolveOptions, resolveSpec, writeFileAtomic } from "@imagegen/core";
+import { Engine, ImagegenError, hashInputs, parseManifest, resolveOptions, resolveProjectRoot, resolveSpec, writeFileAtomic } from "@imagegen/core";
 import { variantFileName } from "./file-names.js";
 import { manifestModuleCode } from "./module-code.js";
 import { type TurbopackImagegenOptions, turbopackImagesDir } from "./next.js";
@@ -36,7 +36,7 @@ export default function imagegenManifestLoader(this: LoaderContextLike, source: 
 async function renderManifest(loader: LoaderContextLike, source: string): Promise<string> {
   const file = loader.resourcePath;
   const options = loader.getOptions() ?? {};
-  const root = options.root === undefined ? findProjectRoot(loader.rootContext ?? path.dirname(file)) : path.resolve(options.root);
+  const root = resolveProjectRoot(options.root, loader.rootContext ?? path.dirname(file));
   let engine = engines.get(root);
   if (!engine) engines.set(root, (engine = resolveOptions({ ...options, root }).then((resolved) => new Engine(resolved))));
   const ready = await engine;

@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { findProjectRoot } from "@imagegen/core";
+import { resolveProjectRoot } from "@imagegen/core";
 import { fileURLToPath } from "node:url";
 import { type ImagegenPluginOptions, createImagegenUnplugin } from "./factory.js";
 
@@ -41,7 +41,7 @@ const SCRIPT_GLOBS = ["*.js", "*.jsx", "*.mjs", "*.ts", "*.tsx", "*.mts"];
 export function withImagegen<T extends NextConfigLike>(nextConfig: T = {} as T, options: ImagegenPluginOptions = {}): T {
   const userWebpack = nextConfig.webpack;
   // Turbopack sees no folder made during its build: the manifest loader's folder is made now.
-  mkdirSync(turbopackImagesDir(options.root === undefined ? findProjectRoot(process.cwd()) : path.resolve(options.root)), { recursive: true });
+  mkdirSync(turbopackImagesDir(resolveProjectRoot(options.root)), { recursive: true });
   const rules: Record<string, unknown> = { ...nextConfig.turbopack?.rules };
   const loaderOptions = jsonOptions(options);
   for (const glob of ["*.prompts.yaml", "*.prompts.yml"]) {

@@ -2,7 +2,7 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { ImagegenError } from "../errors.js";
 import type { ImagegenOptions, Logger, ResolvedOptions } from "./options.js";
-import { findProjectRoot } from "./root.js";
+import { resolveProjectRoot } from "./root.js";
 import type { Provider } from "../generate/provider.js";
 import { DEFAULT_CACHE_MAX_BYTES } from "../store/derived-cache.js";
 import { DEFAULT_MAX_RETRY_AFTER_MS } from "../generate/generate-with-retry.js";
@@ -162,7 +162,7 @@ export async function resolveOptions(
   inline: ResolveOptionsInput = {},
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<ResolvedOptions> {
-  const root = inline.root === undefined ? findProjectRoot(process.cwd()) : path.resolve(inline.root);
+  const root = resolveProjectRoot(inline.root);
   const { config, file } = await loadConfigFile(root, inline.configFile);
   const merged: ResolveOptionsInput = { ...config, ...withoutUndefined(inline) };
   const where = file ?? "imagegen options";

@@ -25,3 +25,8 @@ export function findProjectRoot(start: string): string {
     if (path.dirname(dir) === dir) return from;
   }
 }
+
+/** The root a user gave (`root`, `--root`), resolved; else the one {@link findProjectRoot} finds from `start`. */
+export function resolveProjectRoot(given: string | undefined, start: string = process.cwd()): string {
+  return given === undefined ? findProjectRoot(start) : path.resolve(given);
+}

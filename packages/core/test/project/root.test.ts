@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { findProjectRoot } from "../../src/project/root.js";
+import { findProjectRoot, resolveProjectRoot } from "../../src/project/root.js";
 
 let top: string;
 beforeEach(async () => {
@@ -32,5 +32,11 @@ describe("findProjectRoot", () => {
   it("is the start folder itself when no folder up to the file system's root is marked", () => {
     // tmpdir() has no package.json above it on this machine; the start is returned as given.
     expect(findProjectRoot(join(top, "site", "app"))).toBe(join(top, "site", "app"));
+  });
+
+  it("takes a given root as it is (resolved), and otherwise finds it from the start folder", async () => {
+    await writeFile(join(top, "site", "package.json"), "{}");
+    expect(resolveProjectRoot(join(top, "elsewhere", ".."), join(top, "site", "app"))).toBe(top);
+    expect(resolveProjectRoot(undefined, join(top, "site", "app"))).toBe(join(top, "site"));
   });
 });

@@ -1,5 +1,4 @@
 import { stat } from "node:fs/promises";
-import path from "node:path";
 import {
   type Discovery,
   type Logger,
@@ -7,7 +6,7 @@ import {
   type ResolvedOptions,
   ImagegenError,
   discoverSpecs,
-  findProjectRoot,
+  resolveProjectRoot,
   resolveOptions,
 } from "@imagegen/core";
 import { type Output, UsageError } from "./output.js";
@@ -41,7 +40,7 @@ export async function openProject(flags: CommonFlags, out: Output, logger: Logge
 
 /** The project's resolved options, read as the plugin reads them, with the flags on top; no discovery. */
 export async function projectOptions(flags: CommonFlags, out: Output, logger: Logger): Promise<ResolvedOptions> {
-  const root = flags.root === undefined ? findProjectRoot(process.cwd()) : path.resolve(flags.root);
+  const root = resolveProjectRoot(flags.root);
   const isDir = await stat(root).then((s) => s.isDirectory(), () => false);
   if (!isDir) throw new UsageError(`--root ${root} is not a directory`);
   out.setRoot(root);
