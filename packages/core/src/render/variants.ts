@@ -118,9 +118,8 @@ export async function renderVariants(
       order.map((job) => [
         job,
         pool.pipeline(async (): Promise<Variant> => {
-          const { pixels, raw } = frames.get(frameKey(job.size, job.format))!;
-          const bytes = await ENCODERS[job.format](sharp(pixels, { raw }), output.quality).toBuffer();
-          return { format: job.format, ...job.size, bytes, hash: sha256Hex(bytes) };
+          const frame = frames.get(frameKey(job.size, job.format))!;
+          return { format: job.format, ...job.size, ...(await encodeFrame(sharp, frame, job.format, output.quality)) };
         }, large),
       ]),
     );
@@ -158,20 +157,12 @@ export async function renderVariant(
   planned: PlannedVariant,
   pool?: RenderPool,
 ): Promise<Variant> {
-  const sharp = await loadSharp();
-  pool ??= sharedRenderPool(sharp);
-  const budget = await pool.reserve((original.width * original.height + planned.width * planned.height) * 4);
-  try {
-    return await pool.pipeline(async () => {
-      const decoded = await decode(sharp, await original.load());
-      const size = { width: planned.width, height: planned.height };
-      const { pixels, raw } = await makeFrame(sharp, decoded, size, output, planned.format);
-      const bytes = await ENCODERS[planned.format](sharp(pixels, { raw }), output.quality).toBuffer();
-      return { ...planned, bytes, hash: sha256Hex(bytes) };
-    }, pipelineFor(original));
-  } finally {
-    budget.release();
-  }
+  const bytes = (original.width * original.height + planned.width * planned.height) * 4;
+  return withDecoded(original, bytes, pool, async (sharp, decoded) => {
+    const size = { width: planned.width, height: planned.height };
+    const frame = await makeFrame(sharp, decoded, size, output, planned.format);
+    return { ...planned, ...(await encodeFrame(sharp, frame, planned.format, output.quality)) };
+  });
 }
 
 /** The blurred placeholder of `renderVariants` alone (`undefined` for `placeholder: "none"`). */
@@ -181,14 +172,33 @@ export async function renderPlaceholder(
   pool?: RenderPool,
 ): Promise<string | undefined> {
   if (output.placeholder !== "blur") return undefined;
+  return withDecoded(original, original.width * original.height * 4, pool, (sharp, decoded) => blurPlaceholder(sharp, decoded, output));
+}
+
+/**
+ * Runs `work` on the decoded pixels of `original` in one of the pool's pipelines, with `bytes` of
+ * its memory budget held meanwhile: one variant or one placeholder alone (the dev server).
+ */
+async function withDecoded<T>(
+  original: OriginalSource,
+  bytes: number,
+  pool: RenderPool | undefined,
+  work: (sharp: SharpModule, decoded: Decoded) => Promise<T>,
+): Promise<T> {
   const sharp = await loadSharp();
   pool ??= sharedRenderPool(sharp);
-  const budget = await pool.reserve(original.width * original.height * 4);
+  const budget = await pool.reserve(bytes);
   try {
-    return await pool.pipeline(async () => blurPlaceholder(sharp, await decode(sharp, await original.load()), output), pipelineFor(original));
+    return await pool.pipeline(async () => work(sharp, await decode(sharp, await original.load())), pipelineFor(original));
   } finally {
     budget.release();
   }
+}
+
+/** A frame encoded in `format`, with the sha256 that names its file. */
+async function encodeFrame(sharp: SharpModule, { pixels, raw }: Frame, format: OutputFormat, quality: number | undefined): Promise<{ bytes: Buffer; hash: string }> {
+  const bytes = await ENCODERS[format](sharp(pixels, { raw }), quality).toBuffer();
+  return { bytes, hash: sha256Hex(bytes) };
 }
 
 /** Originals above this many pixels (a 4K one has 16.8 million, a 2K one 4.2) are rendered alone. */

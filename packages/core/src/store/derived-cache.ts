@@ -270,7 +270,10 @@ export interface CacheTrim {
  * A rendition as files: `<key>.json` and `<key>.<width>.<ext>` per variant. One layout for the
  * local derived cache and the remote store's `derived/` (store/remote.ts).
  */
-export function serializeRendition(key: string, rendition: Rendition): { json: string; files: { name: string; bytes: Buffer; hash: string }[] } {
+export function serializeRendition(
+  key: string,
+  rendition: Rendition,
+): { entry: CachedRendition; json: string; files: { name: string; bytes: Buffer }[] } {
   const entry: CachedRendition = {
     variants: rendition.variants.map(({ format, width, height, hash }) => ({
       format,
@@ -283,8 +286,8 @@ export function serializeRendition(key: string, rendition: Rendition): { json: s
     height: rendition.height,
     placeholder: rendition.placeholder ?? null,
   };
-  const files = entry.variants.map(({ file, hash }, i) => ({ name: file, bytes: rendition.variants[i]!.bytes, hash }));
-  return { json: `${JSON.stringify(entry, null, 2)}\n`, files };
+  const files = entry.variants.map(({ file }, i) => ({ name: file, bytes: rendition.variants[i]!.bytes }));
+  return { entry, json: `${JSON.stringify(entry, null, 2)}\n`, files };
 }
 
 /** The JSON of a cached rendition, or `undefined` when it is not valid JSON or not an entry of `key`. */

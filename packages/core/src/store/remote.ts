@@ -6,7 +6,7 @@ import { httpRequest, isTransientStatus } from "../http.js";
 import { contentTypeOfFile, extensionOf, isOriginalFormat } from "../spec/formats.js";
 import { sha256Hex } from "../spec/key.js";
 import type { Rendition } from "../render/variants.js";
-import { assembleRendition, parseRenditionEntry, serializeRendition } from "./derived-cache.js";
+import { type CachedRendition, assembleRendition, parseRenditionEntry, serializeRendition } from "./derived-cache.js";
 import type { OriginalMeta } from "./store.js";
 
 /** Where a remote store lives: `s3://bucket/prefix`, parsed. */
@@ -305,8 +305,8 @@ function accessHint(problem: string, method: string): string {
  * variant's byte length), then the variants' bytes back to back, in the JSON's order.
  */
 function packRendition(key: string, rendition: Rendition): Buffer {
-  const { json, files } = serializeRendition(key, rendition);
-  const header = { ...JSON.parse(json), sizes: files.map(({ bytes }) => bytes.byteLength) };
+  const { entry, files } = serializeRendition(key, rendition);
+  const header = { ...entry, sizes: files.map(({ bytes }) => bytes.byteLength) };
   return Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), ...files.map(({ bytes }) => bytes)]);
 }
 
@@ -314,8 +314,9 @@ function unpackRendition(packed: Buffer, key: string): Rendition | undefined {
   const newline = packed.indexOf(10);
   if (newline < 0) return undefined;
   const headerText = packed.subarray(0, newline).toString("utf8");
-  const entry = parseRenditionEntry(headerText, key);
-  const { sizes } = JSON.parse(headerText) as { sizes?: unknown };
+  // The local cache's entry, with each variant's byte length beside it.
+  const entry = parseRenditionEntry(headerText, key) as (CachedRendition & { sizes?: unknown }) | undefined;
+  const sizes = entry?.sizes;
   if (!entry || !Array.isArray(sizes) || sizes.length !== entry.variants.length || !sizes.every(Number.isSafeInteger)) return undefined;
   const files: Buffer[] = [];
   let offset = newline + 1;
