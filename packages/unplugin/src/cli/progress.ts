@@ -50,3 +50,40 @@ function barProgress(out: Output, total: number): Progress {
     },
   };
 }
+
+/** What `push` and `pull` report of one original. */
+export interface Transfer<Outcome extends string> {
+  key: string;
+  prompt: string;
+  outcome: Outcome | "failed";
+  error?: string;
+}
+
+/**
+ * Runs `transfer` on every item at once, with a progress line for each: the outcome and its line
+ * from `transfer`, or "failed" with the error's message (a failure is counted, never thrown).
+ */
+export async function transferEach<T, Outcome extends string>(
+  out: Output,
+  items: T[],
+  nameOf: (item: T) => { key: string; prompt: string },
+  transfer: (item: T) => Promise<{ outcome: Outcome; line: string }>,
+): Promise<Transfer<Outcome>[]> {
+  const progress = createProgress(out, items.length);
+  const results = await Promise.all(
+    items.map(async (item): Promise<Transfer<Outcome>> => {
+      const { key, prompt } = nameOf(item);
+      try {
+        const { outcome, line } = await transfer(item);
+        progress.tick(line);
+        return { key, prompt, outcome };
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        progress.tick(`failed: ${message}`);
+        return { key, prompt, outcome: "failed", error: message };
+      }
+    }),
+  );
+  progress.stop();
+  return results;
+}

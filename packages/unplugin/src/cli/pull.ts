@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { Engine, auditImages, truncate } from "@imagegen/core";
 import { type Output, count, seconds } from "./output.js";
-import { createProgress } from "./progress.js";
+import { transferEach } from "./progress.js";
 import { type CommonFlags, openProject, quietLogger, reportDiscoveryErrors, requireRemote } from "./project.js";
 
 /**
@@ -19,23 +19,19 @@ export async function pullCommand(flags: CommonFlags, out: Output): Promise<numb
   const wanted = audit.images.filter((image) => image.status === "missing" && image.locked);
   // Frozen: a pull never pays for anything, whatever the lock says.
   const engine = new Engine({ ...options, frozen: true });
-  const progress = createProgress(out, wanted.length);
-
-  const results = await Promise.all(
-    wanted.map(async (image) => {
-      try {
-        const original = await engine.resolveOriginal(image.spec);
-        await original.load();
-        progress.tick(`downloaded "${truncate(image.spec.prompt)}" ${original.width}×${original.height} (${out.where(image.locations[0]!)})`);
-        return { key: image.key, prompt: image.spec.prompt, outcome: "downloaded" as const };
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        progress.tick(`failed: ${message}`);
-        return { key: image.key, prompt: image.spec.prompt, outcome: "failed" as const, error: message };
-      }
-    }),
+  const results = await transferEach(
+    out,
+    wanted,
+    (image) => ({ key: image.key, prompt: image.spec.prompt }),
+    async (image) => {
+      const original = await engine.resolveOriginal(image.spec);
+      await original.load();
+      return {
+        outcome: "downloaded" as const,
+        line: `downloaded "${truncate(image.spec.prompt)}" ${original.width}×${original.height} (${out.where(image.locations[0]!)})`,
+      };
+    },
   );
-  progress.stop();
 
   const downloaded = results.filter((result) => result.outcome === "downloaded").length;
   const failed = results.length - downloaded;

@@ -1,10 +1,10 @@
 import { performance } from "node:perf_hooks";
 import { ImagegenError, Store, readLockfile, truncate } from "@imagegen/core";
 import { type Output, UsageError, count, seconds } from "./output.js";
-import { createProgress } from "./progress.js";
+import { transferEach } from "./progress.js";
 import { type CommonFlags, projectOptions, quietLogger, requireRemote } from "./project.js";
 
-type Outcome = "uploaded" | "present" | "failed";
+type Outcome = "uploaded" | "present";
 
 /**
  * `imagegen push`: uploads every locked original that the remote store lacks (SPEC §10), each
@@ -21,38 +21,28 @@ export async function pushCommand(flags: CommonFlags, out: Output): Promise<numb
   }
   const store = new Store(options.storeDir);
   const entries = Object.entries((await readLockfile(options.lockfilePath)).images);
-  const progress = createProgress(out, entries.length);
-
-  const results = await Promise.all(
-    entries.map(async ([key, locked]): Promise<{ key: string; prompt: string; outcome: Outcome; error?: string }> => {
+  const results = await transferEach(
+    out,
+    entries,
+    ([key, locked]) => ({ key, prompt: locked.prompt }),
+    async ([key, locked]): Promise<{ outcome: Outcome; line: string }> => {
       const label = `"${truncate(locked.prompt)}" (key ${key})`;
-      try {
-        if (await remote.hasOriginal(locked.sha256)) {
-          progress.tick(`already there: ${label}`);
-          return { key, prompt: locked.prompt, outcome: "present" };
-        }
-        const meta = await store.readMeta(key);
-        if (!meta) {
-          throw new ImagegenError(
-            `${label} is locked but in neither ${out.relative(options.storeDir)}/ nor ${remote.url}; \`imagegen generate --force ${key}\` makes a new image`,
-          );
-        }
-        if (meta.sha256 !== locked.sha256) {
-          throw new ImagegenError(`${label}: the stored original is not the one in the lock; not uploaded (\`imagegen check\` says more)`);
-        }
-        await remote.putOriginal(meta, await store.readOriginal(meta));
-        progress.tick(`uploaded ${label} ${meta.width}×${meta.height}`);
-        return { key, prompt: locked.prompt, outcome: "uploaded" };
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        progress.tick(`failed: ${message}`);
-        return { key, prompt: locked.prompt, outcome: "failed", error: message };
+      if (await remote.hasOriginal(locked.sha256)) return { outcome: "present", line: `already there: ${label}` };
+      const meta = await store.readMeta(key);
+      if (!meta) {
+        throw new ImagegenError(
+          `${label} is locked but in neither ${out.relative(options.storeDir)}/ nor ${remote.url}; \`imagegen generate --force ${key}\` makes a new image`,
+        );
       }
-    }),
+      if (meta.sha256 !== locked.sha256) {
+        throw new ImagegenError(`${label}: the stored original is not the one in the lock; not uploaded (\`imagegen check\` says more)`);
+      }
+      await remote.putOriginal(meta, await store.readOriginal(meta));
+      return { outcome: "uploaded", line: `uploaded ${label} ${meta.width}×${meta.height}` };
+    },
   );
-  progress.stop();
 
-  const tally = (outcome: Outcome) => results.filter((result) => result.outcome === outcome).length;
+  const tally = (outcome: Outcome | "failed") => results.filter((result) => result.outcome === outcome).length;
   const failed = tally("failed");
   if (flags.json) {
     out.json({
