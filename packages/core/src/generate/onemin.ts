@@ -177,21 +177,7 @@ async function uploadAsset(settings: OneminSettings, input: InputImage, signal: 
   const form = new FormData();
   form.append("asset", new Blob([bytes], { type }), name);
   const { body, contentType } = await encodeFormData(form);
-  let response: HttpAnswer;
-  let answerBody: BoundedText;
-  try {
-    // A redirect is never followed: it would carry the API-KEY header to wherever it points.
-    response = await httpRequest(settings.assetsEndpoint, {
-      method: "POST",
-      headers: { "API-KEY": settings.apiKey, Accept: "application/json", "Content-Type": contentType },
-      body,
-      signal,
-    });
-    answerBody = await readBoundedText(response, response.ok ? MAX_ANSWER_BYTES : MAX_ERROR_BODY_BYTES);
-  } catch (error) {
-    if (signal.aborted) throw signal.reason;
-    throw new ProviderError(`Could not upload ${input.path} to ${host}: ${describeNetworkError(error)}`, { retryable: true, cause: error });
-  }
+  const { response, answerBody } = await postToApi(settings, settings.assetsEndpoint, { body, contentType }, signal, `Could not upload ${input.path} to ${host}`);
   const { text } = answerBody;
   if (!response.ok) {
     throw statusError(`${host} answered the upload of ${input.path} with`, response, providerMessage(text), settings.apiKey);
@@ -212,6 +198,32 @@ async function uploadAsset(settings: OneminSettings, input: InputImage, signal: 
   return path;
 }
 
+/**
+ * POSTs to the API with its key, and reads the answer's body (bounded: an answer or an error's
+ * text). A network failure is a retryable `ProviderError` that starts with `failure`.
+ */
+async function postToApi(
+  settings: OneminSettings,
+  url: URL,
+  { body, contentType }: { body: Uint8Array | string; contentType: string },
+  signal: AbortSignal,
+  failure: string,
+): Promise<{ response: HttpAnswer; answerBody: BoundedText }> {
+  try {
+    // A redirect is never followed: it would carry the API-KEY header to wherever it points.
+    const response = await httpRequest(url, {
+      method: "POST",
+      headers: { "API-KEY": settings.apiKey, "Content-Type": contentType, Accept: "application/json" },
+      body,
+      signal,
+    });
+    return { response, answerBody: await readBoundedText(response, response.ok ? MAX_ANSWER_BYTES : MAX_ERROR_BODY_BYTES) };
+  } catch (error) {
+    if (signal.aborted) throw signal.reason;
+    throw new ProviderError(`${failure}: ${describeNetworkError(error)}`, { retryable: true, cause: error });
+  }
+}
+
 /** Posts one feature request; resolves with the record id and the URL of its bytes. */
 async function requestGeneration(
   settings: OneminSettings,
@@ -219,21 +231,8 @@ async function requestGeneration(
   signal: AbortSignal,
 ): Promise<{ recordId: string | undefined; temporaryUrl: string }> {
   const host = settings.apiHost;
-  let response: HttpAnswer;
-  let answerBody: BoundedText;
-  try {
-    // A redirect is never followed: it would carry the API-KEY header to wherever it points.
-    response = await httpRequest(settings.endpoint, {
-      method: "POST",
-      headers: { "API-KEY": settings.apiKey, "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify(body),
-      signal,
-    });
-    answerBody = await readBoundedText(response, response.ok ? MAX_ANSWER_BYTES : MAX_ERROR_BODY_BYTES);
-  } catch (error) {
-    if (signal.aborted) throw signal.reason;
-    throw new ProviderError(`Could not reach ${host}: ${describeNetworkError(error)}`, { retryable: true, cause: error });
-  }
+  const request = { body: JSON.stringify(body), contentType: "application/json" };
+  const { response, answerBody } = await postToApi(settings, settings.endpoint, request, signal, `Could not reach ${host}`);
   const quote = (value: string) => quoteText(value, settings.apiKey);
 
   if (REDIRECT_STATUSES.has(response.status)) {

@@ -33,6 +33,14 @@ export async function hashInputs(spec: ImageSpec, root: string): Promise<ImageSp
   return { ...spec, generation: { ...spec.generation, inputs: hashed } };
 }
 
+/** The real path of each project root, asked once per process (every image with inputs needs it). */
+const realRoots = new Map<string, Promise<string>>();
+function realRoot(root: string): Promise<string> {
+  let real = realRoots.get(root);
+  if (!real) realRoots.set(root, (real = realpath(root).catch(() => root)));
+  return real;
+}
+
 async function hashInput(input: InputImage, spec: ImageSpec, root: string): Promise<InputImage> {
   const fail = (problem: string, cause?: unknown) =>
     new ImagegenError(`${formatLocation(spec.source)}: ${input.role} "${input.written}" ${problem}`, {
@@ -42,15 +50,14 @@ async function hashInput(input: InputImage, spec: ImageSpec, root: string): Prom
   let info;
   let real: string;
   try {
-    info = await stat(input.file);
-    real = await realpath(input.file);
+    [info, real] = await Promise.all([stat(input.file), realpath(input.file)]);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") throw fail(`does not exist (looked for ${input.path})`);
     throw fail(`cannot be read (${code ?? String(error)})`, error);
   }
   if (!info.isFile()) throw fail(`is not a file (${input.path})`);
-  const relative = path.relative(await realpath(root).catch(() => root), real);
+  const relative = path.relative(await realRoot(root), real);
   if (relative.startsWith("..") || path.isAbsolute(relative)) {
     throw fail(`links outside the project root (to ${real}); use an image file inside the project`);
   }
