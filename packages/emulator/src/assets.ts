@@ -11,9 +11,8 @@ import { recordHeaders, sendError, sendJson } from "./http.js";
 export async function answerAssetUpload(context: EmulatorContext, req: IncomingMessage, res: ServerResponse, raw: Buffer): Promise<void> {
   const recorded = { method: "POST", path: req.url ?? "/api/assets", headers: recordHeaders(req.headers), body: undefined as unknown, at: Date.now() };
   context.uploads.push(recorded);
-  const key = req.headers["api-key"];
-  if (typeof key !== "string" || key.trim() === "") return sendError(res, 401, "Missing API-KEY header");
-  if (context.apiKey !== undefined && key !== context.apiKey) return sendError(res, 401, "Invalid API key");
+  const refused = context.keyProblem(req);
+  if (refused) return sendError(res, 401, refused);
   const contentType = req.headers["content-type"] ?? "";
   if (!contentType.startsWith("multipart/form-data")) {
     return sendError(res, 400, `Content-Type must be multipart/form-data (got ${JSON.stringify(contentType)})`);

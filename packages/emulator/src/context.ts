@@ -26,6 +26,14 @@ export class EmulatorContext {
     readonly latencyMs: number,
   ) {}
 
+  /** Why a request's API-KEY header is refused (a 401's message), or `undefined` when it is accepted. */
+  keyProblem(req: IncomingMessage): string | undefined {
+    const key = req.headers["api-key"];
+    if (typeof key !== "string" || key.trim() === "") return "Missing API-KEY header";
+    if (this.apiKey !== undefined && key !== this.apiKey) return "Invalid API key";
+    return undefined;
+  }
+
   /** The origin the client reached us at, so temporaryUrl works behind port mappings too. */
   publicUrl(req: IncomingMessage): string {
     const host = req.headers.host;

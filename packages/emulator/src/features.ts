@@ -27,9 +27,8 @@ export function answerFeatureRequest(
   res: ServerResponse,
   body: { json: boolean; value: unknown },
 ): void {
-  const key = req.headers["api-key"];
-  if (typeof key !== "string" || key.trim() === "") return sendError(res, 401, "Missing API-KEY header");
-  if (context.apiKey !== undefined && key !== context.apiKey) return sendError(res, 401, "Invalid API key");
+  const refused = context.keyProblem(req);
+  if (refused) return sendError(res, 401, refused);
   if (!body.json) return sendError(res, 400, "Request body is not valid JSON");
   const check = checkFeatureRequest(body.value, (path) => context.assets.has(path));
   if (!check.ok) return sendError(res, 400, check.message);

@@ -56,10 +56,10 @@ export function fileUrlOutput(metaProperty: "ROLLUP_FILE_URL" | "ROLLDOWN_FILE_U
       // Emitted while loading, before tree-shaking: keep the files some chunk still points at.
       // Rollup lists them; in Rolldown's code the URL holds the file name with its content hash.
       const chunks = Object.values(bundle).filter((file) => file.type === "chunk");
+      const listed = new Set(chunks.flatMap((chunk) => chunk.referencedFiles ?? []));
+      const unlisted = chunks.filter((chunk) => !chunk.referencedFiles);
       const isReferenced = (fileName: string) =>
-        chunks.some((chunk) =>
-          chunk.referencedFiles ? chunk.referencedFiles.includes(fileName) : chunk.code?.includes(fileName.slice(fileName.lastIndexOf("/") + 1)),
-        );
+        listed.has(fileName) || unlisted.some((chunk) => chunk.code?.includes(fileName.slice(fileName.lastIndexOf("/") + 1)));
       for (const fileName of references.keys()) {
         if (fileName in bundle && !isReferenced(fileName)) delete bundle[fileName];
       }
