@@ -203,7 +203,7 @@ describe("module code", () => {
 
 describe("a dev manifest module", () => {
   it("keeps an alt text that holds the words of the default export as it is", async () => {
-    const { devManifestModuleCode } = await import("../packages/unplugin/src/module-code.js");
+    const { devManifestModuleCode } = await import("../packages/unplugin/src/dev/dev-module-code.js");
     const spec = { alt: "export default { a trap }", output: { formats: ["webp"] } } as never;
     const variant = { format: "webp", width: 64, height: 64 } as const;
     const code = devManifestModuleCode([{ name: "trap", exportName: "trap", image: { spec, rendition: { variants: [variant], placeholder: undefined } } }], () => '"/trap.webp"');

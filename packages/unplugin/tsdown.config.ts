@@ -1,21 +1,23 @@
 import { defineConfig } from "tsdown";
 
+// One flat dist/ whatever the folders of src/: the package's entry points (package.json "exports",
+// the bin, the loaders Next is given by path) keep their names.
 export default defineConfig({
-  entry: [
-    "src/index.ts",
-    "src/vite.ts",
-    "src/rollup.ts",
-    "src/rolldown.ts",
-    "src/webpack.ts",
-    "src/rspack.ts",
-    "src/esbuild.ts",
-    "src/nuxt.ts",
-    "src/astro.ts",
-    "src/next.ts",
-    "src/next-manifest-loader.ts",
-    "src/next-gen-import-loader.ts",
-    "src/cli.ts",
-  ],
+  entry: {
+    index: "src/index.ts",
+    vite: "src/bundlers/vite.ts",
+    rollup: "src/bundlers/rollup.ts",
+    rolldown: "src/bundlers/rolldown.ts",
+    webpack: "src/bundlers/webpack.ts",
+    rspack: "src/bundlers/rspack.ts",
+    esbuild: "src/bundlers/esbuild.ts",
+    nuxt: "src/frameworks/nuxt.ts",
+    astro: "src/frameworks/astro.ts",
+    next: "src/frameworks/next.ts",
+    "next-manifest-loader": "src/frameworks/next-manifest-loader.ts",
+    "next-gen-import-loader": "src/frameworks/next-gen-import-loader.ts",
+    cli: "src/cli/bin.ts",
+  },
   format: "esm",
   dts: true,
   platform: "node",

@@ -7,4 +7,4 @@ export {
   type ImagegenOptions,
   type Provider,
 } from "@imagegen/core";
-export { unpluginImagegen, unpluginImagegen as default, type ImagegenPluginOptions } from "./factory.js";
+export { unpluginImagegen, unpluginImagegen as default, type ImagegenPluginOptions } from "./plugin/factory.js";

@@ -1,5 +1,5 @@
 import { manifestDeclarationsPath, writeManifestDeclarations } from "@imagegen/core";
-import { CLIENT_TYPES } from "../client-types.js";
+import { CLIENT_TYPES } from "../module/client-types.js";
 
 import { type Output, count } from "./output.js";
 import { type CommonFlags, openProject, quietLogger } from "./project.js";

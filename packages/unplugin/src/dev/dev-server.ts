@@ -18,8 +18,8 @@ import {
   truncate,
 } from "@imagegen/core";
 import type { ViteDevServer } from "vite";
-import { promptSlug } from "./file-names.js";
-import type { ModuleImage } from "./module-code.js";
+import { promptSlug } from "../output/file-names.js";
+import type { ModuleImage } from "../module/module-code.js";
 
 /** A variant of a dev module: its pixel size, and the URL the dev server answers it at. */
 export interface DevVariant extends PlannedVariant {

@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { resolveProjectRoot } from "@imagegen/core";
 import { fileURLToPath } from "node:url";
-import { type ImagegenPluginOptions, createImagegenUnplugin } from "./factory.js";
+import { type ImagegenPluginOptions, createImagegenUnplugin } from "../plugin/factory.js";
 
 /** What `withImagegen` reads of the context Next passes to `webpack(config, context)`. */
 interface NextWebpackContext {

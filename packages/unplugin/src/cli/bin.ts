@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { runCli } from "./cli/program.js";
+import { runCli } from "./program.js";
 
 const code = await runCli(process.argv.slice(2));
 // Exit now: a keep-alive socket or a timer left by a provider must not hold the shell.

@@ -1,4 +1,4 @@
-import { type ImagegenPluginOptions, unpluginImagegen } from "./factory.js";
+import { type ImagegenPluginOptions, unpluginImagegen } from "../plugin/factory.js";
 
 /** What the module uses of Nuxt. */
 interface NuxtLike {

@@ -1,8 +1,8 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { Engine, ImagegenError, hashInputs, parseManifest, resolveOptions, resolveProjectRoot, resolveSpec, writeFileAtomic } from "@imagegen/core";
-import { variantFileName } from "./file-names.js";
-import { manifestModuleCode } from "./module-code.js";
+import { variantFileName } from "../output/file-names.js";
+import { manifestModuleCode } from "../module/module-code.js";
 import { type TurbopackImagegenOptions, turbopackImagesDir } from "./next.js";
 
 interface LoaderContextLike {

@@ -21,22 +21,16 @@ import {
   writeManifestDeclarations,
 } from "@imagegen/core";
 import { type UnpluginOptions, createUnplugin } from "unplugin";
-import { type AssetOutput, type EmitContext, type OutputFileLike, fileUrlOutput } from "./asset-output.js";
-import { DevServer } from "./dev-server.js";
+import { type AssetOutput, type EmitContext, type OutputFileLike, fileUrlOutput } from "../output/asset-output.js";
+import { DevServer } from "../dev/dev-server.js";
 import { createCliAgreement } from "./cli-agreement.js";
-import { esbuildOutput } from "./esbuild-output.js";
-import { type AssetFileNames, assetsFolderOf, variantFileName } from "./file-names.js";
-import { type LoaderPlacement, loaderAssetOutput } from "./loader-asset-output.js";
-import { CLIENT_TYPES } from "./client-types.js";
-import {
-  HMR_HELPER_CODE,
-  HMR_HELPER_ID,
-  type VariantUrl,
-  devGenModuleCode,
-  devManifestModuleCode,
-  genModuleCode,
-  manifestModuleCode,
-} from "./module-code.js";
+import { esbuildOutput } from "../output/esbuild-output.js";
+import { type AssetFileNames, assetsFolderOf, variantFileName } from "../output/file-names.js";
+import { type LoaderPlacement, loaderAssetOutput } from "../output/loader-asset-output.js";
+import { CLIENT_TYPES } from "../module/client-types.js";
+import { devGenModuleCode, devManifestModuleCode } from "../dev/dev-module-code.js";
+import { HMR_HELPER_CODE, HMR_HELPER_ID } from "../dev/hmr-client.js";
+import { type VariantUrl, genModuleCode, manifestModuleCode } from "../module/module-code.js";
 import { rewriteGenRequests } from "./scheme-requests.js";
 
 /** Options of the bundler plugin: every option of `imagegen.config.ts`, and these of the plugin alone. */

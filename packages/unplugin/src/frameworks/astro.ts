@@ -1,4 +1,4 @@
-import { type ImagegenPluginOptions, unpluginImagegen } from "./factory.js";
+import { type ImagegenPluginOptions, unpluginImagegen } from "../plugin/factory.js";
 
 /** What the integration uses of Astro's `astro:config:setup` hook. */
 interface AstroSetupLike {

@@ -1,0 +1,3 @@
+import { unpluginImagegen } from "../plugin/factory.js";
+
+export default unpluginImagegen.esbuild;

@@ -1,3 +1,0 @@
-import { unpluginImagegen } from "./factory.js";
-
-export default unpluginImagegen.rspack;
