@@ -71,6 +71,11 @@ export interface GenerationParams {
   /** A label that asks for an independent image of the same prompt; "" when none. */
   variant: string;
   /**
+   * The aspect ratio asked of the model ("16:9"), as the model names it, set only where the provider's model makes
+   * it natively (SPEC §14); absent otherwise, so that no other key changes and `aspect` stays a crop.
+   */
+  aspect?: string;
+  /**
    * Project images the model works from (SPEC §12): the edited image first, then the references.
    * Absent when there are none, so that the key of an image without inputs never changes.
    */

@@ -19,6 +19,8 @@ export interface LockEntry {
   temperature: number;
   topP: number;
   variant: string;
+  /** The aspect ratio asked of the model, where it makes it natively (SPEC §14). */
+  aspect?: string;
   sha256: string;
   width: number;
   height: number;
@@ -33,7 +35,7 @@ export interface LockfileData {
 }
 
 /** Entry fields in the order they are written, so that diffs line up. */
-const ENTRY_FIELDS = ["prompt", "model", "size", "temperature", "topP", "variant", "inputs", "sha256", "width", "height"] as const;
+const ENTRY_FIELDS = ["prompt", "model", "size", "temperature", "topP", "variant", "aspect", "inputs", "sha256", "width", "height"] as const;
 
 const FIX = "resolve it, or delete the file and run `imagegen generate` to rebuild it from the store";
 
@@ -137,6 +139,7 @@ export function lockEntryFor(meta: OriginalMeta): LockEntry {
     temperature: meta.temperature,
     topP: meta.topP,
     variant: meta.variant,
+    ...(meta.aspect !== undefined ? { aspect: meta.aspect } : {}),
     sha256: meta.sha256,
     width: meta.width,
     height: meta.height,

@@ -20,6 +20,8 @@ export interface OriginalMeta {
   temperature: number;
   topP: number;
   variant: string;
+  /** The aspect ratio asked of the model, where it made it natively (SPEC §14). */
+  aspect?: string;
   /** Id of the provider that made it (`onemin`, or a custom one's). */
   provider: string;
   /** The provider's own id for the generation, when it gave one. */
@@ -162,6 +164,7 @@ export class Store {
       temperature: generation.temperature,
       topP: generation.topP,
       variant: generation.variant,
+      ...(generation.aspect !== undefined ? { aspect: generation.aspect } : {}),
       provider: providerId,
       ...(image.recordId !== undefined ? { recordId: image.recordId } : {}),
       sha256: sha256Hex(bytes),
