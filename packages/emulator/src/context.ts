@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { FaultQueue } from "./faults.js";
+import { type EmulatedApi, FaultQueue } from "./faults.js";
 import type { RecordedRequest } from "./http.js";
 import { ImageRenderer, type PromptObject } from "./render.js";
 
@@ -22,7 +22,8 @@ export class EmulatorContext {
   constructor(
     /** The emulator's own URL, used when a request carries no Host header. */
     public url: string,
-    readonly apiKey: string | undefined,
+    /** The one key each API accepts; any non-empty key where unset. */
+    readonly apiKeys: Readonly<Record<EmulatedApi, string | undefined>>,
     readonly latencyMs: number,
   ) {}
 
@@ -30,7 +31,7 @@ export class EmulatorContext {
   keyProblem(req: IncomingMessage): string | undefined {
     const key = req.headers["api-key"];
     if (typeof key !== "string" || key.trim() === "") return "Missing API-KEY header";
-    if (this.apiKey !== undefined && key !== this.apiKey) return "Invalid API key";
+    if (this.apiKeys.onemin !== undefined && key !== this.apiKeys.onemin) return "Invalid API key";
     return undefined;
   }
 

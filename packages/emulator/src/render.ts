@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import sharp from "sharp";
+import sharp, { type Sharp } from "sharp";
 
 export const IMAGE_SIZES = ["1K", "2K", "4K"] as const;
 export type ImageSize = (typeof IMAGE_SIZES)[number];
@@ -30,6 +30,23 @@ export function hashPromptObject(promptObject: PromptObject): string {
 /** The bytes of an uploaded asset, by the path the Asset API gave it. */
 export type AssetBytes = (path: string) => Buffer | undefined;
 
+/** Everything a rendered image depends on: equal pictures render to equal bytes. */
+export interface Picture {
+  /** Hex sha256 of the request it answers: it seeds the colours and the shapes. */
+  hash: string;
+  width: number;
+  height: number;
+  /** The banner's text. */
+  caption: string;
+  /** An edit: the image to edit covers the picture, lightly tinted, and each reference is an inset. */
+  edit?: Buffer;
+  references?: Buffer[];
+  /** @default "png" */
+  format?: "png" | "jpeg" | "webp";
+  /** A generated scene without its sky: a transparent background (GPT Image's `background: "transparent"`). */
+  transparent?: boolean;
+}
+
 /** Renders each image once; keeps the most recent ones because a 4K PNG takes a moment. */
 export class ImageRenderer {
   readonly #cache = new Map<string, Promise<Buffer>>();
@@ -41,72 +58,93 @@ export class ImageRenderer {
     this.#capacity = capacity;
   }
 
+  /** The image of a 1min.ai feature request: a square of the documented pixel size. */
   render(promptObject: PromptObject): Promise<Buffer> {
     const hash = hashPromptObject(promptObject);
-    let png = this.#cache.get(hash);
-    if (png === undefined) {
-      png = promptObject.imageUrl === undefined ? renderPng(promptObject, hash) : renderEdit(promptObject, hash, this.#assets);
-      png.catch(() => this.#cache.delete(hash));
+    const pixels = SIZE_PIXELS[promptObject.imageSize];
+    const caption = `${promptObject.imageUrl === undefined ? "" : "edit: "}${captionOf(promptObject.prompt, promptObject.imageSize)}`;
+    return this.#cached(hash, () => {
+      if (promptObject.imageUrl === undefined) return renderPicture({ hash, width: pixels, height: pixels, caption });
+      const bytesOf = (path: string) => {
+        const bytes = this.#assets(path);
+        if (bytes === undefined) throw new Error(`asset ${path} is gone`);
+        return bytes;
+      };
+      const references = [promptObject.referenceImage1, promptObject.referenceImage2].filter((path) => path !== undefined).map(bytesOf);
+      return renderPicture({ hash, width: pixels, height: pixels, caption, edit: bytesOf(promptObject.imageUrl), references });
+    });
+  }
+
+  /** Any picture (the Google and OpenAI APIs' answers), cached by its hash and format. */
+  renderPicture(picture: Picture): Promise<Buffer> {
+    return this.#cached(`${picture.hash}.${picture.format ?? "png"}${picture.transparent ? ".alpha" : ""}`, () => renderPicture(picture));
+  }
+
+  #cached(key: string, render: () => Promise<Buffer>): Promise<Buffer> {
+    let image = this.#cache.get(key);
+    if (image === undefined) {
+      image = Promise.resolve().then(render);
+      image.catch(() => this.#cache.delete(key));
     } else {
-      this.#cache.delete(hash);
+      this.#cache.delete(key);
     }
-    this.#cache.set(hash, png);
+    this.#cache.set(key, image);
     for (const oldest of this.#cache.keys()) {
       if (this.#cache.size <= this.#capacity) break;
       this.#cache.delete(oldest);
     }
-    return png;
+    return image;
   }
 }
 
-function renderPng(promptObject: PromptObject, hash: string): Promise<Buffer> {
-  const svg = pictureSvg(promptObject, hash);
+/** The picture's encoded bytes: a generated scene, or an edit that visibly comes from its input. */
+export async function renderPicture(picture: Picture): Promise<Buffer> {
+  const image = picture.edit === undefined ? sharp(Buffer.from(pictureSvg(picture))) : await editedImage(picture);
   // Level 6 keeps a 4K render well under a second; nobody needs the emulator's PNGs small.
-  return sharp(Buffer.from(svg)).png({ compressionLevel: 6 }).toBuffer();
+  if (picture.format === "jpeg") return image.jpeg({ quality: 90 }).toBuffer();
+  if (picture.format === "webp") return image.webp({ quality: 90 }).toBuffer();
+  return image.png({ compressionLevel: 6 }).toBuffer();
 }
 
+/** The picture is laid out on a grid 1024 units wide, as tall as its aspect makes it. */
+const GRID = 1024;
+
 /**
- * An edit that visibly comes from its input: the image to edit, covering the answer's square and
- * lightly tinted by the prompt's hash, each reference as an inset in a lower corner, and the prompt
- * as a banner, so that a test can find the input's pixels in the output.
+ * An edit that visibly comes from its input: the image to edit, covering the answer and lightly
+ * tinted by the request's hash, each reference as an inset in a lower corner, and the prompt as a
+ * banner, so that a test can find the input's pixels in the output.
  */
-async function renderEdit(promptObject: PromptObject, hash: string, assets: AssetBytes): Promise<Buffer> {
-  const pixels = SIZE_PIXELS[promptObject.imageSize];
-  const bytesOf = (path: string) => {
-    const bytes = assets(path);
-    if (bytes === undefined) throw new Error(`asset ${path} is gone`);
-    return bytes;
-  };
+async function editedImage({ hash, width, height, caption, edit, references = [] }: Picture): Promise<Sharp> {
   const hue = Math.round((Buffer.from(hash, "hex")[0]! / 255) * 360);
-  const base = await sharp(bytesOf(promptObject.imageUrl!)).rotate().resize(pixels, pixels, { fit: "cover" }).toBuffer();
-  const inset = Math.round(pixels / 4);
-  const margin = Math.round(pixels / 32);
-  const references = [promptObject.referenceImage1, promptObject.referenceImage2].filter((path) => path !== undefined);
+  const base = await sharp(edit).rotate().resize(width, height, { fit: "cover" }).toBuffer();
+  const edge = Math.min(width, height);
+  const inset = Math.round(edge / 4);
+  const margin = Math.round(edge / 32);
+  const banner = Math.round((width * 40) / GRID);
   const insets = await Promise.all(
-    references.map(async (path, i) => ({
-      input: await sharp(bytesOf(path))
+    references.map(async (bytes, i) => ({
+      input: await sharp(bytes)
         .rotate()
         .resize(inset, inset, { fit: "cover" })
         .extend({ top: 4, bottom: 4, left: 4, right: 4, background: "#ffffff" })
         .toBuffer(),
-      left: i === 0 ? pixels - inset - 8 - margin : margin,
-      top: pixels - inset - 8 - margin - Math.round((pixels * 40) / 1024),
+      left: i === 0 ? width - inset - 8 - margin : margin,
+      top: height - inset - 8 - margin - banner,
     })),
   );
-  const overlay = `<svg xmlns="http://www.w3.org/2000/svg" width="${pixels}" height="${pixels}" viewBox="0 0 1024 1024">
-<rect width="1024" height="1024" fill="hsl(${hue},70%,50%)" fill-opacity="0.12"/>
-<rect x="0" y="984" width="1024" height="40" fill="#000" fill-opacity="0.6"/>
-<text x="16" y="1010" font-family="DejaVu Sans, Arial, sans-serif" font-size="18" fill="#fff">${escapeXml(`edit: ${captionOf(promptObject)}`)}</text>
+  const tall = gridHeight(width, height);
+  const overlay = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${GRID} ${tall}">
+<rect width="${GRID}" height="${tall}" fill="hsl(${hue},70%,50%)" fill-opacity="0.12"/>
+<rect x="0" y="${tall - 40}" width="${GRID}" height="40" fill="#000" fill-opacity="0.6"/>
+<text x="16" y="${tall - 14}" font-family="DejaVu Sans, Arial, sans-serif" font-size="18" fill="#fff">${escapeXml(caption)}</text>
 </svg>`;
-  return sharp(base)
-    .composite([{ input: Buffer.from(overlay) }, ...insets])
-    .png({ compressionLevel: 6 })
-    .toBuffer();
+  return sharp(base).composite([{ input: Buffer.from(overlay) }, ...insets]);
 }
 
 /** A sky, a sun and a few soft shapes whose colours and places come from the hash. */
-function pictureSvg(promptObject: PromptObject, hash: string): string {
-  const pixels = SIZE_PIXELS[promptObject.imageSize];
+function pictureSvg({ hash, width, height, caption, transparent = false }: Picture): string {
+  const tall = gridHeight(width, height);
+  const k = tall / GRID;
   const bytes = Buffer.from(hash, "hex");
   const byte = (i: number) => bytes[i % bytes.length] ?? 0;
   const hue = (i: number) => Math.round((byte(i) / 255) * 360);
@@ -115,33 +153,37 @@ function pictureSvg(promptObject: PromptObject, hash: string): string {
   for (let i = 0; i < 7; i++) {
     const at = 4 + i * 4;
     const cx = 80 + (byte(at) / 255) * 864;
-    const cy = 380 + (byte(at + 1) / 255) * 560;
+    const cy = (380 + (byte(at + 1) / 255) * 560) * k;
     const r = 60 + (byte(at + 2) / 255) * 220;
     const colour = `hsl(${(base + 90 + hue(at + 3) / 3) % 360},65%,${35 + (i % 3) * 12}%)`;
     shapes.push(`<circle cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" r="${r.toFixed(1)}" fill="${colour}" fill-opacity="0.55"/>`);
   }
   const sunX = (100 + (byte(1) / 255) * 824).toFixed(1);
-  const sunY = (120 + (byte(2) / 255) * 260).toFixed(1);
-  const caption = escapeXml(captionOf(promptObject));
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${pixels}" height="${pixels}" viewBox="0 0 1024 1024">
+  const sunY = ((120 + (byte(2) / 255) * 260) * k).toFixed(1);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${GRID} ${tall}">
 <defs>
 <linearGradient id="sky" x1="0" y1="0" x2="0.3" y2="1">
 <stop offset="0" stop-color="hsl(${base},70%,22%)"/><stop offset="0.6" stop-color="hsl(${(base + 40) % 360},75%,55%)"/><stop offset="1" stop-color="hsl(${(base + 70) % 360},80%,78%)"/>
 </linearGradient>
 <radialGradient id="sun"><stop offset="0" stop-color="hsl(${hue(3)},100%,92%)"/><stop offset="0.35" stop-color="hsl(${hue(3)},95%,70%)" stop-opacity="0.9"/><stop offset="1" stop-color="hsl(${hue(3)},90%,60%)" stop-opacity="0"/></radialGradient>
 </defs>
-<rect width="1024" height="1024" fill="url(#sky)"/>
-<circle cx="${sunX}" cy="${sunY}" r="190" fill="url(#sun)"/>
+${transparent ? "" : `<rect width="${GRID}" height="${tall}" fill="url(#sky)"/>\n`}<circle cx="${sunX}" cy="${sunY}" r="190" fill="url(#sun)"/>
 ${shapes.join("\n")}
-<rect x="0" y="984" width="1024" height="40" fill="#000" fill-opacity="0.45"/>
-<text x="16" y="1010" font-family="DejaVu Sans, Arial, sans-serif" font-size="18" fill="#fff">${caption}</text>
+<rect x="0" y="${tall - 40}" width="${GRID}" height="40" fill="#000" fill-opacity="0.45"/>
+<text x="16" y="${tall - 14}" font-family="DejaVu Sans, Arial, sans-serif" font-size="18" fill="#fff">${escapeXml(caption)}</text>
 </svg>`;
 }
 
-function captionOf({ prompt, imageSize }: PromptObject): string {
+/** The grid's height for a picture of this pixel size (1024 for a square), to three decimals. */
+function gridHeight(width: number, height: number): number {
+  return Math.round((GRID * height * 1000) / width) / 1000;
+}
+
+/** `prompt · what · imagegen emulator`, the prompt on one line and cut at 90 characters. */
+export function captionOf(prompt: string, what: string): string {
   const oneLine = prompt.replace(/\s+/g, " ").trim();
   const short = oneLine.length > 90 ? `${oneLine.slice(0, 89)}…` : oneLine;
-  return `${short} · ${imageSize} · imagegen emulator`;
+  return `${short} · ${what} · imagegen emulator`;
 }
 
 function escapeXml(text: string): string {
