@@ -10,7 +10,8 @@ export type ErrorShape = (status: number, message: string | undefined, retryAfte
 
 /**
  * Answers the faults every API has alike: a status (in the API's own error shape), a request that
- * is never answered, a connection reset, and a 200 whose body is the start of `sample` (not JSON).
+ * is never answered, a connection reset, and a 200 whose body is the first 40 characters of
+ * `sample` (longer than that, so that they are not JSON).
  * Returns false for a fault of the API's own, for it to answer.
  */
 export function answerSharedFault(

@@ -91,7 +91,7 @@ export async function answerOpenAiImages(
   // Faults stand for what goes wrong with a good request, so an invalid one consumes none.
   const fault = context.faults.take(request.prompt, "openai");
   if (fault === undefined) return sendJson(res, 200, await renderAnswer(context, request, images));
-  if (answerSharedFault(req, res, fault as GenerationFault, openAiError, { created: 0, data: [] })) return;
+  if (answerSharedFault(req, res, fault as GenerationFault, openAiError, { created: 0, data: [{ b64_json: "iVBORw0KGgoAAAANSUhEUgAA" }] })) return;
   if (fault.kind === "no-image") return sendJson(res, 200, { created: Math.floor(Date.now() / 1000), data: [] });
 }
 
