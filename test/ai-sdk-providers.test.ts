@@ -1,7 +1,7 @@
 // SPEC §14: an AI SDK image model as `provider`, written in imagegen.config.ts as a user writes it,
 // with the real @ai-sdk/google and @ai-sdk/openai packages over real HTTP against the emulator:
 // a Vite build and `imagegen generate` make each image with one request, and nothing more after.
-import { copyFile, readFile, readdir } from "node:fs/promises";
+import { copyFile, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { type Emulator, startEmulator } from "@imagegen/emulator";
 import { originalKey } from "@imagegen/core";
@@ -195,6 +195,45 @@ describe("what the model is asked", () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr.trim()).toMatch(/Invalid option "model" in .*imagegen\.config\.ts: "gpt-image-1\.5" is not the model of provider google:gemini-3-pro-image; leave model out/);
     expect(emulator.requests).toHaveLength(0);
+  });
+
+  it("types: defineConfig takes google.image(…) and openai.image(…) as provider, and refuses what is not an image model", async () => {
+    const tsc = path.join(import.meta.dirname, "..", "node_modules", "typescript", "bin", "tsc");
+    const { execFile } = await import("node:child_process");
+    const result = await new Promise<{ code: number; output: string }>((resolve) => {
+      execFile(process.execPath, [tsc, "-p", path.join(import.meta.dirname, "fixtures", "ai-sdk-types")], (error, stdout, stderr) =>
+        resolve({ code: error ? 1 : 0, output: `${stdout}${stderr}` }),
+      );
+    });
+    expect(result).toEqual({ code: 0, output: "" });
+  });
+
+  it("Next with Turbopack: a model given to withImagegen cannot reach its loader, which says so in one line; one in imagegen.config.ts works", async () => {
+    const { withImagegen } = await import("unplugin-imagegen/next");
+    const manifest = "images:\n  harbour:\n    prompt: A fishing harbour at blue hour\n    w: [64]\n";
+    const runLoader = async (root: string, options: unknown) => {
+      const rules = (withImagegen({}, options as never).turbopack as any).rules;
+      const { loader, options: loaderOptions } = rules["*.prompts.yaml"].loaders[0];
+      const run = (await import(loader)).default;
+      return new Promise<{ error: Error | null; code?: string }>((resolve) => {
+        const context = { resourcePath: path.join(root, "src", "site.prompts.yaml"), rootContext: root, getOptions: () => loaderOptions };
+        run.call({ ...context, async: () => (error: Error | null, code?: string) => resolve({ error, code }) }, manifest);
+      });
+    };
+    const inline = await reliabilityProject(undefined, { "src/site.prompts.yaml": manifest });
+    const refused = await runLoader(inline, { root: inline, provider: aiSdkModel("google", emulator.url) });
+    expect(refused.error?.message).toBe(
+      "withImagegen(nextConfig, { provider }) gave google:gemini-3-pro-image, an object that cannot reach Turbopack's loader (its options are JSON): " +
+        "set provider in imagegen.config.ts, which the loader reads, or build with `next build --webpack`.",
+    );
+    expect(emulator.requests).toHaveLength(0);
+
+    const configured = await project("google", undefined, {});
+    await writeFile(path.join(configured, "src", "site.prompts.yaml"), manifest);
+    const rendered = await runLoader(configured, { root: configured });
+    expect(rendered.error).toBeNull();
+    expect(rendered.code).toContain("import ");
+    expect(emulator.requests.map((request) => request.path)).toEqual([AI_SDK.google.requestPath]);
   });
 
   it("a model passed to the plugin works as well as one in the config file", async () => {

@@ -35,12 +35,18 @@ export default function imagegenManifestLoader(this: LoaderContextLike, source: 
 
 async function renderManifest(loader: LoaderContextLike, source: string): Promise<string> {
   const file = loader.resourcePath;
-  const options = loader.getOptions() ?? {};
+  const { providerLeftBehind, ...options } = loader.getOptions() ?? {};
   const root = resolveProjectRoot(options.root, loader.rootContext ?? path.dirname(file));
   let engine = engines.get(root);
   if (!engine) engines.set(root, (engine = resolveOptions({ ...options, root }).then((resolved) => new Engine(resolved))));
   const ready = await engine;
   const resolved = ready.options;
+  if (providerLeftBehind !== undefined && resolved.provider.id !== providerLeftBehind) {
+    throw new ImagegenError(
+      `withImagegen(nextConfig, { provider }) gave ${providerLeftBehind}, an object that cannot reach Turbopack's loader (its options are JSON): ` +
+        "set provider in imagegen.config.ts, which the loader reads, or build with `next build --webpack`.",
+    );
+  }
 
   const manifest = parseManifest(source, file);
   const images = await Promise.all(

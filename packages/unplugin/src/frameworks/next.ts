@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { resolveProjectRoot } from "@imagegen/core";
+import { aiSdkModelName, isAiSdkImageModel, resolveProjectRoot } from "@imagegen/core";
 import { fileURLToPath } from "node:url";
 import { type ImagegenPluginOptions, createImagegenUnplugin } from "../plugin/factory.js";
 
@@ -25,8 +25,12 @@ export interface NextConfigLike {
   [key: string]: unknown;
 }
 
-/** Options Turbopack can pass to a loader: JSON only (a custom provider or logger cannot cross). */
-export type TurbopackImagegenOptions = Omit<ImagegenPluginOptions, "provider" | "logger" | "dts"> & { provider?: "onemin" | "placeholder" };
+/** Options Turbopack can pass to a loader: JSON only (a provider object or a logger cannot cross). */
+export type TurbopackImagegenOptions = Omit<ImagegenPluginOptions, "provider" | "logger" | "dts"> & {
+  provider?: "onemin" | "placeholder";
+  /** The name of a provider object (an AI SDK model, a custom provider) given to `withImagegen`, which stayed behind. */
+  providerLeftBehind?: string;
+};
 
 const SCRIPT_GLOBS = ["*.js", "*.jsx", "*.mjs", "*.ts", "*.tsx", "*.mts"];
 
@@ -81,5 +85,7 @@ function loaderPath(file: string): string {
 /** The options a Turbopack loader can be given; the rest comes from `imagegen.config.ts`. */
 function jsonOptions(options: ImagegenPluginOptions): TurbopackImagegenOptions {
   const { provider, logger: _logger, dts: _dts, ...rest } = options;
-  return JSON.parse(JSON.stringify({ ...rest, ...(typeof provider === "string" && { provider }) })) as TurbopackImagegenOptions;
+  const carried =
+    typeof provider === "string" ? { provider } : provider === undefined ? {} : { providerLeftBehind: isAiSdkImageModel(provider) ? aiSdkModelName(provider) : provider.id };
+  return JSON.parse(JSON.stringify({ ...rest, ...carried })) as TurbopackImagegenOptions;
 }
