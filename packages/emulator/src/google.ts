@@ -7,7 +7,7 @@ import type { GenerationFault } from "./faults.js";
 import { sendJson } from "./http.js";
 import { GEMINI_IMAGE_MODELS, geminiPixels, type GeminiImageModel } from "./google-models.js";
 import { type GeminiImageRequest, checkGenerateContent } from "./google-validate.js";
-import { captionOf } from "./render.js";
+import { captionOf, takeLabel } from "./render.js";
 import { isObject } from "./values.js";
 
 /** `/v1beta/models/{model}:generateContent` (and `/v1/`), as `@ai-sdk/google` calls it. */
@@ -94,12 +94,15 @@ export async function answerGenerateContent(
 
 async function renderAnswer(context: EmulatorContext, modelName: string, model: GeminiImageModel, request: GeminiImageRequest) {
   const { width, height } = geminiPixels(model, request.size, request.aspectRatio);
-  const hash = createHash("sha256")
+  const asked = createHash("sha256")
     .update(JSON.stringify(["google", modelName, request.prompt, request.size, request.aspectRatio, request.temperature, request.topP]))
     .update(request.images.map((image) => createHash("sha256").update(image.bytes).digest("hex")).join(","))
     .digest("hex");
+  // The same request asked again gives another image, as the real model does.
+  const take = context.takeOf(asked);
+  const hash = take === 0 ? asked : createHash("sha256").update(`${asked}:${take}`).digest("hex");
   const [edit, ...references] = request.images.map((image) => image.bytes);
-  const what = `${request.images.length > 0 ? "edit · " : ""}${request.size} ${request.aspectRatio} · ${modelName}`;
+  const what = `${request.images.length > 0 ? "edit · " : ""}${request.size} ${request.aspectRatio} · ${modelName}${takeLabel(take)}`;
   const picture = { hash, width, height, caption: captionOf(request.prompt, what), ...(edit && { edit, references }) };
   const final = await context.renderer.renderPicture(picture);
   const parts: object[] = request.withText ? [{ text: `Here is the image you asked for: ${request.prompt.slice(0, 80)}` }] : [];

@@ -6,7 +6,7 @@ import { type ErrorShape, answerSharedFault } from "./fault-answers.js";
 import type { GenerationFault } from "./faults.js";
 import { sendJson } from "./http.js";
 import { type OpenAiImageRequest, checkImagesRequest } from "./openai-validate.js";
-import { captionOf } from "./render.js";
+import { captionOf, takeLabel } from "./render.js";
 import { isObject } from "./values.js";
 
 /** `POST /v1/images/generations` and `POST /v1/images/edits`, as `@ai-sdk/openai` calls them. */
@@ -98,12 +98,13 @@ export async function answerOpenAiImages(
 async function renderAnswer(context: EmulatorContext, request: OpenAiImageRequest, inputs: Buffer[]) {
   const inputHashes = inputs.map((bytes) => createHash("sha256").update(bytes).digest("hex"));
   const [edit, ...references] = inputs;
+  const asked = JSON.stringify(["openai", request.modelName, request.prompt, request.size, request.quality, request.background, inputHashes]);
+  // The same request asked again gives other images, as the real model does.
+  const take = context.takeOf(createHash("sha256").update(asked).digest("hex"));
   const data = [];
   for (let i = 0; i < request.n; i++) {
-    const hash = createHash("sha256")
-      .update(JSON.stringify(["openai", request.modelName, request.prompt, request.size, request.quality, request.background, i, inputHashes]))
-      .digest("hex");
-    const what = `${edit ? "edit · " : ""}${request.size} · ${request.modelName}`;
+    const hash = createHash("sha256").update(`${asked}:${take}:${i}`).digest("hex");
+    const what = `${edit ? "edit · " : ""}${request.size} · ${request.modelName}${takeLabel(take)}`;
     const bytes = await context.renderer.renderPicture({
       hash,
       width: request.width,

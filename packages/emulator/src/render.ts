@@ -17,13 +17,20 @@ export interface PromptObject {
   imageUrl?: string;
   referenceImage1?: string;
   referenceImage2?: string;
+  /**
+   * Which generation of this very request it is, from 0 (the emulator's, not the API's): the same
+   * prompt asked again gives another image, as the real model does, deterministic by request order.
+   */
+  take?: number;
 }
 
 /** Hex sha256 of the prompt object, fields in a fixed order so equal requests hash equally. */
 export function hashPromptObject(promptObject: PromptObject): string {
-  const { prompt, imageSize, temperature, topP, imageUrl, referenceImage1, referenceImage2 } = promptObject;
+  const { prompt, imageSize, temperature, topP, imageUrl, referenceImage1, referenceImage2, take = 0 } = promptObject;
   const fields: unknown[] = [prompt, imageSize, temperature, topP];
   if (imageUrl !== undefined) fields.push(imageUrl, referenceImage1 ?? null, referenceImage2 ?? null);
+  // The first take hashes as every request did before takes: its image is the one it always was.
+  if (take > 0) fields.push({ take });
   return createHash("sha256").update(JSON.stringify(fields)).digest("hex");
 }
 
@@ -62,7 +69,9 @@ export class ImageRenderer {
   render(promptObject: PromptObject): Promise<Buffer> {
     const hash = hashPromptObject(promptObject);
     const pixels = SIZE_PIXELS[promptObject.imageSize];
-    const caption = `${promptObject.imageUrl === undefined ? "" : "edit: "}${captionOf(promptObject.prompt, promptObject.imageSize)}`;
+    const take = promptObject.take ?? 0;
+    const what = `${promptObject.imageSize}${takeLabel(take)}`;
+    const caption = `${promptObject.imageUrl === undefined ? "" : "edit: "}${captionOf(promptObject.prompt, what)}`;
     return this.#cached(hash, () => {
       if (promptObject.imageUrl === undefined) return renderPicture({ hash, width: pixels, height: pixels, caption });
       const bytesOf = (path: string) => {
@@ -177,6 +186,11 @@ ${shapes.join("\n")}
 /** The grid's height for a picture of this pixel size (1024 for a square), to three decimals. */
 function gridHeight(width: number, height: number): number {
   return Math.round((GRID * height * 1000) / width) / 1000;
+}
+
+/** " · take 2" from the second generation of one request on, so that its images tell apart. */
+export function takeLabel(take: number): string {
+  return take > 0 ? ` · take ${take + 1}` : "";
 }
 
 /** `prompt · what · imagegen emulator`, the prompt on one line and cut at 90 characters. */
