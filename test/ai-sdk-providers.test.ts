@@ -236,6 +236,28 @@ describe("what the model is asked", () => {
     expect(emulator.requests.map((request) => request.path)).toEqual([AI_SDK.google.requestPath]);
   });
 
+  it("moving a project to another model: new keys paid once, and going back pays nothing", async () => {
+    const root = await reliabilityProject(importing(IDS[0]!));
+    const onemin = { ONEMIN_API_KEY: FAKE_API_KEY, ONEMIN_API_URL: emulator.url };
+    expect((await runCli(["generate"], { cwd: root, env: onemin })).code).toBe(0);
+    expect(emulator.requests.map((request) => request.path)).toEqual(["/api/features"]);
+    await writeFile(path.join(root, "imagegen.config.ts"), aiSdkConfig("google", emulator.url));
+    const missing = await runCli(["check"], { cwd: root, env: cliEnv("google") });
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toMatch(/^missing +"a lighthouse at dawn"/m);
+    expect((await runCli(["generate"], { cwd: root, env: cliEnv("google") })).code).toBe(0);
+    expect(emulator.requests.map((request) => request.path)).toEqual(["/api/features", AI_SDK.google.requestPath]);
+    const models = (await originals(root)).map((original) => original.model).sort();
+    expect(models).toEqual(["gemini-3-pro-image-preview", "google:gemini-3-pro-image"]);
+    // Back to 1min.ai: its original is still in the store.
+    await writeFile(path.join(root, "imagegen.config.ts"), "export default {};\n");
+    const back = await runCli(["generate"], { cwd: root, env: onemin });
+    expect(back.code, back.stderr).toBe(0);
+    expect(emulator.requests).toHaveLength(2);
+    expect((await viteBuild(root, { root, apiKey: FAKE_API_KEY, apiUrl: emulator.url })).error).toBeUndefined();
+    expect(emulator.requests).toHaveLength(2);
+  });
+
   it("a model passed to the plugin works as well as one in the config file", async () => {
     const root = await reliabilityProject(importing(IDS[0]!));
     const result = await viteBuild(root, { root, provider: aiSdkModel("openai", emulator.url) });
