@@ -52,6 +52,8 @@ export interface Picture {
   format?: "png" | "jpeg" | "webp";
   /** A generated scene without its sky: a transparent background (GPT Image's `background: "transparent"`). */
   transparent?: boolean;
+  /** A generated PNG with a photograph's grain, as heavy as a real one (the emulator's `grain` option). */
+  grain?: boolean;
 }
 
 /** Renders each image once; keeps the most recent ones because a 4K PNG takes a moment. */
@@ -59,10 +61,12 @@ export class ImageRenderer {
   readonly #cache = new Map<string, Promise<Buffer>>();
   readonly #capacity: number;
   readonly #assets: AssetBytes;
+  readonly #grain: boolean;
 
-  constructor(assets: AssetBytes = () => undefined, capacity = 16) {
+  constructor(assets: AssetBytes = () => undefined, { capacity = 16, grain = false }: { capacity?: number; grain?: boolean } = {}) {
     this.#assets = assets;
-    this.#capacity = capacity;
+    this.#capacity = grain ? 2 : capacity;
+    this.#grain = grain;
   }
 
   /** The image of a 1min.ai feature request: a square of the documented pixel size. */
@@ -73,7 +77,7 @@ export class ImageRenderer {
     const what = `${promptObject.imageSize}${takeLabel(take)}`;
     const caption = `${promptObject.imageUrl === undefined ? "" : "edit: "}${captionOf(promptObject.prompt, what)}`;
     return this.#cached(hash, () => {
-      if (promptObject.imageUrl === undefined) return renderPicture({ hash, width: pixels, height: pixels, caption });
+      if (promptObject.imageUrl === undefined) return renderPicture({ hash, width: pixels, height: pixels, caption, grain: this.#grain });
       const bytesOf = (path: string) => {
         const bytes = this.#assets(path);
         if (bytes === undefined) throw new Error(`asset ${path} is gone`);
@@ -86,7 +90,8 @@ export class ImageRenderer {
 
   /** Any picture (the Google and OpenAI APIs' answers), cached by its hash and format. */
   renderPicture(picture: Picture): Promise<Buffer> {
-    return this.#cached(`${picture.hash}.${picture.format ?? "png"}${picture.transparent ? ".alpha" : ""}`, () => renderPicture(picture));
+    const key = `${picture.hash}.${picture.format ?? "png"}${picture.transparent ? ".alpha" : ""}`;
+    return this.#cached(key, () => renderPicture({ grain: this.#grain, ...picture }));
   }
 
   #cached(key: string, render: () => Promise<Buffer>): Promise<Buffer> {
@@ -106,13 +111,30 @@ export class ImageRenderer {
   }
 }
 
-/** The picture's encoded bytes: a generated scene, or an edit that visibly comes from its input. */
+/** The picture's encoded bytes: a generated scene (with grain, if asked), or an edit that visibly comes from its input. */
 export async function renderPicture(picture: Picture): Promise<Buffer> {
+  if (picture.edit === undefined && picture.grain && (picture.format ?? "png") === "png" && !picture.transparent) {
+    return grainy(Buffer.from(pictureSvg(picture)), picture.width, picture.height, picture.hash);
+  }
   const image = picture.edit === undefined ? sharp(Buffer.from(pictureSvg(picture))) : await editedImage(picture);
   // Level 6 keeps a 4K render well under a second; nobody needs the emulator's PNGs small.
   if (picture.format === "jpeg") return image.jpeg({ quality: 90 }).toBuffer();
   if (picture.format === "webp") return image.webp({ quality: 90 }).toBuffer();
   return image.png({ compressionLevel: 6 }).toBuffer();
+}
+
+/** The picture with a photograph's grain (3 bits of noise a channel, from the hash): a PNG as heavy as a real one. */
+async function grainy(svg: Buffer, width: number, height: number, hash: string): Promise<Buffer> {
+  const { data, info } = await sharp(svg).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  let state = Number.parseInt(hash.slice(0, 8), 16) || 1;
+  for (let i = 0; i < data.length; i++) {
+    // xorshift32: deterministic, and fast over 50 million bytes.
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    data[i] = Math.min(255, data[i]! + (state & 7));
+  }
+  return sharp(data, { raw: { width, height, channels: info.channels } }).png({ compressionLevel: 1 }).toBuffer();
 }
 
 /** The picture is laid out on a grid 1024 units wide, as tall as its aspect makes it. */

@@ -183,9 +183,9 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
           const spec = await withInputs(this, resolveSpec(image, { ...options, source }));
           agreement.checkImage(image, spec, options, "sources");
           if (dev) {
-            const image = await dev.image(spec, id);
+            const [image] = await dev.images([spec], id);
             lockSync.later();
-            return devGenModuleCode(image, devUrl);
+            return devGenModuleCode(image!, devUrl);
           }
           const result = await resolveImage(spec);
           return result ? genModuleCode(result, urlFor(context)) : "export default undefined;";
@@ -203,12 +203,9 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
           }),
         );
         if (dev) {
-          const devServer = dev;
-          const images = await Promise.all(
-            specs.map(async ({ name, exportName, spec }) => ({ name, exportName, image: await devServer.image(spec, id) })),
-          );
+          const shown = await dev.images(specs.map(({ spec }) => spec), id);
           lockSync.later();
-          return devManifestModuleCode(images, devUrl);
+          return devManifestModuleCode(specs.map(({ name, exportName }, i) => ({ name, exportName, image: shown[i]! })), devUrl);
         }
         const images = await Promise.all(
           specs.map(async ({ name, exportName, spec }) => ({ name, exportName, result: await resolveImage(spec) })),
@@ -229,9 +226,11 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
       await agreement.settle();
       // Vite calls it when its dev server closes.
       if (dev) cancelGenerations();
-      // The derived cache stays within cacheMaxBytes: least recently used renditions of other builds go.
       // A build whose options were refused has nothing to trim: buildStart reported why, without a stack.
       const started = await current?.catch(() => undefined);
+      // What the API already made (and charged) is downloaded and stored, even as a dev server closes.
+      await started?.drain();
+      // The derived cache stays within cacheMaxBytes: least recently used renditions of other builds go.
       if (started) await started.trimDerivedCache();
       if (dev) return;
       // The lock holds the images in use: one whose prompt changed in this build is dropped.
@@ -278,7 +277,10 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
           warn: (message) => config.logger.warn(`[imagegen] ${message}`, { timestamp: true }),
         };
         // Set on every config: a framework may run a dev server and then a build with one plugin.
-        dev = config.command === "serve" ? new DevServer(`${config.base}${DEV_URL_PATH}`, getEngine, () => logger!, lockSync.later) : undefined;
+        dev =
+          config.command === "serve"
+            ? new DevServer({ urlPrefix: `${config.base}${DEV_URL_PATH}`, getEngine, logger: () => logger!, onStored: lockSync.later })
+            : undefined;
         if (!dev) output = fileUrlOutput(this.meta.rolldownVersion ? "ROLLDOWN_FILE_URL" : "ROLLUP_FILE_URL");
       },
       configureServer(server) {
