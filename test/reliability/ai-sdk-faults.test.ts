@@ -9,10 +9,6 @@ import { FAST_RETRIES, FAULT_ID, FAULT_PROMPT, importing, reliabilityProject, st
 // packages in a real Vite build, the emulator's Google and OpenAI APIs failing as asked. Their
 // doGenerate never retries, so every request the emulator counts is one of imagegen's attempts.
 
-const PROMPT = FAULT_PROMPT;
-const ID = FAULT_ID;
-const FAST = FAST_RETRIES;
-
 let emulator: Emulator;
 let host: string;
 beforeAll(async () => {
@@ -22,11 +18,11 @@ beforeAll(async () => {
 afterAll(() => emulator?.close());
 
 async function buildWithFaults(api: AiSdkApi, faults: Fault[], options: Record<string, unknown> = {}) {
-  const root = await reliabilityProject(importing(ID));
+  const root = await reliabilityProject(importing(FAULT_ID));
   emulator.reset();
   for (const fault of faults) emulator.injectFault({ ...fault, api });
-  const outcome = await viteBuild(root, { root, provider: aiSdkModel(api, emulator.url), ...FAST, ...options });
-  const prefix = `Could not generate "${PROMPT}" (${root}/src/main.js (import "${ID}")) with ${api}:${AI_SDK[api].modelId}: `;
+  const outcome = await viteBuild(root, { root, provider: aiSdkModel(api, emulator.url), ...FAST_RETRIES, ...options });
+  const prefix = `Could not generate "${FAULT_PROMPT}" (${root}/src/main.js (import "${FAULT_ID}")) with ${api}:${AI_SDK[api].modelId}: `;
   return { root, ...outcome, prefix, requests: emulator.requests.length };
 }
 
