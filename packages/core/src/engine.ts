@@ -1,4 +1,5 @@
 import path from "node:path";
+import { relativeInside } from "./spec/project-path.js";
 import { removeStaleTempFiles } from "./store/atomic-write.js";
 import { DerivedCache, renditionKey } from "./store/derived-cache.js";
 import { ImagegenError, formatLocation, truncate } from "./errors.js";
@@ -376,8 +377,8 @@ export class Engine {
   }
 
   #relative(file: string): string {
-    const relative = path.relative(this.options.root, file);
-    return relative === "" || relative.startsWith("..") || path.isAbsolute(relative) ? file : relative;
+    const relative = relativeInside(this.options.root, file);
+    return relative === undefined || relative === "" ? file : relative;
   }
 
   #relativePaths(text: string): string {
