@@ -1,4 +1,5 @@
 import path from "node:path";
+import { relativeInside } from "./spec/project-path.js";
 import { removeStaleTempFiles } from "./store/atomic-write.js";
 import { DerivedCache, renditionKey } from "./store/derived-cache.js";
 import { ImagegenError, formatLocation, truncate } from "./errors.js";
@@ -376,8 +377,8 @@ export class Engine {
   }
 
   #relative(file: string): string {
-    const relative = path.relative(this.options.root, file);
-    return relative === "" || relative.startsWith("..") || path.isAbsolute(relative) ? file : relative;
+    const relative = relativeInside(this.options.root, file);
+    return relative === undefined || relative === "" ? file : relative;
   }
 
   #relativePaths(text: string): string {
@@ -504,22 +505,19 @@ export class Engine {
   }
 
   /**
-   * A ref to an original this run just stored: its bytes serve the first load (the build renders
-   * at once), later ones read the store, so that no bytes are held for the engine's life.
+   * A ref to an original this run just stored: while its bytes are still in memory they serve a
+   * load (the build renders at once); it never keeps them alive (a dev server's refs live as long as
+   * the server), and once collected a load reads the store.
    */
   #storedRef(meta: OriginalMeta, bytes: Buffer): OriginalRef {
-    let first: Buffer | undefined = bytes;
+    const recent = new WeakRef(bytes);
     return {
       key: meta.key,
       sha256: meta.sha256,
       width: meta.width,
       height: meta.height,
       stored: true,
-      load: async () => {
-        const held = first;
-        first = undefined;
-        return held ?? this.store.readOriginal(meta);
-      },
+      load: async () => recent.deref() ?? this.store.readOriginal(meta),
     };
   }
 

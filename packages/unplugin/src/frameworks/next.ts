@@ -84,7 +84,7 @@ function loaderPath(file: string): string {
 
 /** The options a Turbopack loader can be given; the rest comes from `imagegen.config.ts`. */
 function jsonOptions(options: ImagegenPluginOptions): TurbopackImagegenOptions {
-  const { provider, logger: _logger, dts: _dts, ...rest } = options;
+  const { provider, logger: _logger, dts: _dts, generationDelayMs: _delay, ...rest } = options;
   const carried =
     typeof provider === "string" ? { provider } : provider === undefined ? {} : { providerLeftBehind: isAiSdkImageModel(provider) ? aiSdkModelName(provider) : provider.id };
   return JSON.parse(JSON.stringify({ ...rest, ...carried })) as TurbopackImagegenOptions;

@@ -43,6 +43,13 @@ export interface ImagegenPluginOptions extends ResolveOptionsInput {
    * @default false
    */
   dts?: boolean;
+  /**
+   * In a dev server, how long a missing image's spec must stay the same before it is paid for, in
+   * milliseconds: an editor that saves as you type pays for the prompt you stopped at, not for
+   * each word on the way.
+   * @default 1500
+   */
+  generationDelayMs?: number;
 }
 
 const VIRTUAL_PREFIX = "\0imagegen:";
@@ -70,7 +77,7 @@ export function createImagegenUnplugin(placement: Placement = {}) {
 }
 
 function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placement): UnpluginOptions {
-  const { dts = false, ...inline } = pluginOptions;
+  const { dts = false, generationDelayMs, ...inline } = pluginOptions;
   // Found from the bundler's root once its hook below tells it (the current folder until then).
   let root = resolveProjectRoot(inline.root);
   const setBundlerRoot = (dir: string | undefined) => {
@@ -279,7 +286,13 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
         // Set on every config: a framework may run a dev server and then a build with one plugin.
         dev =
           config.command === "serve"
-            ? new DevServer({ urlPrefix: `${config.base}${DEV_URL_PATH}`, getEngine, logger: () => logger!, onStored: lockSync.later })
+            ? new DevServer({
+                urlPrefix: `${config.base}${DEV_URL_PATH}`,
+                getEngine,
+                logger: () => logger!,
+                onStored: lockSync.later,
+                ...(generationDelayMs !== undefined && { delayMs: generationDelayMs }),
+              })
             : undefined;
         if (!dev) output = fileUrlOutput(this.meta.rolldownVersion ? "ROLLDOWN_FILE_URL" : "ROLLUP_FILE_URL");
       },
