@@ -82,6 +82,15 @@ export interface GenerationParams {
   inputs?: InputImage[];
 }
 
+/** The fields of a generation that each record of it repeats: the store's metadata, the lock entry. */
+export type GenerationFields = Pick<GenerationParams, "model" | "prompt" | "size" | "temperature" | "topP" | "variant" | "aspect">;
+
+/** {@link GenerationFields} of a generation (or of a record of one), and nothing else it carries; `aspect` only where it was asked. */
+export function generationFields(from: GenerationFields): GenerationFields {
+  const { model, prompt, size, temperature, topP, variant, aspect } = from;
+  return { model, prompt, size, temperature, topP, variant, ...(typeof aspect === "string" && { aspect }) };
+}
+
 export const INPUT_ROLES = ["edit", "ref"] as const;
 export type InputRole = (typeof INPUT_ROLES)[number];
 
