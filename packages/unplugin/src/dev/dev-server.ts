@@ -1,6 +1,7 @@
-// Vite's dev server (SPEC §11): a module never waits for the API. A missing original is answered
-// with placeholders of the final size while it is generated in the background; once stored, the
-// modules that use it are reloaded through HMR. Variants are encoded when a browser asks for them.
+// A dev server's images (SPEC §11), whichever server: a module never waits for the API. A missing
+// original is answered with stand-ins of the final size while it is generated in the background;
+// once stored, the modules that use it are reloaded. Variants are encoded when a browser asks.
+// What differs between Vite's server and webpack's is behind `DevHost`.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
 import {
@@ -9,21 +10,29 @@ import {
   type Logger,
   type OriginalRef,
   type PlannedVariant,
-  SIZE_PIXELS,
   contentTypeOfFile,
   extensionOf,
   originalKey,
-  placeholderSvg,
   planVariants,
-  truncate,
 } from "@imagegen/core";
-import type { ViteDevServer } from "vite";
 import { promptSlug } from "../output/file-names.js";
 import type { ModuleImage } from "../module/module-code.js";
+import { BackgroundGenerations, generatesInBackground } from "./background-generations.js";
+import { standInSvg, standInVariants } from "./stand-ins.js";
 
 /** A variant of a dev module: its pixel size, and the URL the dev server answers it at. */
 export interface DevVariant extends PlannedVariant {
   url: string;
+}
+
+/** What a dev server does for the images, in its own way (Vite's module graph, webpack's rebuilds). */
+export interface DevHost {
+  /** The project root, for the paths the terminal shows. */
+  readonly root: string | undefined;
+  /** The modules' original is stored (`hot`) or failed: load them again (through HMR where it can). */
+  reload(moduleIds: Set<string>, hot: boolean): void;
+  /** A background generation failed: show it in the browser's overlay (the terminal has it already). */
+  reportError(error: Error, spec: ImageSpec): void;
 }
 
 /** What the dev server serves under one URL name: a variant to encode on request, or a stand-in. */
@@ -31,42 +40,39 @@ type DevAsset =
   | { kind: "variant"; original: OriginalRef; spec: ImageSpec; planned: PlannedVariant }
   | { kind: "pending"; spec: ImageSpec; planned: PlannedVariant };
 
-/** A generation running in the background, and the modules to reload when it is stored. */
-interface Generation {
-  modules: Set<string>;
-}
+type Next = (error?: unknown) => void;
 
 export class DevServer {
   readonly #urlPrefix: string;
   readonly #getEngine: () => Promise<Engine>;
-  readonly #logger: () => Logger;
   readonly #assets = new Map<string, DevAsset>();
-  readonly #generations = new Map<string, Generation>();
-  #server: ViteDevServer | undefined;
-  #closed = false;
+  readonly #generations: BackgroundGenerations;
+  #host: DevHost | undefined;
 
   constructor(urlPrefix: string, getEngine: () => Promise<Engine>, logger: () => Logger) {
     this.#urlPrefix = urlPrefix;
     this.#getEngine = getEngine;
-    this.#logger = logger;
-  }
-
-  /** Serves the images, and lets the background generations reload modules and report failures. */
-  attach(server: ViteDevServer): void {
-    this.#server = server;
-    server.middlewares.use((req, res, next) => {
-      const url = req.url?.split("?")[0];
-      if (!url?.startsWith(this.#urlPrefix)) return next();
-      this.#serve(decodeURIComponent(url.slice(this.#urlPrefix.length)), req, res).catch(next);
+    this.#generations = new BackgroundGenerations(logger, (file) => {
+      const root = this.#host?.root;
+      return root ? path.relative(root, file) || file : file;
     });
   }
 
+  /** Lets the background generations reload modules and report failures through the server. */
+  attach(host: DevHost): void {
+    this.#host = host;
+  }
+
+  /** Connect-style middleware (Vite, webpack-dev-server): answers the image URLs, passes the rest on. */
+  readonly middleware = (req: IncomingMessage, res: ServerResponse, next: Next): void => {
+    const url = req.url?.split("?")[0];
+    if (!url?.startsWith(this.#urlPrefix)) return next();
+    this.#serve(decodeURIComponent(url.slice(this.#urlPrefix.length)), req, res).catch(next);
+  };
+
   /** The server is closing: nothing is reloaded or reported any more (the engine's signal stops the work). */
   close(): void {
-    this.#closed = true;
-    if (this.#generations.size > 0) {
-      this.#logger().info(`cancelled ${this.#generations.size} generation(s) in progress`);
-    }
+    this.#generations.close();
   }
 
   /**
@@ -76,16 +82,19 @@ export class DevServer {
    */
   async image(spec: ImageSpec, moduleId: string): Promise<ModuleImage<DevVariant>> {
     const engine = await this.#getEngine();
-    // Placeholder-provider images are made in moments and frozen mode fails at once: neither waits,
-    // and resolveOriginal looks in the store first.
-    const original = this.#generatesInBackground(engine) ? await engine.storedOriginal(spec) : await engine.resolveOriginal(spec);
+    const background = generatesInBackground(engine);
+    // resolveOriginal looks in the store first.
+    const original = background ? await engine.storedOriginal(spec) : await engine.resolveOriginal(spec);
     if (original) return this.#ready(engine, original, spec);
-    this.#generate(engine, spec, moduleId);
+    this.#generations.start(engine, spec, moduleId, {
+      ready: (modules) => this.#host?.reload(modules, true),
+      failed: (error, modules) => {
+        this.#host?.reportError(error, spec);
+        // The stand-ins stay on the page; the next load of these modules tries again.
+        this.#host?.reload(modules, false);
+      },
+    });
     return this.#pending(spec);
-  }
-
-  #generatesInBackground(engine: Engine): boolean {
-    return !engine.options.frozen && engine.options.provider.persistent !== false;
   }
 
   async #ready(engine: Engine, original: OriginalRef, spec: ImageSpec): Promise<ModuleImage<DevVariant>> {
@@ -98,77 +107,14 @@ export class DevServer {
     return { spec, rendition: { variants, placeholder: await engine.placeholder(original, spec) } };
   }
 
-  /** Stand-ins of the final pixel size (the API makes square images of the asked size). */
   #pending(spec: ImageSpec): ModuleImage<DevVariant> {
-    const pixels = SIZE_PIXELS[spec.generation.size];
     const key = originalKey(spec.generation);
-    const variants = planVariants({ width: pixels, height: pixels }, spec.output).map((planned) => {
+    const variants = standInVariants(spec).map((planned) => {
       const name = `pending/${promptSlug(spec.prompt)}-${planned.width}.${key}.${planned.format}.svg`;
       this.#assets.set(name, { kind: "pending", spec, planned });
       return { ...planned, url: `${this.#urlPrefix}${name}` };
     });
     return { spec, rendition: { variants, placeholder: undefined } };
-  }
-
-  #generate(engine: Engine, spec: ImageSpec, moduleId: string): void {
-    const key = originalKey(spec.generation);
-    const running = this.#generations.get(key);
-    if (running) {
-      running.modules.add(moduleId);
-      return;
-    }
-    const generation: Generation = { modules: new Set([moduleId]) };
-    this.#generations.set(key, generation);
-    const logger = this.#logger();
-    const where = this.#relative(spec.source.file);
-    const started = performance.now();
-    logger.info(`generating "${truncate(spec.prompt)}" for ${where} in the background (${this.#generations.size} in progress)`);
-    engine.resolveOriginal(spec).then(
-      () => {
-        this.#generations.delete(key);
-        if (this.#closed) return;
-        const seconds = ((performance.now() - started) / 1000).toFixed(1);
-        logger.info(`"${truncate(spec.prompt)}" is ready after ${seconds} s; updating the page (${this.#generations.size} still generating)`);
-        this.#reload(generation.modules, true);
-      },
-      (error: unknown) => {
-        this.#generations.delete(key);
-        if (this.#closed) return;
-        this.#reportError(error as Error, spec);
-        // The stand-ins stay on the page; the next load of these modules tries again.
-        this.#reload(generation.modules, false);
-      },
-    );
-  }
-
-  /** Invalidates the modules; with `hot`, the browser re-imports them (HMR, or a full reload where none accepts). */
-  #reload(moduleIds: Set<string>, hot: boolean): void {
-    const server = this.#server;
-    if (!server) return;
-    for (const environment of Object.values(server.environments)) {
-      for (const id of moduleIds) {
-        const module = environment.moduleGraph.getModuleById(id);
-        if (!module) continue;
-        if (hot && environment.name === "client") void environment.reloadModule(module);
-        else environment.moduleGraph.invalidateModule(module);
-      }
-    }
-  }
-
-  /** A failure in the background: in the terminal and in the browser's error overlay, at once. */
-  #reportError(error: Error, spec: ImageSpec): void {
-    this.#logger().warn(error.message);
-    const { file, line, column } = spec.source;
-    this.#server?.ws.send({
-      type: "error",
-      err: {
-        message: `[imagegen] ${error.message}`,
-        stack: "",
-        id: file,
-        plugin: "unplugin-imagegen",
-        ...(line !== undefined && { loc: { file, line, column: column ?? 1 } }),
-      },
-    });
   }
 
   async #serve(name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -182,7 +128,7 @@ export class DevServer {
     let bytes: Uint8Array;
     let contentType: string;
     if (asset.kind === "pending") {
-      bytes = Buffer.from(placeholderSvg(asset.spec.generation, asset.planned, "generating…"));
+      bytes = Buffer.from(standInSvg(asset.spec, asset.planned));
       contentType = "image/svg+xml";
     } else {
       const engine = await this.#getEngine();
@@ -195,10 +141,4 @@ export class DevServer {
     res.setHeader("Cache-Control", asset.kind === "pending" ? "no-store" : "max-age=31536000, immutable");
     res.end(req.method === "HEAD" ? undefined : bytes);
   }
-
-  #relative(file: string): string {
-    const root = this.#server?.config.root;
-    return root ? path.relative(root, file) || file : file;
-  }
 }
-

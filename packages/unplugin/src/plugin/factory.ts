@@ -23,6 +23,7 @@ import {
 import { type UnpluginOptions, createUnplugin } from "unplugin";
 import { type AssetOutput, type EmitContext, type OutputFileLike, fileUrlOutput } from "../output/asset-output.js";
 import { DevServer } from "../dev/dev-server.js";
+import { attachToVite } from "../dev/vite-dev-host.js";
 import { createCliAgreement } from "./cli-agreement.js";
 import { esbuildOutput } from "../output/esbuild-output.js";
 import { type AssetFileNames, assetsFolderOf, variantFileName } from "../output/file-names.js";
@@ -61,7 +62,16 @@ interface GenImport {
 export interface Placement extends LoaderPlacement {
   /** @default "assets" (Vite: the folder of `assetFileNames`, else `build.assetsDir`) */
   assetsDir?: string;
+  /**
+   * Names the build that several compilations share (Next's server, client and edge ones), so
+   * that maxGenerations is checked once for all of them.
+   * @default each compilation checks on its own
+   */
+  build?: string;
 }
+
+/** The maxGenerations checks of builds that several compilations share, by build and root. */
+const sharedChecks = new Map<string, Promise<void>>();
 
 /** The plugin with a framework's {@link Placement}; {@link unpluginImagegen} is the one without. */
 export function createImagegenUnplugin(placement: Placement = {}) {
@@ -149,7 +159,11 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
       missing = [];
       try {
         // maxGenerations refuses a build that would pay for too many images before it pays for any.
-        await checkMaxGenerations((await getEngine()).options);
+        const { options } = await getEngine();
+        if (!placement.build) return await checkMaxGenerations(options);
+        const key = `${placement.build}\0${options.root}`;
+        if (!sharedChecks.has(key)) sharedChecks.set(key, checkMaxGenerations(options));
+        await sharedChecks.get(key);
       } catch (error) {
         // A bad config is reported here too, without a stack trace.
         throw error instanceof ImagegenError ? userError(error) : error;
@@ -273,7 +287,7 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
         if (!dev) output = fileUrlOutput(this.meta.rolldownVersion ? "ROLLDOWN_FILE_URL" : "ROLLUP_FILE_URL");
       },
       configureServer(server) {
-        dev?.attach(server);
+        if (dev) attachToVite(dev, server);
       },
     },
   };

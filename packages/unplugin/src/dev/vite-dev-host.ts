@@ -1,0 +1,40 @@
+import type { ViteDevServer } from "vite";
+import type { DevHost, DevServer } from "./dev-server.js";
+
+/**
+ * Vite's dev server: the images are served by its middleware stack, a stored original reloads
+ * the modules of its module graph through HMR, and a failure opens Vite's error overlay.
+ */
+export function attachToVite(dev: DevServer, server: ViteDevServer): void {
+  server.middlewares.use(dev.middleware);
+  const host: DevHost = {
+    get root() {
+      return server.config.root;
+    },
+    reload(moduleIds, hot) {
+      for (const environment of Object.values(server.environments)) {
+        for (const id of moduleIds) {
+          const module = environment.moduleGraph.getModuleById(id);
+          if (!module) continue;
+          // The browser re-imports the module (HMR, or a full reload where none accepts it).
+          if (hot && environment.name === "client") void environment.reloadModule(module);
+          else environment.moduleGraph.invalidateModule(module);
+        }
+      }
+    },
+    reportError(error, spec) {
+      const { file, line, column } = spec.source;
+      server.ws.send({
+        type: "error",
+        err: {
+          message: `[imagegen] ${error.message}`,
+          stack: "",
+          id: file,
+          plugin: "unplugin-imagegen",
+          ...(line !== undefined && { loc: { file, line, column: column ?? 1 } }),
+        },
+      });
+    },
+  };
+  dev.attach(host);
+}
