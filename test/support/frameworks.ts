@@ -1,6 +1,7 @@
 import { execFile, spawn } from "node:child_process";
 import { cp, mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { createServer } from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -96,12 +97,28 @@ export interface FrameworkServer {
   close(): Promise<void>;
 }
 
+/** The user a server runs as to meet a write bit: root writes through every one. */
+const NOBODY = 65534;
+
 /**
  * Starts a framework's own server (`node <args>`, Node 22) on `port`, and resolves once `url`
- * answers. Stopped by `close()`, which ends only this child.
+ * answers. With `unprivileged`, a root test runs it as the user nobody (setpriv), so that a folder
+ * without its write bit really cannot be written. Stopped by `close()`, which ends only this child.
  */
-export async function startServer(args: string[], cwd: string, env: NodeJS.ProcessEnv, port: number, pathname = "/"): Promise<FrameworkServer> {
-  const child = spawn(path.join(await node22BinDir(), "node"), args, { cwd, env: { ...env, PORT: String(port), HOST: "127.0.0.1" }, stdio: ["ignore", "pipe", "pipe"] });
+export async function startServer(
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  port: number,
+  pathname = "/",
+  { unprivileged = false }: { unprivileged?: boolean } = {},
+): Promise<FrameworkServer> {
+  const node = path.join(await node22BinDir(), "node");
+  const asNobody = unprivileged && process.getuid?.() === 0;
+  const [command, commandArgs] = asNobody
+    ? ["setpriv", [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", node, ...args]]
+    : [node, args];
+  const child = spawn(command, commandArgs, { cwd, env: { ...env, PORT: String(port), HOST: "127.0.0.1", ...(asNobody && { HOME: os.tmpdir() }) }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));

@@ -32,6 +32,7 @@ import { CLIENT_TYPES } from "../module/client-types.js";
 import { devGenModuleCode, devManifestModuleCode } from "../dev/dev-module-code.js";
 import { HMR_HELPER_CODE, HMR_HELPER_ID } from "../dev/hmr-client.js";
 import { type VariantUrl, genModuleCode, manifestModuleCode } from "../module/module-code.js";
+import { PLUGIN_INSIDE_NEXT, isNextCompilation } from "./next-compilation.js";
 import { rewriteGenRequests } from "./scheme-requests.js";
 
 /** Options of the bundler plugin: every option of `imagegen.config.ts`, and these of the plugin alone. */
@@ -98,6 +99,8 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
   const genImports = new Map<string, GenImport>();
   let missing: MissingOriginalError[] = [];
   const agreement = createCliAgreement();
+  // The plain webpack plugin inside Next's webpack() hook: refused when the build starts.
+  let insideNext = false;
 
   const getEngine = () => {
     const { signal } = abort;
@@ -157,6 +160,7 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
     async buildStart() {
       output.reset();
       missing = [];
+      if (insideNext) throw userError(new ImagegenError(PLUGIN_INSIDE_NEXT));
       try {
         // maxGenerations refuses a build that would pay for too many images before it pays for any.
         const { options } = await getEngine();
@@ -247,6 +251,7 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
     },
 
     webpack(compiler) {
+      insideNext = placement.publicPath === undefined && isNextCompilation(compiler.options);
       setBundlerRoot(compiler.options.context);
       output = loaderAssetOutput(placement);
       rewriteGenRequests(compiler, "unplugin-imagegen", virtualIdOf);
