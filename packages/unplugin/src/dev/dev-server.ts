@@ -80,12 +80,22 @@ export class DevServer {
    * asked for), or stand-ins of the final size while the original is generated in the background.
    * Frozen mode's missing originals and bad specs throw here, for the bundler's error overlay.
    */
-  async image(spec: ImageSpec, moduleId: string): Promise<ModuleImage<DevVariant>> {
+  async image(spec: ImageSpec, moduleId: string): Promise<ModuleImage<DevVariant> & { pending: boolean }> {
+    const original = await this.original(spec, moduleId);
+    if (!original) return { ...this.#pending(spec), pending: true };
+    return { ...(await this.#ready(await this.#getEngine(), original, spec)), pending: false };
+  }
+
+  /**
+   * The stored original of `spec`, or `undefined` while it is generated in the background (the
+   * module shows stand-ins; the host reloads `moduleId` once it is stored). Frozen mode's missing
+   * originals and placeholder-provider images are answered at once.
+   */
+  async original(spec: ImageSpec, moduleId: string): Promise<OriginalRef | undefined> {
     const engine = await this.#getEngine();
-    const background = generatesInBackground(engine);
-    // resolveOriginal looks in the store first.
-    const original = background ? await engine.storedOriginal(spec) : await engine.resolveOriginal(spec);
-    if (original) return this.#ready(engine, original, spec);
+    if (!generatesInBackground(engine)) return engine.resolveOriginal(spec);
+    const stored = await engine.storedOriginal(spec);
+    if (stored) return stored;
     this.#generations.start(engine, spec, moduleId, {
       ready: (modules) => this.#host?.reload(modules, true),
       failed: (error, modules) => {
@@ -94,7 +104,7 @@ export class DevServer {
         this.#host?.reload(modules, false);
       },
     });
-    return this.#pending(spec);
+    return undefined;
   }
 
   async #ready(engine: Engine, original: OriginalRef, spec: ImageSpec): Promise<ModuleImage<DevVariant>> {

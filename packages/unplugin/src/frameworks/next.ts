@@ -8,6 +8,7 @@ import { type TurbopackLoaderOptions, toLoaderOptions } from "./next-loaders.js"
 /** What `withImagegen` reads of the context Next passes to `webpack(config, context)`. */
 interface NextWebpackContext {
   dir: string;
+  dev: boolean;
   isServer: boolean;
   config: { distDir?: string; assetPrefix?: string; basePath?: string };
 }
@@ -69,7 +70,7 @@ export function withImagegen<T extends NextConfigLike>(nextConfig: T = {} as T, 
       // A server compilation writes beside the client's files, as Next's own image loader does.
       const emitPrefix = context.isServer ? `${path.relative(outputPath, distDir).split(path.sep).join("/")}/` : "";
       const prefix = (context.config.assetPrefix || context.config.basePath || "").replace(/\/+$/, "");
-      const plugin = createImagegenUnplugin({ assetsDir: "static/media", emitPrefix, publicPath: `${prefix}/_next/`, build });
+      const plugin = createImagegenUnplugin({ assetsDir: "static/media", emitPrefix, publicPath: `${prefix}/_next/`, build, dev: context.dev });
       (config.plugins ??= []).push(plugin.webpack(options));
       return typeof userWebpack === "function" ? userWebpack(config, context) : config;
     },

@@ -4,6 +4,8 @@ import {
   Engine,
   ImagegenError,
   MissingOriginalError,
+  consoleLogger,
+  originalKey,
   type ResolveOptionsInput,
   checkMaxGenerations,
   hashInputs,
@@ -15,6 +17,7 @@ import {
   resolveSpec,
   sha256Hex,
   type ImageResult,
+  type PlannedVariant,
   type Variant,
   type ImageSpec,
   type SourceLocation,
@@ -23,15 +26,17 @@ import {
 import { type UnpluginOptions, createUnplugin } from "unplugin";
 import { type AssetOutput, type EmitContext, type OutputFileLike, fileUrlOutput } from "../output/asset-output.js";
 import { DevServer } from "../dev/dev-server.js";
+import { standInSvg, standInVariants } from "../dev/stand-ins.js";
 import { attachToVite } from "../dev/vite-dev-host.js";
+import { type DevCompilerLike, WebpackDevHost, installDevMiddleware } from "../dev/webpack-dev-host.js";
 import { createCliAgreement } from "./cli-agreement.js";
 import { esbuildOutput } from "../output/esbuild-output.js";
-import { type AssetFileNames, assetsFolderOf, variantFileName } from "../output/file-names.js";
+import { type AssetFileNames, assetsFolderOf, promptSlug, variantFileName } from "../output/file-names.js";
 import { type LoaderPlacement, loaderAssetOutput } from "../output/loader-asset-output.js";
 import { CLIENT_TYPES } from "../module/client-types.js";
 import { devGenModuleCode, devManifestModuleCode } from "../dev/dev-module-code.js";
 import { HMR_HELPER_CODE, HMR_HELPER_ID } from "../dev/hmr-client.js";
-import { type VariantUrl, genModuleCode, manifestModuleCode } from "../module/module-code.js";
+import { type ModuleImage, type VariantUrl, genModuleCode, manifestModuleCode } from "../module/module-code.js";
 import { PLUGIN_INSIDE_NEXT, isNextCompilation } from "./next-compilation.js";
 import { rewriteGenRequests } from "./scheme-requests.js";
 
@@ -69,6 +74,12 @@ export interface Placement extends LoaderPlacement {
    * @default each compilation checks on its own
    */
   build?: string;
+  /**
+   * The compilation belongs to a dev server that serves no middleware of the plugin (Next's
+   * webpack dev server): stand-ins are emitted like images while originals are generated.
+   * @default false
+   */
+  dev?: boolean;
 }
 
 /** The maxGenerations checks of builds that several compilations share, by build and root. */
@@ -91,8 +102,12 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
   let output: AssetOutput = fileUrlOutput("ROLLUP_FILE_URL");
   let engine: Promise<Engine> | undefined;
   let logger = inline.logger;
-  // Vite's dev server only (SPEC §11); closing it aborts the engine's generations.
+  // A dev server's (SPEC §11): Vite's, webpack's or rspack's (its middleware answers the image URLs:
+  // `devServes`), or Next's webpack one (stand-ins are emitted). Closing it aborts the engine's generations.
   let dev: DevServer | undefined;
+  let devServes = false;
+  // webpack and rspack watch builds: the host that rebuilds a module once its original is stored.
+  let webpackHost: WebpackDevHost | undefined;
   let abort = new AbortController();
   // Short hashed virtual ids keep prompts (dots, spaces, `?`, non-Latin text) out of URLs and
   // away from Vite's `?import` rewriting.
@@ -153,6 +168,52 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
     return (variant, spec) => output.emit(context, variantFileName(spec, variant, assetsDir), variant);
   }
 
+  /**
+   * What a module shows of `spec` in this build, and how its variants' URLs are written: in a dev
+   * server, at once (stand-ins while the original is generated; a webpack module showing them is
+   * not cached, so that the rebuild after the generation loads it again); else the rendition.
+   */
+  async function shownImage(context: EmitContext, spec: ImageSpec, id: string): Promise<{ image: ModuleImage<any>; url: VariantUrl<any> } | undefined> {
+    if (dev) {
+      const failure = webpackHost?.takeFailure(spec);
+      if (failure) throw failure;
+      if (devServes) {
+        const image = await dev.image(spec, id);
+        if (image.pending) uncacheable(context);
+        return { image, url: devUrl };
+      }
+      const original = await dev.original(spec, id);
+      if (!original) {
+        uncacheable(context);
+        return { image: { spec, rendition: { variants: standInVariants(spec), placeholder: undefined } }, url: standInUrl(context) };
+      }
+    }
+    const result = await resolveImage(spec);
+    return result && { image: result, url: urlFor(context) };
+  }
+
+  /** Next's webpack dev server: stand-ins are emitted beside the images. */
+  function standInUrl(context: EmitContext): VariantUrl<PlannedVariant> {
+    return (planned, spec) => {
+      const key = originalKey(spec.generation);
+      const fileName = `${assetsDir}/pending/${promptSlug(spec.prompt)}-${planned.width}.${key}.${planned.format}.svg`;
+      return output.emit(context, fileName, { ...planned, bytes: Buffer.from(standInSvg(spec, planned)), hash: key });
+    };
+  }
+
+  /** Watches a webpack or rspack compiler; with a dev server, its modules answer at once. */
+  function watchCompiler(compiler: DevCompilerLike & { hooks: { watchClose: { tap(name: string, callback: () => void): void } } }) {
+    compiler.hooks.watchClose.tap("unplugin-imagegen", cancelGenerations);
+    const startDev = (serves: boolean) => {
+      webpackHost = new WebpackDevHost(compiler, root);
+      dev = new DevServer(`/${DEV_URL_PATH}`, getEngine, () => logger ?? consoleLogger);
+      dev.attach(webpackHost);
+      devServes = serves;
+    };
+    if (placement.dev) startDev(false);
+    else installDevMiddleware(compiler, (req, res, next) => dev?.middleware(req, res, next), () => startDev(true));
+  }
+
   return {
     name: "unplugin-imagegen",
     enforce: "pre",
@@ -198,9 +259,10 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
           const image = parseGenId(genImport.id, genImport.importer);
           const spec = await withInputs(this, resolveSpec(image, { ...options, source }));
           agreement.checkImage(image, spec, options, "sources");
-          if (dev) return devGenModuleCode(await dev.image(spec, id), devUrl);
-          const result = await resolveImage(spec);
-          return result ? genModuleCode(result, urlFor(context)) : "export default undefined;";
+          const shown = await shownImage(context, spec, id);
+          if (!shown) return "export default undefined;";
+          // Vite's dev modules swap their URLs on the page by HMR; webpack's are rebuilt.
+          return dev && !webpackHost ? devGenModuleCode(shown.image, shown.url) : genModuleCode(shown.image, shown.url);
         }
         const file = cleanId(id);
         this.addWatchFile(file);
@@ -214,21 +276,12 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
             return { name, exportName, spec };
           }),
         );
-        if (dev) {
-          const devServer = dev;
-          const images = await Promise.all(
-            specs.map(async ({ name, exportName, spec }) => ({ name, exportName, image: await devServer.image(spec, id) })),
-          );
-          return devManifestModuleCode(images, devUrl);
-        }
-        const images = await Promise.all(
-          specs.map(async ({ name, exportName, spec }) => ({ name, exportName, result: await resolveImage(spec) })),
-        );
-        if (images.some((image) => !image.result)) return "export default {};";
-        return manifestModuleCode(
-          images.map(({ name, exportName, result }) => ({ name, exportName, image: result! })),
-          urlFor(context),
-        );
+        const shown = await Promise.all(specs.map(async ({ name, exportName, spec }) => ({ name, exportName, shown: await shownImage(context, spec, id) })));
+        if (shown.some((entry) => !entry.shown)) return "export default {};";
+        const images = shown.map(({ name, exportName, shown }) => ({ name, exportName, image: shown!.image }));
+        // Every image of one manifest is written alike: its URLs come from the same dev server or build.
+        const url: VariantUrl<any> = (variant, spec) => shown.find((entry) => entry.shown!.image.spec === spec)!.shown!.url(variant, spec);
+        return dev && !webpackHost ? devManifestModuleCode(images, url) : manifestModuleCode(images, url);
       } catch (error) {
         if (error instanceof ImagegenError) this.error(userError(error));
         throw error;
@@ -255,14 +308,14 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
       setBundlerRoot(compiler.options.context);
       output = loaderAssetOutput(placement);
       rewriteGenRequests(compiler, "unplugin-imagegen", virtualIdOf);
-      compiler.hooks.watchClose.tap("unplugin-imagegen", cancelGenerations);
+      watchCompiler(compiler);
     },
 
     rspack(compiler) {
       setBundlerRoot(compiler.options.context);
       output = loaderAssetOutput(placement);
       rewriteGenRequests(compiler, "unplugin-imagegen", virtualIdOf);
-      compiler.hooks.watchClose.tap("unplugin-imagegen", cancelGenerations);
+      watchCompiler(compiler as unknown as Parameters<typeof watchCompiler>[0]);
     },
 
     // Images are emitted while loading, before tree-shaking: each output keeps the referenced ones.
@@ -289,6 +342,7 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
         };
         // Set on every config: a framework may run a dev server and then a build with one plugin.
         dev = config.command === "serve" ? new DevServer(`${config.base}${DEV_URL_PATH}`, getEngine, () => logger!) : undefined;
+        devServes = true;
         if (!dev) output = fileUrlOutput(this.meta.rolldownVersion ? "ROLLDOWN_FILE_URL" : "ROLLUP_FILE_URL");
       },
       configureServer(server) {
@@ -302,6 +356,12 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
 export const unpluginImagegen = createImagegenUnplugin();
 
 const HMR_HELPER_VIRTUAL_ID = `${VIRTUAL_PREFIX}hmr.js`;
+
+/** A webpack or rspack module that shows stand-ins is built again on the next rebuild. */
+function uncacheable(context: EmitContext): void {
+  const native = context.getNativeBuildContext?.() as { loaderContext?: { cacheable?(flag: boolean): void } } | undefined;
+  native?.loaderContext?.cacheable?.(false);
+}
 
 /** Dev modules name their variants by URL: the dev server encodes each when first asked for. */
 const devUrl = (variant: { url: string }) => JSON.stringify(variant.url);
