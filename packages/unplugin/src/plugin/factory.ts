@@ -291,8 +291,8 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
     async buildEnd() {
       const current = engine;
       await agreement.settle();
-      // Vite calls it when its dev server closes.
-      if (dev) cancelGenerations();
+      // Vite calls it when its dev server closes; webpack after every build of a watch (watchClose cancels there).
+      if (dev && !webpackHost) cancelGenerations();
       // The derived cache stays within cacheMaxBytes: least recently used renditions of other builds go.
       // A build whose options were refused has nothing to trim: buildStart reported why, without a stack.
       const started = await current?.catch(() => undefined);
