@@ -47,27 +47,32 @@ export class DevServer {
   readonly #getEngine: () => Promise<Engine>;
   readonly #assets = new Map<string, DevAsset>();
   readonly #generations: BackgroundGenerations;
-  #host: DevHost | undefined;
+  /** A framework may run two servers with one plugin (Nuxt's client and server): each is told. */
+  readonly #hosts = new Set<DevHost>();
 
   constructor(urlPrefix: string, getEngine: () => Promise<Engine>, logger: () => Logger) {
     this.#urlPrefix = urlPrefix;
     this.#getEngine = getEngine;
     this.#generations = new BackgroundGenerations(logger, (file) => {
-      const root = this.#host?.root;
+      const root = [...this.#hosts][0]?.root;
       return root ? path.relative(root, file) || file : file;
     });
   }
 
   /** Lets the background generations reload modules and report failures through the server. */
   attach(host: DevHost): void {
-    this.#host = host;
+    this.#hosts.add(host);
   }
 
-  /** Connect-style middleware (Vite, webpack-dev-server): answers the image URLs, passes the rest on. */
+  /**
+   * Connect-style middleware (Vite, webpack-dev-server): answers the image URLs, passes the rest on.
+   * A server that mounts Vite under its base (Nuxt's `/_nuxt/`) hands it URLs without the base.
+   */
   readonly middleware = (req: IncomingMessage, res: ServerResponse, next: Next): void => {
     const url = req.url?.split("?")[0];
-    if (!url?.startsWith(this.#urlPrefix)) return next();
-    this.#serve(decodeURIComponent(url.slice(this.#urlPrefix.length)), req, res).catch(next);
+    const prefix = [this.#urlPrefix, `/${this.#urlPrefix.split("/").slice(-2).join("/")}`].find((candidate) => url?.startsWith(candidate));
+    if (!url || !prefix) return next();
+    this.#serve(decodeURIComponent(url.slice(prefix.length)), req, res).catch(next);
   };
 
   /** The server is closing: nothing is reloaded or reported any more (the engine's signal stops the work). */
@@ -97,11 +102,13 @@ export class DevServer {
     const stored = await engine.storedOriginal(spec);
     if (stored) return stored;
     this.#generations.start(engine, spec, moduleId, {
-      ready: (modules) => this.#host?.reload(modules, true),
+      ready: (modules) => this.#hosts.forEach((host) => host.reload(modules, true)),
       failed: (error, modules) => {
-        this.#host?.reportError(error, spec);
-        // The stand-ins stay on the page; the next load of these modules tries again.
-        this.#host?.reload(modules, false);
+        for (const host of this.#hosts) {
+          host.reportError(error, spec);
+          // The stand-ins stay on the page; the next load of these modules tries again.
+          host.reload(modules, false);
+        }
       },
     });
     return undefined;

@@ -12,15 +12,20 @@ export function attachToVite(dev: DevServer, server: ViteDevServer): void {
       return server.config.root;
     },
     reload(moduleIds, hot) {
+      let inBrowser = false;
       for (const environment of Object.values(server.environments)) {
         for (const id of moduleIds) {
           const module = environment.moduleGraph.getModuleById(id);
           if (!module) continue;
           // The browser re-imports the module (HMR, or a full reload where none accepts it).
-          if (hot && environment.name === "client") void environment.reloadModule(module);
-          else environment.moduleGraph.invalidateModule(module);
+          if (hot && environment.name === "client") {
+            inBrowser = true;
+            void environment.reloadModule(module);
+          } else environment.moduleGraph.invalidateModule(module);
         }
       }
+      // A module only the server renders (an Astro page without an island): the page is rendered again.
+      if (hot && !inBrowser) server.ws.send({ type: "full-reload" });
     },
     reportError(error, spec) {
       const { file, line, column } = spec.source;

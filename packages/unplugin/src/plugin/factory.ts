@@ -141,6 +141,8 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
   /** A dev server or watcher closes: cancel queued generations and stop retries; a restart starts afresh. */
   function cancelGenerations(): void {
     dev?.close();
+    // A restarted Vite server gets new images (configResolved makes them); webpack's host keeps its own.
+    if (!webpackHost) dev = undefined;
     abort.abort(new ImagegenError("The dev server closed."));
     abort = new AbortController();
     engine = undefined;
@@ -341,7 +343,8 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
           warn: (message) => config.logger.warn(`[imagegen] ${message}`, { timestamp: true }),
         };
         // Set on every config: a framework may run a dev server and then a build with one plugin.
-        dev = config.command === "serve" ? new DevServer(`${config.base}${DEV_URL_PATH}`, getEngine, () => logger!) : undefined;
+        // One dev server's images for every Vite server of this plugin (Nuxt runs a client and a server one).
+        dev = config.command === "serve" ? (dev ?? new DevServer(`${config.base}${DEV_URL_PATH}`, getEngine, () => logger!)) : undefined;
         devServes = true;
         if (!dev) output = fileUrlOutput(this.meta.rolldownVersion ? "ROLLDOWN_FILE_URL" : "ROLLUP_FILE_URL");
       },
