@@ -50,9 +50,13 @@ export class DevServer {
   /** A framework may run two servers with one plugin (Nuxt's client and server): each is told. */
   readonly #hosts = new Set<DevHost>();
 
-  constructor(urlPrefix: string, getEngine: () => Promise<Engine>, logger: () => Logger) {
+  readonly #onStored: () => void;
+
+  /** `onStored`: an original was stored (and locked) in the background. */
+  constructor(urlPrefix: string, getEngine: () => Promise<Engine>, logger: () => Logger, onStored: () => void = () => {}) {
     this.#urlPrefix = urlPrefix;
     this.#getEngine = getEngine;
+    this.#onStored = onStored;
     this.#generations = new BackgroundGenerations(logger, (file) => {
       const root = [...this.#hosts][0]?.root;
       return root ? path.relative(root, file) || file : file;
@@ -102,7 +106,10 @@ export class DevServer {
     const stored = await engine.storedOriginal(spec);
     if (stored) return stored;
     this.#generations.start(engine, spec, moduleId, {
-      ready: (modules) => this.#hosts.forEach((host) => host.reload(modules, true)),
+      ready: (modules) => {
+        this.#onStored();
+        this.#hosts.forEach((host) => host.reload(modules, true));
+      },
       failed: (error, modules) => {
         for (const host of this.#hosts) {
           host.reportError(error, spec);

@@ -37,6 +37,7 @@ import { CLIENT_TYPES } from "../module/client-types.js";
 import { devGenModuleCode, devManifestModuleCode } from "../dev/dev-module-code.js";
 import { HMR_HELPER_CODE, HMR_HELPER_ID } from "../dev/hmr-client.js";
 import { type ModuleImage, type VariantUrl, genModuleCode, manifestModuleCode } from "../module/module-code.js";
+import { createLockSync } from "./lock-sync.js";
 import { PLUGIN_INSIDE_NEXT, isNextCompilation } from "./next-compilation.js";
 import { rewriteGenRequests } from "./scheme-requests.js";
 
@@ -116,6 +117,7 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
   const agreement = createCliAgreement();
   // The plain webpack plugin inside Next's webpack() hook: refused when the build starts.
   let insideNext = false;
+  const lockSync = createLockSync(() => getEngine(), () => logger ?? quietLogger);
 
   const getEngine = () => {
     const { signal } = abort;
@@ -208,7 +210,7 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
     compiler.hooks.watchClose.tap("unplugin-imagegen", cancelGenerations);
     const startDev = (serves: boolean) => {
       webpackHost = new WebpackDevHost(compiler, root);
-      dev = new DevServer(`/${DEV_URL_PATH}`, getEngine, () => logger ?? consoleLogger);
+      dev = new DevServer(`/${DEV_URL_PATH}`, getEngine, () => logger ?? consoleLogger, lockSync.later);
       dev.attach(webpackHost);
       devServes = serves;
     };
@@ -262,6 +264,7 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
           const spec = await withInputs(this, resolveSpec(image, { ...options, source }));
           agreement.checkImage(image, spec, options, "sources");
           const shown = await shownImage(context, spec, id);
+          if (dev) lockSync.later();
           if (!shown) return "export default undefined;";
           // Vite's dev modules swap their URLs on the page by HMR; webpack's are rebuilt.
           return dev && !webpackHost ? devGenModuleCode(shown.image, shown.url) : genModuleCode(shown.image, shown.url);
@@ -279,6 +282,7 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
           }),
         );
         const shown = await Promise.all(specs.map(async ({ name, exportName, spec }) => ({ name, exportName, shown: await shownImage(context, spec, id) })));
+        if (dev) lockSync.later();
         if (shown.some((entry) => !entry.shown)) return "export default {};";
         const images = shown.map(({ name, exportName, shown }) => ({ name, exportName, image: shown!.image }));
         // Every image of one manifest is written alike: its URLs come from the same dev server or build.
@@ -300,6 +304,8 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
       const started = await current?.catch(() => undefined);
       if (started) await started.trimDerivedCache();
       if (dev) return;
+      // The lock holds the images in use: one whose prompt changed in this build is dropped.
+      if (started) await lockSync.now().catch((error: unknown) => started.options.logger.warn(`Could not update the lock: ${(error as Error).message}`));
       if (missing.length === 0) return;
       const lines = missing.map((error) => `  - ${error.message}`);
       throw userError(new ImagegenError(`${missing.length} image(s) have no stored original:\n${lines.join("\n")}`));
@@ -344,7 +350,7 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
         };
         // Set on every config: a framework may run a dev server and then a build with one plugin.
         // One dev server's images for every Vite server of this plugin (Nuxt runs a client and a server one).
-        dev = config.command === "serve" ? (dev ?? new DevServer(`${config.base}${DEV_URL_PATH}`, getEngine, () => logger!)) : undefined;
+        dev = config.command === "serve" ? (dev ?? new DevServer(`${config.base}${DEV_URL_PATH}`, getEngine, () => logger!, lockSync.later)) : undefined;
         devServes = true;
         if (!dev) output = fileUrlOutput(this.meta.rolldownVersion ? "ROLLDOWN_FILE_URL" : "ROLLUP_FILE_URL");
       },
@@ -365,6 +371,8 @@ function uncacheable(context: EmitContext): void {
   const native = context.getNativeBuildContext?.() as { loaderContext?: { cacheable?(flag: boolean): void } } | undefined;
   native?.loaderContext?.cacheable?.(false);
 }
+
+const quietLogger = { info() {}, warn() {} };
 
 /** Dev modules name their variants by URL: the dev server encodes each when first asked for. */
 const devUrl = (variant: { url: string }) => JSON.stringify(variant.url);
