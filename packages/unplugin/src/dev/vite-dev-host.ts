@@ -11,6 +11,12 @@ export function attachToVite(dev: DevServer, server: ViteDevServer): void {
     get root() {
       return server.config.root;
     },
+    isLoaded(moduleId) {
+      return Object.values(server.environments).some((environment) => {
+        const module = environment.moduleGraph.getModuleById(moduleId);
+        return module !== undefined && module.importers.size > 0;
+      });
+    },
     reload(moduleIds, hot) {
       let inBrowser = false;
       for (const environment of Object.values(server.environments)) {

@@ -55,6 +55,11 @@ export class WebpackDevHost implements DevHost {
     this.root = root;
   }
 
+  /** webpack does not tell which modules a page still has: every one waiting is generated. */
+  isLoaded(): boolean {
+    return true;
+  }
+
   reload(): void {
     this.#compiler.watching?.invalidate();
   }

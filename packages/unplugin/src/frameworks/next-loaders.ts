@@ -26,7 +26,7 @@ export interface TurbopackLoaderContext {
 }
 
 /** Options Turbopack can pass to a loader: JSON only (a custom provider, a logger or Infinity cannot cross). */
-export type TurbopackImagegenOptions = Omit<ImagegenPluginOptions, "provider" | "logger" | "dts" | "apiKey" | "maxGenerations"> & {
+export type TurbopackImagegenOptions = Omit<ImagegenPluginOptions, "provider" | "logger" | "dts" | "apiKey" | "maxGenerations" | "generationDelayMs"> & {
   provider?: "onemin" | "placeholder";
   /** A number, or `"Infinity"`: JSON has no Infinity. */
   maxGenerations?: number | "Infinity";
@@ -37,11 +37,13 @@ export interface TurbopackLoaderOptions {
   imagegen: TurbopackImagegenOptions;
   /** Names this `next build` or `next dev` (made when the config is loaded): its loaders check maxGenerations once. */
   build: string;
+  /** `next dev`: the plugin's `generationDelayMs`. */
+  generationDelayMs?: number;
 }
 
 /** The options of `withImagegen`, made JSON for Turbopack's loaders. */
 export function toLoaderOptions(options: ImagegenPluginOptions): TurbopackImagegenOptions {
-  const { provider, logger: _logger, dts: _dts, apiKey: _apiKey, maxGenerations, ...rest } = options;
+  const { provider, logger: _logger, dts: _dts, apiKey: _apiKey, maxGenerations, generationDelayMs: _delay, ...rest } = options;
   return JSON.parse(
     JSON.stringify({
       ...rest,

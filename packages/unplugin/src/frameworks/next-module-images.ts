@@ -19,7 +19,7 @@ import {
   type SourceLocation,
   writeFileAtomic,
 } from "@imagegen/core";
-import { BackgroundGenerations, generatesInBackground } from "../dev/background-generations.js";
+import { DevServer } from "../dev/dev-server.js";
 import { standInVariants } from "../dev/stand-ins.js";
 import type { ModuleImage } from "../module/module-code.js";
 import { type ImageSource, variantSpecifier } from "./next-image-request.js";
@@ -65,8 +65,8 @@ export async function imageSpec(loader: TurbopackLoaderContext, engine: Engine, 
   return hashInputs(spec, engine.options.root);
 }
 
-/** Generations `next dev` runs in this loader process. */
-let generations: BackgroundGenerations | undefined;
+/** `next dev`'s images in this loader process: its queue of background generations. */
+let dev: { server: DevServer; engine: Engine } | undefined;
 
 /**
  * The image a module at `from` shows for `spec`: its variants as imports (added to `imports`),
@@ -82,34 +82,41 @@ export async function moduleImage(
   const importVariants = (planned: PlannedVariant[], standIn: boolean) =>
     planned.map((variant) => ({ ...variant, binding: imports.add(variantSpecifier(loader.resourcePath, source, variant, standIn)) }));
 
-  if (loader.mode === "development" && generatesInBackground(engine)) {
+  if (loader.mode === "development") {
     const failure = failureFile(engine, spec);
     loader.addDependency(failure);
     await reportFailure(failure, loader);
-    const stored = await engine.storedOriginal(spec);
-    if (!stored) {
-      startInBackground(engine, spec, `${loader.resourcePath}${loader.resourceQuery}`, failure, loader);
-      return { spec, rendition: { variants: importVariants(standInVariants(spec), true), placeholder: undefined } };
-    }
+    // One module per image (a manifest's images are each their own), so that a module's wanted images are exactly its own.
+    const [stored] = await devServer(engine, loader).originals([spec], `${loader.resourcePath}${loader.resourceQuery}#${originalKey(spec.generation)}`);
+    if (!stored) return { spec, rendition: { variants: importVariants(standInVariants(spec), true), placeholder: undefined } };
   }
   const original = await engine.resolveOriginal(spec);
   const variants = importVariants(planVariants(original, spec.output), false);
   return { spec, rendition: { variants, placeholder: await engine.placeholder(original, spec) } };
 }
 
-function startInBackground(engine: Engine, spec: ImageSpec, moduleId: string, failure: string, loader: TurbopackLoaderContext): void {
-  const { root } = engine.options;
-  generations ??= new BackgroundGenerations(
-    () => engine.options.logger,
-    (file) => path.relative(root, file) || file,
-  );
-  const { build } = loader.getOptions();
-  generations.start(engine, spec, moduleId, {
-    // The lockfile records the new original: Turbopack loads the module again, and Next updates the page.
-    ready: () => {},
-    // Written where the module looks: Turbopack loads it again, and it fails with the message (the overlay).
-    failed: (error) => void writeFileAtomic(failure, JSON.stringify({ build, message: error.message })).catch(() => {}),
+/**
+ * The dev server of this loader process. Turbopack loads a module again when the lockfile records
+ * its original (the loaders depend on it), so the host reloads nothing itself; a failure is
+ * written where the module looks, so that Turbopack loads it again and it fails with the message.
+ */
+function devServer(engine: Engine, loader: TurbopackLoaderContext): DevServer {
+  if (dev?.engine === engine) return dev.server;
+  const { build, generationDelayMs } = loader.getOptions();
+  const server = new DevServer({
+    urlPrefix: "/",
+    getEngine: async () => engine,
+    logger: () => engine.options.logger,
+    ...(generationDelayMs !== undefined && { delayMs: generationDelayMs }),
   });
+  server.attach({
+    root: engine.options.root,
+    isLoaded: () => true,
+    reload: () => {},
+    reportError: (error, failed) => void writeFileAtomic(failureFile(engine, failed), JSON.stringify({ build, message: error.message })).catch(() => {}),
+  });
+  dev = { server, engine };
+  return server;
 }
 
 /** Where a failed background generation is recorded for the module to report. */

@@ -47,7 +47,7 @@ export function withImagegen<T extends NextConfigLike>(nextConfig: T = {} as T, 
   const imagegen = toLoaderOptions(options);
   // One name per loaded config, so that maxGenerations is checked once per build (loaders.ts).
   const build = randomUUID();
-  const loaderOptions: TurbopackLoaderOptions = { imagegen, build };
+  const loaderOptions: TurbopackLoaderOptions = { imagegen, build, ...(options.generationDelayMs !== undefined && { generationDelayMs: options.generationDelayMs }) };
   const loader = (file: string, withOptions = true) => ({ loader: loaderPath(file), options: withOptions ? loaderOptions : {} });
 
   const rules: Record<string, unknown> = {

@@ -20,6 +20,7 @@ import {
   type PlannedVariant,
   type Variant,
   type ImageSpec,
+  type Logger,
   type SourceLocation,
   writeManifestDeclarations,
 } from "@imagegen/core";
@@ -50,6 +51,13 @@ export interface ImagegenPluginOptions extends ResolveOptionsInput {
    * @default false
    */
   dts?: boolean;
+  /**
+   * In a dev server, how long a missing image's spec must stay the same before it is paid for, in
+   * milliseconds: an editor that saves as you type pays for the prompt you stopped at, not for
+   * each word on the way.
+   * @default 1500
+   */
+  generationDelayMs?: number;
 }
 
 const VIRTUAL_PREFIX = "\0imagegen:";
@@ -92,7 +100,7 @@ export function createImagegenUnplugin(placement: Placement = {}) {
 }
 
 function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placement): UnpluginOptions {
-  const { dts = false, ...inline } = pluginOptions;
+  const { dts = false, generationDelayMs, ...inline } = pluginOptions;
   // Found from the bundler's root once its hook below tells it (the current folder until then).
   let root = resolveProjectRoot(inline.root);
   const setBundlerRoot = (dir: string | undefined) => {
@@ -172,28 +180,45 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
     return (variant, spec) => output.emit(context, variantFileName(spec, variant, assetsDir), variant);
   }
 
+  function newDevServer(urlPrefix: string, devLogger: () => Logger): DevServer {
+    return new DevServer({
+      urlPrefix,
+      getEngine,
+      logger: devLogger,
+      onStored: lockSync.later,
+      ...(generationDelayMs !== undefined && { delayMs: generationDelayMs }),
+    });
+  }
+
   /**
-   * What a module shows of `spec` in this build, and how its variants' URLs are written: in a dev
-   * server, at once (stand-ins while the original is generated; a webpack module showing them is
-   * not cached, so that the rebuild after the generation loads it again); else the rendition.
+   * What a module shows of its specs in this build, and how their variants' URLs are written: in a
+   * dev server, at once (stand-ins while an original is generated; a webpack module showing them
+   * is not cached, so that the rebuild after the generation loads it again); else the renditions.
    */
-  async function shownImage(context: EmitContext, spec: ImageSpec, id: string): Promise<{ image: ModuleImage<any>; url: VariantUrl<any> } | undefined> {
+  async function shownImages(context: EmitContext, specs: ImageSpec[], id: string): Promise<{ image: ModuleImage<any>; url: VariantUrl<any> }[] | undefined> {
     if (dev) {
-      const failure = webpackHost?.takeFailure(spec);
-      if (failure) throw failure;
+      for (const spec of specs) {
+        const failure = webpackHost?.takeFailure(spec);
+        if (failure) throw failure;
+      }
       if (devServes) {
-        const image = await dev.image(spec, id);
-        if (image.pending) uncacheable(context);
-        return { image, url: devUrl };
+        const images = await dev.images(specs, id);
+        if (images.some((image) => image.pending)) uncacheable(context);
+        return images.map((image) => ({ image, url: devUrl }));
       }
-      const original = await dev.original(spec, id);
-      if (!original) {
-        uncacheable(context);
-        return { image: { spec, rendition: { variants: standInVariants(spec), placeholder: undefined } }, url: standInUrl(context) };
-      }
+      const originals = await dev.originals(specs, id);
+      if (originals.some((original) => !original)) uncacheable(context);
+      const shown = await Promise.all(
+        specs.map(async (spec, i) => {
+          if (originals[i]) return resolveImage(spec).then((result) => result && { image: result, url: urlFor(context) });
+          return { image: { spec, rendition: { variants: standInVariants(spec), placeholder: undefined } }, url: standInUrl(context) };
+        }),
+      );
+      return shown.every((entry) => entry !== undefined) ? shown : undefined;
     }
-    const result = await resolveImage(spec);
-    return result && { image: result, url: urlFor(context) };
+    const results = await Promise.all(specs.map((spec) => resolveImage(spec)));
+    if (results.some((result) => !result)) return undefined;
+    return results.map((result) => ({ image: result!, url: urlFor(context) }));
   }
 
   /** Next's webpack dev server: stand-ins are emitted beside the images. */
@@ -210,7 +235,7 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
     compiler.hooks.watchClose.tap("unplugin-imagegen", cancelGenerations);
     const startDev = (serves: boolean) => {
       webpackHost = new WebpackDevHost(compiler, root);
-      dev = new DevServer(`/${DEV_URL_PATH}`, getEngine, () => logger ?? consoleLogger, lockSync.later);
+      dev = newDevServer(`/${DEV_URL_PATH}`, () => logger ?? consoleLogger);
       dev.attach(webpackHost);
       devServes = serves;
     };
@@ -263,7 +288,7 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
           const image = parseGenId(genImport.id, genImport.importer);
           const spec = await withInputs(this, resolveSpec(image, { ...options, source }));
           agreement.checkImage(image, spec, options, "sources");
-          const shown = await shownImage(context, spec, id);
+          const [shown] = (await shownImages(context, [spec], id)) ?? [];
           if (dev) lockSync.later();
           if (!shown) return "export default undefined;";
           // Vite's dev modules swap their URLs on the page by HMR; webpack's are rebuilt.
@@ -281,12 +306,12 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
             return { name, exportName, spec };
           }),
         );
-        const shown = await Promise.all(specs.map(async ({ name, exportName, spec }) => ({ name, exportName, shown: await shownImage(context, spec, id) })));
+        const shown = await shownImages(context, specs.map(({ spec }) => spec), id);
         if (dev) lockSync.later();
-        if (shown.some((entry) => !entry.shown)) return "export default {};";
-        const images = shown.map(({ name, exportName, shown }) => ({ name, exportName, image: shown!.image }));
+        if (!shown) return "export default {};";
+        const images = specs.map(({ name, exportName }, i) => ({ name, exportName, image: shown[i]!.image }));
         // Every image of one manifest is written alike: its URLs come from the same dev server or build.
-        const url: VariantUrl<any> = (variant, spec) => shown.find((entry) => entry.shown!.image.spec === spec)!.shown!.url(variant, spec);
+        const url: VariantUrl<any> = (variant, spec) => shown[specs.findIndex((entry) => entry.spec === spec)]!.url(variant, spec);
         return dev && !webpackHost ? devManifestModuleCode(images, url) : manifestModuleCode(images, url);
       } catch (error) {
         if (error instanceof ImagegenError) this.error(userError(error));
@@ -299,9 +324,11 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
       await agreement.settle();
       // Vite calls it when its dev server closes; webpack after every build of a watch (watchClose cancels there).
       if (dev && !webpackHost) cancelGenerations();
-      // The derived cache stays within cacheMaxBytes: least recently used renditions of other builds go.
       // A build whose options were refused has nothing to trim: buildStart reported why, without a stack.
       const started = await current?.catch(() => undefined);
+      // What the API already made (and charged) is downloaded and stored, even as a dev server closes.
+      await started?.drain();
+      // The derived cache stays within cacheMaxBytes: least recently used renditions of other builds go.
       if (started) await started.trimDerivedCache();
       if (dev) return;
       // The lock holds the images in use: one whose prompt changed in this build is dropped.
@@ -350,7 +377,7 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
         };
         // Set on every config: a framework may run a dev server and then a build with one plugin.
         // One dev server's images for every Vite server of this plugin (Nuxt runs a client and a server one).
-        dev = config.command === "serve" ? (dev ?? new DevServer(`${config.base}${DEV_URL_PATH}`, getEngine, () => logger!, lockSync.later)) : undefined;
+        dev = config.command === "serve" ? (dev ?? newDevServer(`${config.base}${DEV_URL_PATH}`, () => logger!)) : undefined;
         devServes = true;
         if (!dev) output = fileUrlOutput(this.meta.rolldownVersion ? "ROLLDOWN_FILE_URL" : "ROLLUP_FILE_URL");
       },
