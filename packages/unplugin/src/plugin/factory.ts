@@ -327,7 +327,8 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
       // A build whose options were refused has nothing to trim: buildStart reported why, without a stack.
       const started = await current?.catch(() => undefined);
       // What the API already made (and charged) is downloaded and stored, even as a dev server closes.
-      await started?.drain();
+      // A webpack dev server's builds end while its generations go on: they are not waited for.
+      if (!webpackHost) await started?.drain();
       // The derived cache stays within cacheMaxBytes: least recently used renditions of other builds go.
       if (started) await started.trimDerivedCache();
       if (dev) return;
