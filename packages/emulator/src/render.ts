@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { crc32 } from "node:zlib";
 import sharp from "sharp";
 
 export const IMAGE_SIZES = ["1K", "2K", "4K"] as const;
@@ -46,7 +47,7 @@ export class ImageRenderer {
 
   constructor(assets: AssetBytes = () => undefined, { capacity = 16, grain = false }: { capacity?: number; grain?: boolean } = {}) {
     this.#assets = assets;
-    this.#capacity = grain ? 2 : capacity;
+    this.#capacity = capacity;
     this.#grain = grain;
   }
 
@@ -75,18 +76,50 @@ function renderPng(promptObject: PromptObject, hash: string, grain: boolean): Pr
   return grainy(Buffer.from(svg), SIZE_PIXELS[promptObject.imageSize], hash);
 }
 
-/** The picture with a photograph's grain (3 bits of noise a channel, from the hash): a PNG as heavy as a real one. */
+/**
+ * A photograph's weight at a photograph's price: one grainy picture per pixel size (3 bits of
+ * noise a channel, from a tile longer than deflate's window, so it compresses no better than fresh
+ * noise), encoded once; each request's PNG is that one with its own hash in a text chunk before
+ * the end, so that every image has bytes of its own while only the first of a size is rendered.
+ */
 async function grainy(svg: Buffer, pixels: number, hash: string): Promise<Buffer> {
+  let base = grainBases.get(pixels);
+  if (!base) {
+    base = grainBase(svg, pixels);
+    grainBases.set(pixels, base);
+  }
+  const png = await base;
+  return Buffer.concat([png.subarray(0, png.length - 12), pngTextChunk("imagegen-emulator", hash), png.subarray(png.length - 12)]);
+}
+
+const grainBases = new Map<number, Promise<Buffer>>();
+
+async function grainBase(svg: Buffer, pixels: number): Promise<Buffer> {
   const { data, info } = await sharp(svg).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  let state = Number.parseInt(hash.slice(0, 8), 16) || 1;
-  for (let i = 0; i < data.length; i++) {
-    // xorshift32: deterministic, and fast over 50 million bytes.
+  const tile = new Uint8Array(GRAIN_TILE);
+  let state = 2_463_534_242;
+  for (let i = 0; i < tile.length; i++) {
+    // xorshift32: the same grain in every emulator.
     state ^= state << 13;
     state ^= state >>> 17;
     state ^= state << 5;
-    data[i] = Math.min(255, data[i]! + (state & 7));
+    tile[i] = state & 7;
   }
+  for (let i = 0; i < data.length; i++) data[i] = Math.min(255, data[i]! + tile[i % GRAIN_TILE]!);
   return sharp(data, { raw: { width: pixels, height: pixels, channels: info.channels } }).png({ compressionLevel: 1 }).toBuffer();
+}
+
+/** A prime above deflate's 32 KiB window, so that no repeat of the tile is ever within reach. */
+const GRAIN_TILE = 65_521;
+
+/** A PNG `tEXt` chunk: length, type, keyword, NUL, text, CRC of type and data. */
+function pngTextChunk(keyword: string, text: string): Buffer {
+  const data = Buffer.concat([Buffer.from("tEXt", "latin1"), Buffer.from(`${keyword}\0${text}`, "latin1")]);
+  const chunk = Buffer.alloc(data.length + 8);
+  chunk.writeUInt32BE(data.length - 4, 0);
+  data.copy(chunk, 4);
+  chunk.writeUInt32BE(crc32(data), data.length + 4);
+  return chunk;
 }
 
 /**

@@ -122,9 +122,11 @@ async function route(context: EmulatorContext, req: IncomingMessage, res: Server
     if (context.latencyMs > 0) {
       // The real API has made the image by the time it answers: render it during the latency,
       // so that the download that follows takes as little time as a real one.
+      // It answers once the image is made (or after the latency, if later): a download then starts
+      // sending at once, as a pre-signed URL of a real store does.
       const check = body.json ? checkFeatureRequest(body.value, (path) => context.assets.has(path)) : undefined;
-      if (check?.ok) context.renderer.render(context.take(check.promptObject, { advance: false })).catch(() => {});
-      await context.wait(context.latencyMs);
+      const rendered = check?.ok ? context.renderer.render(context.take(check.promptObject, { advance: false })).catch(() => {}) : undefined;
+      await Promise.all([context.wait(context.latencyMs), rendered]);
     }
     return answerFeatureRequest(context, req, res, body);
   }

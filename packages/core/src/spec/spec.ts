@@ -77,6 +77,15 @@ export interface GenerationParams {
   inputs?: InputImage[];
 }
 
+/** The fields of a generation that each record of it repeats: the store's metadata, the lock entry. */
+export type GenerationFields = Pick<GenerationParams, "model" | "prompt" | "size" | "temperature" | "topP" | "variant">;
+
+/** {@link GenerationFields} of a generation (or of a record of one), and nothing else it carries. */
+export function generationFields(from: GenerationFields): GenerationFields {
+  const { model, prompt, size, temperature, topP, variant } = from;
+  return { model, prompt, size, temperature, topP, variant };
+}
+
 export const INPUT_ROLES = ["edit", "ref"] as const;
 export type InputRole = (typeof INPUT_ROLES)[number];
 
