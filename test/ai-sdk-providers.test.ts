@@ -216,7 +216,7 @@ describe("what the model is asked", () => {
       const { loader, options: loaderOptions } = rules["*.prompts.yaml"].loaders[0];
       const run = (await import(loader)).default;
       return new Promise<{ error: Error | null; code?: string }>((resolve) => {
-        const context = { resourcePath: path.join(root, "src", "site.prompts.yaml"), rootContext: root, getOptions: () => loaderOptions };
+        const context = { resourcePath: path.join(root, "src", "site.prompts.yaml"), resourceQuery: "", rootContext: root, getOptions: () => loaderOptions, addDependency() {} };
         run.call({ ...context, async: () => (error: Error | null, code?: string) => resolve({ error, code }) }, manifest);
       });
     };
