@@ -366,7 +366,9 @@ describe("imagegen init: the other files", () => {
       patched[file] = applied as string;
     }
     expect(patched).toEqual(after);
-    expect(Object.keys(after).filter((file) => !(file in before)).sort()).toEqual(["imagegen.config.ts", "src/site.prompts.yaml", "vite.config.ts"]);
+    expect(Object.keys(after).filter((file) => !(file in before)).sort()).toEqual(["imagegen.config.ts", "src/site.prompts.yaml", "src/site.prompts.yaml.d.ts", "vite.config.ts"]);
+    // A TypeScript project gets the sample's declarations, as `imagegen types` writes them, so that `import { hero }` type-checks.
+    expect(after["src/site.prompts.yaml.d.ts"]).toContain("export declare const hero: ImagegenImage;");
     expect(after["tsconfig.json"]).toBe('{\n  "compilerOptions": {\n    "types": ["vite/client", "unplugin-imagegen/client"],\n    /* Bundler mode */\n    "noEmit": true\n  },\n  "include": ["src"]\n}\n');
     expect(after["package.json"]).toContain('"typescript": "~5.9.3",\n    "unplugin-imagegen": "^0.1.0",\n    "vite": "^8.3.8"');
     // node_modules/ is ignored: so is the derived cache in it.
@@ -431,7 +433,8 @@ describe("imagegen init: the other files", () => {
     expect(result.stdout).toContain('update src/app.d.ts: /// <reference types="unplugin-imagegen/client" />');
     expect(await read(kit, "src/app.d.ts")).toBe(`/// <reference types="unplugin-imagegen/client" />\n${appTypes}`);
     expect(await read(kit, "tsconfig.json")).toBe(tsconfig);
-    expect(await read(kit, "src/lib/site.prompts.yaml")).toContain('import images, { hero } from "$lib/site.prompts.yaml";');
+    // Imported from a route the way examples/sveltekit does: Kit 2 calls src/lib `$lib`, Kit 3 `#lib`.
+    expect(await read(kit, "src/lib/site.prompts.yaml")).toContain('(here from src/routes/):\n#   import images, { hero } from "../lib/site.prompts.yaml";');
 
     // Next: a declarations file of its own (next-env.d.ts is Next's to rewrite); Nuxt's module declares them itself.
     const next = await project({ "next.config.ts": "export default {};\n", "tsconfig.json": '{ "compilerOptions": {}, "include": ["next-env.d.ts", "**/*.ts"] }\n', "next-env.d.ts": '/// <reference types="next" />\n' }, { name: "site", dependencies: { next: "^16" } });
@@ -441,7 +444,7 @@ describe("imagegen init: the other files", () => {
     const nuxtTsconfig = '{\n  "files": [],\n  "references": [{ "path": "./.nuxt/tsconfig.app.json" }]\n}\n';
     const nuxt = await project({ "nuxt.config.ts": "export default defineNuxtConfig({});\n", "tsconfig.json": nuxtTsconfig }, { name: "site", dependencies: { nuxt: "^4" } });
     const nuxtRun = await init(nuxt);
-    expect(nuxtRun.stdout).not.toMatch(/tsconfig|\.d\.ts/);
+    expect(nuxtRun.stdout).not.toMatch(/tsconfig|env\.d\.ts|app\.d\.ts/);
     expect(await read(nuxt, "tsconfig.json")).toBe(nuxtTsconfig);
     expect(await read(nuxt, "site.prompts.yaml")).toContain("hero:");
   });
@@ -452,7 +455,7 @@ describe("imagegen init: the other files", () => {
     expect(JSON.parse(await read(root, "package.json")).dependencies).toEqual({ next: "^16.4.6", react: "^19.3.1", "unplugin-imagegen": "^0.1.0" });
     expect(result.stdout).toContain("update package.json: unplugin-imagegen ^0.1.0 in dependencies");
     expect(result.stdout).toContain("Then:\n  pnpm install\n");
-    expect(result.stdout).toContain('import { hero } from "./site.prompts.yaml" where it is shown (in app/)');
+    expect(result.stdout).toContain('import { hero } from "./site.prompts.yaml" in a page in app/, and show hero.src');
   });
 
   it("is listed by imagegen --help, and imagegen init --help says what it does", async () => {

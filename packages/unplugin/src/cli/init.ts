@@ -6,7 +6,7 @@ import type { InitStep } from "./init/init-step.js";
 import { installCommand, packageJsonStep } from "./init/package-json.js";
 import { ProjectFolder } from "./init/project-folder.js";
 import type { SetupName } from "./init/setups.js";
-import { SAMPLE_MANIFEST, imagegenConfigStep, manifestImport, sampleManifestStep } from "./init/starter-files.js";
+import { SAMPLE_MANIFEST, imagegenConfigStep, manifestImport, sampleManifestSteps } from "./init/starter-files.js";
 import { typescriptTypesSteps } from "./init/typescript-types.js";
 import { wireConfig } from "./init/wire-config.js";
 import { unifiedDiff, writeSteps } from "./init/write-steps.js";
@@ -49,7 +49,7 @@ export async function initCommand(flags: InitFlags, out: Output): Promise<number
   const steps: InitStep[] = [
     ...(await wireConfig(project, detected)),
     await imagegenConfigStep(project, flags.remote),
-    await sampleManifestStep(project, setup),
+    ...(await sampleManifestSteps(project, setup)),
     ...(await typescriptTypesSteps(project, setup)),
     ...(await gitignoreSteps(project, flags.remote)),
     packageJsonStep(project, setup, packageVersion(), (await project.read("package.json"))!),
@@ -101,12 +101,14 @@ function actionOf(step: Exclude<InitStep, { kind: "note" }>): "create" | "update
 }
 
 function nextSteps({ setup }: DetectedSetup, install: string | undefined, writes: Write[], flags: InitFlags): string[] {
-  const sample = writes.find((write) => write.before === undefined && write.file.endsWith(SAMPLE_MANIFEST));
-  const folder = sample?.file.includes("/") ? ` (in ${sample.file.slice(0, sample.file.lastIndexOf("/"))}/)` : "";
+  const sample = writes.find((write) => write.before === undefined && (write.file === SAMPLE_MANIFEST || write.file.endsWith(`/${SAMPLE_MANIFEST}`)));
+  const typed = sample && writes.some((write) => write.file === `${sample.file}.d.ts`);
+  const page = sample && manifestImport(setup, sample.file);
   return [
     "Then:",
     ...(install ? [`  ${install}`] : []),
-    ...(sample ? [`  import { hero } from "${manifestImport(setup, sample.file)}" where it is shown${folder}; hero.src, hero.srcset, hero.width…`] : []),
+    ...(page ? [`  import { hero } from "${page.specifier}" in a page in ${page.from}, and show hero.src, hero.srcset, hero.width…`] : []),
+    ...(typed ? ["  after adding or renaming images in a manifest: `npx imagegen types` (their names, typed)"] : []),
     "  the build (or `npx imagegen generate`) makes it, with ONEMIN_API_KEY set (without one: a placeholder)",
     flags.remote ? "  commit imagegen.lock.json; `npx imagegen push` uploads what the remote lacks" : "  commit .imagegen/ and imagegen.lock.json",
   ];

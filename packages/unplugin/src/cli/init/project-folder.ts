@@ -77,8 +77,8 @@ export class ProjectFolder {
     return DEPENDENCY_SECTIONS.find((section) => this.packageJson[section]?.[name] !== undefined);
   }
 
-  /** True for a project whose `.js` files are ES modules. */
-  get isModule(): boolean {
-    return this.packageJson.type === "module";
+  /** A TypeScript project: a tsconfig.json, or TypeScript among its packages. */
+  async isTypeScript(): Promise<boolean> {
+    return this.sectionOf("typescript") !== undefined || (await this.exists("tsconfig.json"));
   }
 }

@@ -27,8 +27,8 @@ export interface Setup {
    * `types`: the first of `existing` that exists, else a new `create`. None: the setup declares them.
    */
   typesFile?: { existing: string[]; create: string };
-  /** How a source imports a manifest in that folder, when not by a relative path (SvelteKit's `$lib`). */
-  alias?: { dir: string; prefix: string };
+  /** Where the pages that show images are, for the import the sample suggests; default: the manifest's folder. */
+  pagesDir?: string;
 }
 
 const SCRIPT_EXTENSIONS = ["ts", "mts", "js", "mjs", "cts", "cjs"];
@@ -55,6 +55,7 @@ export const SETUPS: readonly Setup[] = [
     configFiles: configNames("astro.config"),
     wiring: { kind: "plugin", entry: "unplugin-imagegen/astro", key: "integrations" },
     sourceDirs: ["src"],
+    pagesDir: "src/pages",
     // Astro's starters have no tsconfig `types` (they come from astro/tsconfigs); its docs put
     // global declarations in src/env.d.ts.
     typesFile: { existing: ["src/env.d.ts"], create: "src/env.d.ts" },
@@ -68,7 +69,8 @@ export const SETUPS: readonly Setup[] = [
     wiring: { kind: "plugin", entry: "unplugin-imagegen/vite", key: "plugins", first: true },
     sourceDirs: ["src/lib", "src"],
     typesFile: { existing: ["src/app.d.ts"], create: "src/app.d.ts" },
-    alias: { dir: "src/lib", prefix: "$lib/" },
+    // A relative import, as examples/sveltekit has: Kit 2 names src/lib `$lib`, Kit 3 `#lib`.
+    pagesDir: "src/routes",
   },
   {
     name: "nuxt",

@@ -1,5 +1,6 @@
 import path from "node:path";
-import { DEFAULT_MANIFESTS, findProjectFiles } from "@imagegen/core";
+import { DEFAULT_MANIFESTS, findProjectFiles, manifestDeclarations, manifestDeclarationsPath, parseManifest } from "@imagegen/core";
+import { CLIENT_TYPES } from "../../module/client-types.js";
 import { openConfigObject } from "./config-edit.js";
 import { propertyNamed } from "./config-object.js";
 import type { InitStep } from "./init-step.js";
@@ -59,8 +60,12 @@ async function existingConfig(project: ProjectFolder): Promise<string | undefine
   return inDotConfig && `.config/${inDotConfig}`;
 }
 
-/** A sample manifest, where the setup's sources live: written unless the project has a manifest. */
-export async function sampleManifestStep(project: ProjectFolder, setup: Setup): Promise<InitStep> {
+/**
+ * A sample manifest, where the setup's sources live: written unless the project has a manifest.
+ * In a TypeScript project its declarations beside it too (what `imagegen types` writes), so that
+ * `import { hero } from "./site.prompts.yaml"` type-checks by name.
+ */
+export async function sampleManifestSteps(project: ProjectFolder, setup: Setup): Promise<InitStep[]> {
   const root = project.root;
   const { manifests } = await findProjectFiles({
     root,
@@ -71,22 +76,31 @@ export async function sampleManifestStep(project: ProjectFolder, setup: Setup): 
   });
   if (manifests.length > 0) {
     const first = path.relative(root, manifests[0]!).split(path.sep).join("/");
-    return { kind: "keep", file: first, summary: "a manifest exists" };
+    return [{ kind: "keep", file: first, summary: "a manifest exists" }];
   }
   const dir = (await project.first(setup.sourceDirs)) ?? "";
   const file = dir ? `${dir}/${SAMPLE_MANIFEST}` : SAMPLE_MANIFEST;
-  return { kind: "write", file, before: undefined, after: sampleManifestText(manifestImport(setup, file)), summary: "a sample manifest: one image, hero" };
+  const { specifier, from } = manifestImport(setup, file);
+  const text = sampleManifestText(specifier, from);
+  const steps: InitStep[] = [{ kind: "write", file, before: undefined, after: text, summary: "a sample manifest: one image, hero" }];
+  if (await project.isTypeScript()) {
+    const declarations = manifestDeclarations(parseManifest(text, project.absolute(file)), CLIENT_TYPES);
+    steps.push({ kind: "write", file: manifestDeclarationsPath(file), before: undefined, after: declarations, summary: "its names, typed (`npx imagegen types` rewrites it)" });
+  }
+  return steps;
 }
 
-/** How a source imports the sample manifest `file`: `./site.prompts.yaml` from beside it, or through the setup's alias. */
-export function manifestImport(setup: Setup, file: string): string {
-  const dir = file.includes("/") ? file.slice(0, file.lastIndexOf("/")) : "";
-  return `${setup.alias?.dir === dir ? setup.alias.prefix : "./"}${SAMPLE_MANIFEST}`;
+/** How a page imports the sample manifest `file`: from the setup's pages (`../site.prompts.yaml`), else from beside it. */
+export function manifestImport(setup: Setup, file: string): { specifier: string; from: string } {
+  const dir = path.posix.dirname(file);
+  const from = setup.pagesDir ?? dir;
+  const relative = path.posix.relative(from, file);
+  return { specifier: relative.startsWith(".") ? relative : `./${relative}`, from: from === "." ? "the root folder" : `${from}/` };
 }
 
-function sampleManifestText(specifier: string): string {
+function sampleManifestText(specifier: string, from: string): string {
   return `# Images of this site: each is generated once (by the build, or \`npx imagegen generate\`), kept in
-# .imagegen/ and pinned by imagegen.lock.json. Import them where they are used:
+# .imagegen/ and pinned by imagegen.lock.json. Import them where they are used (here from ${from}):
 #   import images, { hero } from "${specifier}";
 #   hero.src, hero.srcset, hero.width, hero.height, hero.alt, hero.sources.avif
 defaults:

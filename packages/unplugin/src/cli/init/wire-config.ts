@@ -18,7 +18,7 @@ export async function wireConfig(project: ProjectFolder, detected: DetectedSetup
   if (setup.name === "esbuild") return wireEsbuild(project, setup);
   const file = detected.configFile;
   if (file === undefined) {
-    const created = newConfigFile(setup, await isTypeScript(project));
+    const created = newConfigFile(setup, await project.isTypeScript());
     if (created) return [{ kind: "write", file: created.file, before: undefined, after: created.text, summary: wiredSummary(setup) }];
     const expected = setup.configFiles.find((name) => name.endsWith(".js"))!.replace(/\.js$/, ".*");
     return [{ kind: "manual", file: expected, create: true, reason: `there is no ${expected}`, lines: configLines(setup) }];
@@ -78,9 +78,4 @@ function wiredSummary(setup: Setup): string {
   const wiring = setup.wiring;
   if (wiring.kind === "plugin") return `imagegen() in ${wiring.key}`;
   return wiring.kind === "nuxt-module" ? "the module in modules" : "the export wrapped in withImagegen()";
-}
-
-/** A TypeScript project: a tsconfig.json, or TypeScript among its packages. */
-export async function isTypeScript(project: ProjectFolder): Promise<boolean> {
-  return project.sectionOf("typescript") !== undefined || (await project.exists("tsconfig.json"));
 }
