@@ -1,7 +1,5 @@
 import { defineConfig } from "unplugin-imagegen";
 
-// At the project root, beside next.config.mjs: the build and the CLI both read it.
-export default defineConfig({
-  // Next's sources live in app/.
-  sources: ["app/**/*.{js,jsx,ts,tsx}"],
-});
+// At the project root, beside next.config.mjs: the build and the CLI both read it. No `sources`:
+// the default already scans app/ (a list of globs would replace it, not add to it).
+export default defineConfig({});

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { type Emulator, startEmulator } from "@imagegen/emulator";
@@ -48,15 +49,18 @@ async function edit(file: string, from: string, to: string): Promise<void> {
 }
 
 describe("imagegen CLI", () => {
-  it("check fails on an edited prompt, generate makes exactly that image and keeps the old lock entry until asked, then check passes", async () => {
+  it("check fails on an edited prompt; generate makes exactly that image and unlocks the old one, check passes, and a revert pays nothing", async () => {
     const root = await generatedProject();
     expect((await cli(root, "check")).code).toBe(0);
+    const manifest = path.join(root, "src/site.prompts.yaml");
+    const heroKey = Object.entries(await lock(root)).find(([, entry]) => entry.prompt === PROMPTS.hero)![0];
+    const heroBytes = await readFile(path.join(root, ".imagegen", `${heroKey}.png`));
 
-    await edit(path.join(root, "src/site.prompts.yaml"), PROMPTS.hero, "A harbour at golden hour");
+    await edit(manifest, PROMPTS.hero, "A harbour at golden hour");
     const failing = await cli(root, "check");
     expect(failing.code).toBe(1);
     expect(failing.stdout).toMatch(/^missing +"A harbour at golden hour" key [0-9a-f]{20} — src\/site\.prompts\.yaml:4:3$/m);
-    expect(failing.stdout).toContain("1 missing, 0 stale, 0 unlocked, 1 orphaned");
+    expect(failing.stdout).toContain("1 missing, 0 stale, 0 unlocked, 0 errors");
 
     const before = emulator.requests.length;
     const generate = await cli(root, "generate");
@@ -64,26 +68,26 @@ describe("imagegen CLI", () => {
     expect(promptsSince(before)).toEqual(["A harbour at golden hour"]);
     expect(generate.stdout).toMatch(/^3 cached, 1 generated, 0 failed · 1 API request · \d+\.\d+s$/m);
     expect(generate.stderr).toContain(`[1/1] generated "A harbour at golden hour" 1024×1024`);
-    // The old entry pins a paid original that plugin options the CLI cannot see might still use.
-    expect(generate.stdout).toContain("imagegen.lock.json still pins 1 image that nothing here uses");
-    expect(Object.values(await lock(root)).map((entry) => entry.prompt)).toContain(PROMPTS.hero);
-    const orphaned = await cli(root, "check");
-    expect(orphaned.code).toBe(1);
-    expect(orphaned.stdout).toContain("0 missing, 0 stale, 0 unlocked, 1 orphaned");
-    expect(orphaned.stdout).toContain("`imagegen prune --dry-run` lists orphaned entries and `imagegen prune --prune-locked` removes them");
-
-    const dropped = await cli(root, "generate", "--prune-locked");
-    expect(dropped.code, dropped.stderr).toBe(0);
-    expect(dropped.stdout).toContain("Removed 1 unused entry from imagegen.lock.json; its original stays in .imagegen/ until `imagegen prune`.");
+    // The lock holds exactly the images in use; the old original stays in the store, found again by key.
+    expect(generate.stdout).toContain("Dropped 1 unused image from imagegen.lock.json; its original stays in .imagegen/, where the same prompt finds it again.");
+    expect(Object.values(await lock(root)).map((entry) => entry.prompt)).not.toContain(PROMPTS.hero);
     const passing = await cli(root, "check");
     expect(passing.code, passing.stdout).toBe(0);
     expect(passing.stdout).toContain("Clean: 4 images in use");
-    // The old original is kept for a revert, listed as unused, and only prune removes it.
-    expect(passing.stdout).toMatch(/^unused +"A harbour at blue hour"/m);
-    expect(Object.values(await lock(root)).map((entry) => entry.prompt)).not.toContain(PROMPTS.hero);
+    expect(passing.stdout).toMatch(/^unused +"A harbour at blue hour" key [0-9a-f]{20} \(in \.imagegen\/, used nowhere; kept until `imagegen prune`\)$/m);
+
+    // The edit reverted: the old image comes back from the store, byte for byte, with no request.
+    await edit(manifest, "A harbour at golden hour", PROMPTS.hero);
+    const reverted = emulator.requests.length;
+    const again = await cli(root, "generate");
+    expect(again.code, again.stderr).toBe(0);
+    expect(emulator.requests.length).toBe(reverted);
+    expect((await lock(root))[heroKey]!.sha256).toBe(createHash("sha256").update(heroBytes).digest("hex"));
+    expect(Buffer.compare(await readFile(path.join(root, ".imagegen", `${heroKey}.png`)), heroBytes)).toBe(0);
+    expect((await cli(root, "check")).code).toBe(0);
   });
 
-  it("lists a deleted import as orphaned; prune removes a locked original only by key or with --prune-locked", async () => {
+  it("notes a deleted import as unused (check passes); prune removes a locked original only by key or with --prune-locked", async () => {
     const root = await generatedProject();
     await edit(path.join(root, "src/main.ts"), `import * as fox from "gen:a red fox?style=watercolor&aspect=4:3";\n`, "");
     await edit(path.join(root, "src/main.ts"), "fox: { ...fox }, ", "");
@@ -91,8 +95,8 @@ describe("imagegen CLI", () => {
     const foxFiles = async () => (await listFiles(path.join(root, ".imagegen"))).filter((file) => file.startsWith(foxKey));
 
     const check = await cli(root, "check");
-    expect(check.code).toBe(1);
-    expect(check.stdout).toContain(`orphaned  "${PROMPTS.fox}" key ${foxKey} (in imagegen.lock.json and .imagegen/, used nowhere)`);
+    expect(check.code).toBe(0);
+    expect(check.stdout).toContain(`unused    "${PROMPTS.fox}" key ${foxKey} (in imagegen.lock.json and .imagegen/, used nowhere; \`imagegen generate\` drops it from the lock; the original stays)`);
 
     const dryRun = await cli(root, "prune", "--dry-run");
     expect(dryRun.code).toBe(0);
@@ -124,7 +128,7 @@ describe("imagegen CLI", () => {
     const check = await cli(root, "check", "--json");
     expect(check.code).toBe(1);
     const report = JSON.parse(check.stdout);
-    expect(report).toMatchObject({ ok: false, images: 4, stale: [], orphaned: [], errors: [] });
+    expect(report).toMatchObject({ ok: false, images: 4, stale: [], unused: [], errors: [] });
     expect(report.missing.map((m: { prompt: string }) => m.prompt)).toEqual([PROMPTS.lighthouse, PROMPTS.fox, PROMPTS.hero, PROMPTS.team]);
     expect(report.missing[0].locations).toEqual([
       { file: "src/gallery.tsx", line: 2, column: 24, import: "gen:A lighthouse at dawn?w=640" },
@@ -232,12 +236,16 @@ describe("imagegen CLI", () => {
     const byName = await cli(root, "generate", "--force", "hero");
     expect(byName.code, byName.stderr).toBe(0);
     expect(promptsSince(before)).toEqual([PROMPTS.hero]);
-    // The emulator draws the same picture for the same request, so the new original is told by its record.
+    // The lock pins the new original; the old one stays in the store, beside it, as a candidate.
     const relocked = await lock(root);
-    expect(relocked).toEqual(locked);
-    const meta = JSON.parse(await readFile(path.join(root, ".imagegen", `${heroKey}.json`), "utf8"));
+    expect(relocked[heroKey]!.sha256).not.toBe(heroMeta.sha256);
+    const rerolled = `${heroKey}.${relocked[heroKey]!.sha256.slice(0, 16)}.json`;
+    const meta = JSON.parse(await readFile(path.join(root, ".imagegen", rerolled), "utf8"));
+    expect(meta).toMatchObject({ sha256: relocked[heroKey]!.sha256, prompt: PROMPTS.hero });
     expect(meta.recordId).not.toBe(heroMeta.recordId);
+    expect(await readFile(path.join(root, ".imagegen", `${heroKey}.json`), "utf8")).toBe(metas.get(heroKey));
     for (const key of Object.keys(locked).filter((k) => k !== heroKey)) {
+      expect(relocked[key]).toEqual(locked[key]);
       expect(await readFile(path.join(root, ".imagegen", `${key}.json`), "utf8")).toBe(metas.get(key));
     }
     expect((await cli(root, "check")).code).toBe(0);

@@ -123,7 +123,7 @@ describe("the build warns where the CLI would not see an image", () => {
     const warnings = await buildWith(root, { defaults: { size: "2K" }, model: "gemini-3-pro-image-preview" });
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(
-      /^The plugin option `defaults` changes the key of "[^"]+" \([^)]+\) from what imagegen\.config\.ts \(at the project root\) alone gives, so `imagegen generate` and `imagegen check` \(which read only the config file\) see another image and would call this one orphaned\. Fix: move `defaults` from the plugin's options into imagegen\.config\.ts \(at the project root\)\.$/,
+      /^The plugin option `defaults` changes the key of "[^"]+" \([^)]+\) from what imagegen\.config\.ts \(at the project root\) alone gives, so `imagegen generate` and `imagegen check` \(which read only the config file\) see another image and would drop this one from the lock\. Fix: move `defaults` from the plugin's options into imagegen\.config\.ts \(at the project root\)\.$/,
     );
   });
 });

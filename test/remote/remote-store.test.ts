@@ -129,7 +129,7 @@ describe("the remote store", () => {
     expect(await lockedSha(root, "a red fox")).toBe(foxSha);
   });
 
-  it("push uploads what the remote lacks (write-once), pull fills an empty store, check reports unpushed originals", { timeout: 120_000 }, async () => {
+  it("push uploads what the remote lacks (write-once), pull fills an empty store, check reports what is not uploaded", { timeout: 120_000 }, async () => {
     const root = await project();
     const env = s3.env({ IMAGEGEN_REMOTE: `s3://${s3.bucket}/${PREFIX}/cli` });
     const cli = (args: string[], extra: Record<string, string | undefined> = {}) =>
@@ -142,8 +142,8 @@ describe("the remote store", () => {
     expect(emulator.requests).toHaveLength(3);
     const unpushed = await cli(["check"]);
     expect(unpushed.code).toBe(1);
-    expect(unpushed.stdout.match(/^unpushed /gm)).toHaveLength(3);
-    expect(unpushed.stdout).toContain("`imagegen push` uploads unpushed originals");
+    expect(unpushed.stdout.match(/^not uploaded /gm)).toHaveLength(3);
+    expect(unpushed.stdout).toContain("`imagegen push` uploads what is not uploaded");
 
     const readOnlyPush = await cli(["push"], { IMAGEGEN_REMOTE_WRITE: "0" });
     expect(readOnlyPush.code).toBe(2);
@@ -154,7 +154,9 @@ describe("the remote store", () => {
     expect(pushed.code).toBe(0);
     expect(JSON.parse(pushed.stdout)).toMatchObject({ ok: true, remote: `s3://${s3.bucket}/${PREFIX}/cli`, uploaded: 3, present: 0, failed: 0 });
     expect(pushed.stderr.match(/^\[\d\/3\] uploaded /gm)).toHaveLength(3);
-    expect(s3.writes().filter((request) => request.method === "PUT")).toHaveLength(6);
+    // Each original's bytes and JSON, and its key's index (keys/<key>.json).
+    expect(s3.writes().filter((request) => request.method === "PUT")).toHaveLength(9);
+    expect(s3.writes().filter((request) => /\/keys\/[0-9a-f]{20}\.json$/.test(request.key))).toHaveLength(3);
 
     // Write-once: bytes already there answer 412, which is success; only the missing JSON is written.
     const sha = await lockedSha(root, "a grey heron");

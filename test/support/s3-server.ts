@@ -52,6 +52,8 @@ export interface S3Server {
   fail(count: number, fault: S3Fault): void;
   /** Drops the faults not used yet. */
   heal(): void;
+  /** While on, every write is refused with 403 AccessDenied, as a bucket policy without s3:PutObject does. */
+  refuseWrites(on: boolean): void;
   /** Reads, writes, lists and deletes objects directly (unsigned, not counted): the test's own hands. */
   read(key: string): Promise<Buffer | undefined>;
   write(key: string, bytes: Uint8Array): Promise<void>;
@@ -66,7 +68,8 @@ export interface S3Server {
  * it takes against AWS, R2 or MinIO:
  * - s3rver accepts any SigV4 signature; the front recomputes each one with the fake secret and
  *   answers 403 SignatureDoesNotMatch when it differs;
- * - s3rver ignores `If-None-Match: *`; the front answers 412 when the object exists.
+ * - s3rver ignores `If-None-Match: *` and `If-Match`; the front answers 412 when the object exists,
+ *   or when its ETag is not the one asked for.
  * It also counts requests and injects faults. Not covered: S3's payload-hash check of
  * `x-amz-content-sha256`, multipart uploads, and real network latency.
  */
@@ -84,6 +87,7 @@ export async function startS3Server(options: { bucket?: string; prefix?: string 
   const faults: S3Fault[] = [];
   const hung = new Set<http.ServerResponse>();
   let origin = "";
+  let writesRefused = false;
 
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", origin);
@@ -106,7 +110,16 @@ export async function startS3Server(options: { bucket?: string; prefix?: string 
       const detail = `<AWSAccessKeyId>${keyId}</AWSAccessKeyId>`;
       return void res.writeHead(403, { "content-type": "application/xml" }).end(s3Error("SignatureDoesNotMatch", "The request signature we calculated does not match.", detail));
     }
-    if (req.method === "PUT" && req.headers["if-none-match"] === "*" && (await s3rver.store.existsObject(bucket, key))) {
+    if (!internal && writesRefused && req.method !== "GET" && req.method !== "HEAD") {
+      req.resume();
+      return void res.writeHead(403, { "content-type": "application/xml" }).end(s3Error("AccessDenied", "Access Denied"));
+    }
+    const ifMatch = req.headers["if-match"];
+    const precondition =
+      req.method === "PUT" &&
+      ((req.headers["if-none-match"] === "*" && (await s3rver.store.existsObject(bucket, key))) ||
+        (typeof ifMatch === "string" && (await fetch(objectUrl(key), { method: "HEAD", headers: { "x-test-internal": "1" } })).headers.get("etag") !== ifMatch));
+    if (precondition) {
       req.resume();
       return void res.writeHead(412, { "content-type": "application/xml" }).end(s3Error("PreconditionFailed", "At least one of the pre-conditions you specified did not hold"));
     }
@@ -137,6 +150,9 @@ export async function startS3Server(options: { bucket?: string; prefix?: string 
     },
     fail: (count, fault) => faults.push(...Array.from({ length: count }, () => fault)),
     heal: () => faults.splice(0),
+    refuseWrites: (on) => {
+      writesRefused = on;
+    },
     async read(key) {
       const response = await fetch(objectUrl(key), { headers: internal });
       return response.ok ? Buffer.from(await response.arrayBuffer()) : undefined;

@@ -6,12 +6,13 @@ import { generateWithRetry } from "./generate/generate-with-retry.js";
 import type { AssetPaths } from "./generate/provider.js";
 import { storeAssetPaths } from "./store/asset-paths.js";
 import { type OriginalKey, originalKey, sha256Hex } from "./spec/key.js";
-import { type LockEntry, lockEntryFor, readLockfile, updateLockfile, type LockfileData } from "./store/lockfile.js";
+import type { LockEntry } from "./store/lockfile.js";
+import { LockPolicy, PinnedElsewhereError } from "./store/lock-policy.js";
+import { RemoteTier } from "./store/remote-tier.js";
 import type { ResolvedOptions } from "./project/options.js";
 import type { ImageSpec } from "./spec/spec.js";
 import { DamagedOriginalError, type OriginalMeta, Store } from "./store/store.js";
 import { type PlannedVariant, type Rendition, type Variant, inFormatOrder, renderPlaceholder, renderVariant, renderVariants } from "./render/variants.js";
-import { CorruptRemoteObjectError, type RemoteStore } from "./store/remote.js";
 import { loadSharp } from "./sharp.js";
 import { WeightedSemaphore } from "./semaphore.js";
 
@@ -65,6 +66,14 @@ export interface EngineStats {
   rendered: number;
 }
 
+/** An original this run made, stored and locked, whose upload to the remote store failed: \`imagegen push\` sends it later. */
+export interface NotUploaded {
+  key: OriginalKey;
+  prompt: string;
+  /** Why the upload failed, in one line. */
+  problem: string;
+}
+
 /**
  * Turns specs into originals and renditions. One engine lives as long as a build or a CLI run:
  * each original and each rendition is worked out at most once, however many modules ask.
@@ -74,6 +83,8 @@ export class Engine {
   readonly store: Store;
   readonly derivedCache: DerivedCache;
   readonly stats: EngineStats = { cached: 0, downloaded: 0, uploaded: 0, remoteRenditions: 0, generated: 0, rendered: 0 };
+  /** Originals of this run that are stored and locked here but not in the remote store. */
+  readonly notUploaded: NotUploaded[] = [];
 
   readonly #originals = new Map<OriginalKey, Promise<OriginalRef>>();
   readonly #renditions = new Map<string, Promise<Rendition>>();
@@ -85,14 +96,11 @@ export class Engine {
   /** Generations in flight with their downloads: twice `concurrency`, so that downloads never pile up. */
   readonly #inFlight: WeightedSemaphore;
   readonly #assetPaths: AssetPaths;
-  #lockfile: Promise<LockfileData> | undefined;
+  readonly #lock: LockPolicy;
+  readonly #remote: RemoteTier;
   #paidGenerationsStarted = 0;
   #leftovers: Promise<void> | undefined;
   #warnedPlaceholder = false;
-  /** Keys being re-rolled (`imagegen generate --force`): their lock entry no longer pins them. */
-  readonly #unpinned = new Set<OriginalKey>();
-  /** Set once a remote rendition read or write failed: the rest of the run renders locally. */
-  #remoteRenditionsOff = false;
   readonly #signal: AbortSignal | undefined;
 
   constructor(options: ResolvedOptions, { signal }: EngineOptions = {}) {
@@ -103,6 +111,8 @@ export class Engine {
     this.#atApi = new WeightedSemaphore(options.concurrency);
     this.#inFlight = new WeightedSemaphore(options.concurrency * 2);
     this.#assetPaths = storeAssetPaths(options.storeDir);
+    this.#lock = new LockPolicy(options.lockfilePath);
+    this.#remote = new RemoteTier(options.remote, this.store, this.stats, (message) => options.logger.warn(message));
   }
 
   async resolveImage(spec: ImageSpec): Promise<ImageResult> {
@@ -111,7 +121,7 @@ export class Engine {
     return { spec, original, rendition };
   }
 
-  /** The original of a spec: from the store, or generated once (shared by every caller). */
+  /** The original of a spec: from the stores, or generated once (shared by every caller). */
   resolveOriginal(spec: ImageSpec): Promise<OriginalRef> {
     this.#leftovers ??= this.#removeLeftovers();
     const key = originalKey(spec.generation);
@@ -120,9 +130,22 @@ export class Engine {
   }
 
   /**
-   * The original of a spec when the store (or, for a locked key, the remote store) already holds
-   * it, without generating: for a caller that shows something else while {@link resolveOriginal}
-   * runs (the dev server).
+   * A new original for a spec although one is stored or locked (`imagegen generate --force`): it
+   * is paid for, stored beside the others as a candidate of the key (none is deleted), and pinned
+   * in the lock in place of the old one.
+   */
+  reroll(spec: ImageSpec): Promise<OriginalRef> {
+    this.#leftovers ??= this.#removeLeftovers();
+    const key = originalKey(spec.generation);
+    this.#lock.reroll(key);
+    this.#originals.delete(key);
+    return this.#once(this.#originals, key, () => this.#generate(key, spec, { reroll: true }));
+  }
+
+  /**
+   * The original of a spec when a store (the local one, or the remote one for a locked key)
+   * already holds it, without generating: for a caller that shows something else while
+   * {@link resolveOriginal} runs (the dev server).
    */
   async storedOriginal(spec: ImageSpec): Promise<OriginalRef | undefined> {
     const key = originalKey(spec.generation);
@@ -156,6 +179,24 @@ export class Engine {
       if (placeholder) await this.derivedCache.setPlaceholder(key, placeholder);
       return placeholder;
     });
+  }
+
+  /**
+   * How many lock entries this engine wrote (new images, or ones newly locked): only after one can
+   * an entry have become unused, the prompt it was made for having changed (see {@link retainInLock}).
+   */
+  get lockWrites(): number {
+    return this.#lock.writes;
+  }
+
+  /**
+   * Keeps in the lock exactly the images in use (SPEC §4): drops the entries of keys neither in
+   * `inUse` nor resolved by this engine, and returns them. Their originals stay in the local and
+   * remote stores, where a revert finds them by key. Frozen and placeholder runs write nothing.
+   */
+  async retainInLock(inUse: ReadonlySet<OriginalKey>): Promise<OriginalKey[]> {
+    if (this.#readOnly) return [];
+    return this.#lock.retain(new Set([...inUse, ...this.#originals.keys()]));
   }
 
   /** One in-flight promise per key; a failure is forgotten so that the next ask tries again. */
@@ -197,22 +238,13 @@ export class Engine {
     return this.options.frozen || this.options.provider.persistent === false;
   }
 
-  #lockfileData(): Promise<LockfileData> {
-    this.#lockfile ??= readLockfile(this.options.lockfilePath);
-    return this.#lockfile;
-  }
-
   /**
-   * Lets the next resolution of `key` pay for a new original although the lock pins another:
-   * `imagegen generate --force`, the one way a locked image is replaced.
+   * Local store, then the lock (an original it pins comes from the remote store), then the
+   * remote's index by key, then a provider: only a key that no store has and the lock does not
+   * pin is paid for.
    */
-  unpin(key: OriginalKey): void {
-    this.#unpinned.add(key);
-  }
-
-  /** Local store, then remote store, then a provider: only a key the lock does not pin is paid for. */
   async #findOrGenerate(key: OriginalKey, spec: ImageSpec): Promise<OriginalRef> {
-    return (await this.#stored(key, spec)) ?? (await this.#pinned(key, spec)) ?? this.#generate(key, spec);
+    return (await this.#stored(key, spec)) ?? (await this.#pinned(key, spec)) ?? (await this.#byKey(key, spec)) ?? this.#generate(key, spec);
   }
 
   /**
@@ -221,9 +253,9 @@ export class Engine {
    * a different image, so it is never paid for silently. `undefined` for an unlocked key.
    */
   async #pinned(key: OriginalKey, spec: ImageSpec): Promise<OriginalRef | undefined> {
-    const locked = (await this.#lockfileData()).images[key];
-    if (!locked || this.#unpinned.has(key)) return undefined;
-    if (!this.options.remote) throw this.#missingEverywhere(key, spec, locked);
+    const locked = await this.#lock.pinned(key);
+    if (!locked) return undefined;
+    if (!this.options.remote) throw await this.#missingEverywhere(key, spec, locked);
     return {
       key,
       sha256: locked.sha256,
@@ -231,64 +263,55 @@ export class Engine {
       height: locked.height,
       stored: true,
       // One download per key, however many refs the dev server makes of it; a failed one is tried again.
-      load: () => this.#once(this.#downloads, key, () => this.#download(key, spec, locked)),
+      load: () =>
+        this.#once(this.#downloads, key, async () => {
+          const fetched = await this.#remote.fetchPinned(spec, locked.sha256);
+          if (!fetched) throw await this.#missingEverywhere(key, spec, locked);
+          return fetched.bytes;
+        }),
     };
   }
 
-  /** Downloads a locked original from the remote (checked against the lock's sha256) into the local store. */
-  async #download(key: OriginalKey, spec: ImageSpec, locked: LockEntry): Promise<Buffer> {
-    const remote = this.options.remote!;
-    let found: Awaited<ReturnType<RemoteStore["getOriginal"]>>;
-    try {
-      found = await remote.getOriginal(locked.sha256);
-    } catch (error) {
-      const problem = error instanceof CorruptRemoteObjectError ? `it is corrupt: ${error.message}` : (error as Error).message;
-      throw new ImagegenError(
-        `Could not get the original of "${spec.prompt}" (${formatLocation(spec.source)}) from the remote store: ${problem} ` +
-          `Nothing was generated: the lock pins this image.`,
-        { location: spec.source, cause: error },
-      );
-    }
-    if (!found) throw this.#missingEverywhere(key, spec, locked);
-    const { recordId, provider } = found.meta;
-    await this.store.put(spec.generation, { bytes: found.bytes, ...(recordId !== undefined && { recordId }) }, provider);
-    this.stats.downloaded++;
-    return found.bytes;
+  /** The original the remote's index names for an unlocked key (a teammate's, or a reverted prompt's), stored and locked here. */
+  async #byKey(key: OriginalKey, spec: ImageSpec): Promise<OriginalRef | undefined> {
+    const fetched = await this.#remote.fetchByKey(spec);
+    if (!fetched) return undefined;
+    if (!this.#readOnly) await this.#pinOrDefer(fetched.meta, spec);
+    const { meta, bytes } = fetched;
+    return { key, sha256: meta.sha256, width: meta.width, height: meta.height, stored: true, load: async () => bytes };
   }
 
-  #missingEverywhere(key: OriginalKey, spec: ImageSpec, locked: LockEntry): MissingOriginalError {
+  async #missingEverywhere(key: OriginalKey, spec: ImageSpec, locked: LockEntry): Promise<MissingOriginalError> {
     const store = `${this.#relative(this.options.storeDir)}/`;
     const where = this.options.remote ? `neither in ${store} nor in ${this.options.remote.url}` : `not in ${store}`;
+    const others = (await this.store.candidates(key).catch(() => [])).length;
+    const candidates = others > 0 ? ` (${store} holds ${others === 1 ? "another original" : `${others} other originals`} of this key)` : "";
     return new MissingOriginalError(
       `The original of "${spec.prompt}" (${formatLocation(spec.source)}) is locked in ${this.#relative(this.options.lockfilePath)} ` +
-        `(sha256 ${locked.sha256.slice(0, 12)}…) but is ${where}; nothing was generated, ` +
-        `since a new generation would be a different image. Restore it, or run \`imagegen generate --force ${spec.source.name ?? key}\` to make a new one.`,
+        `(sha256 ${locked.sha256.slice(0, 12)}…) but is ${where}${candidates}; nothing was generated, ` +
+        `since a new generation would be a different image. Restore it (\`imagegen push\` from a machine that has it), ` +
+        `or run \`imagegen generate --force ${spec.source.name ?? key}\` to make a new one.`,
       spec,
     );
   }
 
-  /** The stored original of `key`, checked against the lock; `undefined` when the store has none. */
+  /**
+   * The stored original of `key` that the lock pins (or, for an unlocked key, the candidate chosen
+   * or made last, which is then locked); `undefined` when the store has none.
+   */
   async #stored(key: OriginalKey, spec: ImageSpec): Promise<OriginalRef | undefined> {
-    const lock = await this.#lockfileData();
-    const locked = lock.images[key];
+    const locked = await this.#lock.pinned(key);
     let meta: OriginalMeta | undefined;
     try {
-      meta = await this.store.readMeta(key);
+      meta = await this.store.readMeta(key, locked?.sha256);
       // Only the size here (no read): the bytes are hashed when they are loaded, on a cache miss.
       if (meta) await this.store.checkOriginal(meta);
     } catch (error) {
       throw error instanceof DamagedOriginalError ? this.#damaged(spec, locked, error) : error;
     }
     if (!meta) return undefined;
-    if (locked && locked.sha256 !== meta.sha256) {
-      throw new ImagegenError(
-        `The stored original of "${spec.prompt}" (${formatLocation(spec.source)}) does not match ${this.#relative(this.options.lockfilePath)} ` +
-          `(key ${key}); restore it from git, or run \`imagegen generate --force ${key}\` to make a new one.`,
-        { location: spec.source },
-      );
-    }
     // Frozen and placeholder builds read the lock and the store but never write them (a CI checkout stays clean).
-    if (!locked && !this.#readOnly) await this.#recordInLock(meta);
+    if (!locked && !this.#readOnly) await this.#pinOrDefer(meta, spec);
     this.stats.cached++;
     const stored = meta;
     return {
@@ -324,7 +347,7 @@ export class Engine {
     return text.replaceAll(`${this.options.root}${path.sep}`, "");
   }
 
-  async #generate(key: OriginalKey, spec: ImageSpec): Promise<OriginalRef> {
+  async #generate(key: OriginalKey, spec: ImageSpec, { reroll = false } = {}): Promise<OriginalRef> {
     const { options } = this;
     const where = formatLocation(spec.source);
     if (options.frozen) {
@@ -349,7 +372,7 @@ export class Engine {
         );
       }
     }
-    if (!paid) return this.#generateNow(key, spec);
+    if (!paid) return this.#generateNow(key, spec, reroll);
     if (this.#paidGenerationsStarted >= options.maxGenerations) {
       throw new ImagegenError(
         `Not generating "${spec.prompt}" (${where}): this run has reached maxGenerations (${options.maxGenerations}).`,
@@ -366,18 +389,19 @@ export class Engine {
         ),
     });
     try {
-      const stored = await this.#stored(key, spec);
-      if (stored) {
+      // Inside the key's lock, the lock file as it is now (a git pull, another process): what it pins is never paid for again.
+      const existing = reroll ? undefined : ((await this.#stored(key, spec)) ?? (await this.#pinned(key, spec)));
+      if (existing) {
         this.#paidGenerationsStarted--;
-        return stored;
+        return existing;
       }
-      return await this.#generateNow(key, spec);
+      return await this.#generateNow(key, spec, reroll);
     } finally {
       await keyLock.release();
     }
   }
 
-  async #generateNow(key: OriginalKey, spec: ImageSpec): Promise<OriginalRef> {
+  async #generateNow(key: OriginalKey, spec: ImageSpec, reroll: boolean): Promise<OriginalRef> {
     const { options } = this;
     const provider = options.provider;
     const paid = provider.persistent !== false;
@@ -409,23 +433,41 @@ export class Engine {
       const { width, height } = await (await loadSharp())(bytes).metadata();
       return { key, sha256: sha256Hex(bytes), width, height, stored: false, load: async () => bytes };
     }
-    const meta = await this.store.put(spec.generation, image, provider.id);
-    await this.#recordInLock(meta);
+    // A re-roll is a person's choice: of the key's candidates, it is the one taken when the lock pins none.
+    const meta = await this.store.put(spec.generation, image, provider.id, reroll ? { chosenAt: new Date().toISOString() } : {});
     options.logger.info(`generated "${truncate(spec.prompt)}" with ${provider.id} (${meta.width}×${meta.height})`);
     const bytes = Buffer.from(image.bytes);
-    if (options.remote?.writable) {
-      try {
-        await options.remote.putOriginal(meta, bytes);
-        this.stats.uploaded++;
-      } catch (error) {
-        throw new ImagegenError(
-          `"${spec.prompt}" (${where}) was generated, stored and locked, but not uploaded: ${(error as Error).message} ` +
-            "Run `imagegen push` once the remote store is reachable.",
-          { location: spec.source, cause: error },
-        );
-      }
+    // Shared before it is pinned, so that no lock names an original the team cannot get; a failed
+    // upload leaves it stored and locked here, for \`imagegen push\`.
+    try {
+      await this.#remote.share(meta, bytes);
+    } catch (error) {
+      const problem = (error as Error).message;
+      this.notUploaded.push({ key, prompt: spec.prompt, problem });
+      options.logger.warn(`"${spec.prompt}" (${where}) was generated and stored, but not uploaded: ${problem} Run \`imagegen push\` once the remote store is reachable.`);
     }
+    const pinned = await this.#pinOrDefer(meta, spec);
+    if (pinned) return pinned;
     return { key, sha256: meta.sha256, width: meta.width, height: meta.height, stored: true, load: async () => bytes };
+  }
+
+  /**
+   * Pins a stored original in the lock. When the lock on disk meanwhile pins another original for
+   * the key (a teammate's, brought by a git pull; another process's), that one stays and is
+   * returned, and this one is kept in the store as a candidate; `undefined` when this one is pinned.
+   */
+  async #pinOrDefer(meta: OriginalMeta, spec: ImageSpec): Promise<OriginalRef | undefined> {
+    try {
+      await this.#lock.pin(meta);
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof PinnedElsewhereError)) throw error;
+      this.options.logger.info(
+        `${this.#relative(this.options.lockfilePath)} now pins another original of "${truncate(spec.prompt)}" (sha256 ${error.locked.sha256.slice(0, 12)}…): ` +
+          `that one is used, and sha256 ${meta.sha256.slice(0, 12)}… is kept in ${this.#relative(this.options.storeDir)}/ as a candidate.`,
+      );
+      return (await this.#stored(meta.key, spec)) ?? (await this.#pinned(meta.key, spec));
+    }
   }
 
   /**
@@ -453,13 +495,6 @@ export class Engine {
     }
   }
 
-  async #recordInLock(meta: Parameters<typeof lockEntryFor>[0]): Promise<void> {
-    const data = await updateLockfile(this.options.lockfilePath, (lock) => {
-      lock.images[meta.key] = lockEntryFor(meta);
-    });
-    this.#lockfile = Promise.resolve(data);
-  }
-
   /** The derived cache's key of a spec's rendition of `original` (it names the encoder too). */
   async renditionKey(original: OriginalRef, spec: ImageSpec): Promise<string> {
     return renditionKey(original.sha256, spec.output, await this.derivedCache.encoder());
@@ -471,7 +506,7 @@ export class Engine {
     return this.#once(this.#renditions, key, async () => {
       const cached = await this.derivedCache.get(key);
       if (cached) return cached;
-      const fetched = original.stored ? await this.#remoteRendition(key) : undefined;
+      const fetched = original.stored ? await this.#remote.rendition(key) : undefined;
       if (fetched) {
         await this.derivedCache.set(key, fetched);
         return fetched;
@@ -479,40 +514,8 @@ export class Engine {
       const rendition = await renderVariants(original, spec.output);
       this.stats.rendered++;
       await this.derivedCache.set(key, rendition);
-      if (original.stored) await this.#uploadRendition(key, rendition);
+      if (original.stored) await this.#remote.shareRendition(key, rendition);
       return rendition;
     });
-  }
-
-  /** A rendition from the remote's `derived/`, or `undefined` (a miss, a corrupt entry, an unreachable remote: it is rendered here). */
-  async #remoteRendition(key: string): Promise<Rendition | undefined> {
-    const { remote } = this.options;
-    if (!remote || this.#remoteRenditionsOff) return undefined;
-    try {
-      const rendition = await remote.getRendition(key);
-      if (rendition) this.stats.remoteRenditions++;
-      return rendition;
-    } catch (error) {
-      if (error instanceof CorruptRemoteObjectError) {
-        this.options.logger.warn(`${error.message}; rendering it here instead.`);
-      } else {
-        this.#remoteRenditionsOff = true;
-        this.options.logger.warn(`${(error as Error).message} Renditions are rendered here for the rest of this run.`);
-      }
-      return undefined;
-    }
-  }
-
-  /** Shares a new rendition through the remote; a failure costs the next machine an encode, so it only warns. */
-  async #uploadRendition(key: string, rendition: Rendition): Promise<void> {
-    const { remote } = this.options;
-    if (!remote?.writable || this.#remoteRenditionsOff) return;
-    try {
-      await remote.putRendition(key, rendition);
-      this.stats.uploaded++;
-    } catch (error) {
-      this.#remoteRenditionsOff = true;
-      this.options.logger.warn(`${(error as Error).message} Renditions are not uploaded for the rest of this run.`);
-    }
   }
 }

@@ -1,15 +1,17 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { resolveOptions } from "../src/project/config.js";
 import { Engine, MissingOriginalError } from "../src/engine.js";
 import type { ImagegenOptions } from "../src/project/options.js";
 import { parseGenId } from "../src/spec/parse-gen-id.js";
 import type { GenerationRequest, Provider } from "../src/generate/provider.js";
 import { resolveSpec } from "../src/spec/resolve-spec.js";
+import { lockEntryFor, updateLockfile } from "../src/store/lockfile.js";
+import { Store } from "../src/store/store.js";
 
 let root: string;
 beforeEach(async () => {
@@ -222,18 +224,106 @@ describe("Engine", () => {
     );
   });
 
-  it("refuses a stored original that does not match its lock entry", async () => {
+  it("refuses a lock that pins an original the store lacks, naming the fix, and pays nothing", async () => {
     const first = solidProvider();
     const engine = await engineWith({ provider: first.provider });
     const { key } = await engine.resolveOriginal(spec(engine, "gen:a fox"));
     const lockPath = join(root, "imagegen.lock.json");
     const lock = JSON.parse(await readFile(lockPath, "utf8"));
     lock.images[key].sha256 = "0".repeat(64);
-    await import("node:fs/promises").then((fs) => fs.writeFile(lockPath, JSON.stringify(lock)));
+    await writeFile(lockPath, JSON.stringify(lock));
 
     const again = await engineWith({ provider: first.provider });
     await expect(again.resolveOriginal(spec(again, "gen:a fox"))).rejects.toThrow(
-      new RegExp(`stored original of "a fox" .* does not match .*imagegen\\.lock\\.json \\(key ${key}\\); .*imagegen generate --force ${key}`),
+      new RegExp(`The original of "a fox" .* is locked in imagegen\\.lock\\.json \\(sha256 000000000000…\\) but is not in \\.imagegen/ \\(\\.imagegen/ holds another original of this key\\); .*imagegen generate --force ${key}`),
     );
+    expect(first.requests).toHaveLength(1);
+  });
+
+  it("reads the lock again before paying: an entry another process wrote meanwhile is used, not paid for", async () => {
+    const solid = paintingProvider();
+    const engine = await engineWith({ provider: solid.provider });
+    // The lock is read once, for another image, as a long-running dev server has.
+    await engine.resolveOriginal(spec(engine, "gen:a heron"));
+    // Another process (a teammate's work, brought by a git pull) stores and locks "a fox".
+    const teammate = await engineWith({ provider: solid.provider });
+    const theirs = await teammate.resolveOriginal(spec(teammate, "gen:a fox"));
+    expect(solid.requests).toHaveLength(2);
+
+    const mine = await engine.resolveOriginal(spec(engine, "gen:a fox"));
+    expect(solid.requests).toHaveLength(2);
+    expect(mine.sha256).toBe(theirs.sha256);
+  });
+
+  it("never replaces a pinned entry by accident: an original paid for while the lock gained another stays a candidate", async () => {
+    let open!: () => void;
+    const slow = paintingProvider(new Promise<void>((resolve) => (open = resolve)));
+    const engine = await engineWith({ provider: slow.provider });
+    const pending = engine.resolveOriginal(spec(engine, "gen:a fox"));
+    await vi.waitFor(() => expect(slow.requests).toHaveLength(1));
+    // While the request is out, a git pull brings a teammate's original of the same key, stored and locked.
+    const fox = spec(engine, "gen:a fox");
+    const bytes = await sharp({ create: { width: 64, height: 64, channels: 3, background: "#c33" } }).png().toBuffer();
+    const theirs = await new Store(join(root, ".imagegen")).put(fox.generation, { bytes }, "painting");
+    await updateLockfile(join(root, "imagegen.lock.json"), (lock) => {
+      lock.images[theirs.key] = lockEntryFor(theirs);
+    });
+    open();
+    const mine = await pending;
+
+    expect(mine.sha256).toBe(theirs.sha256);
+    const lock = JSON.parse(await readFile(join(root, "imagegen.lock.json"), "utf8"));
+    expect(lock.images[mine.key].sha256).toBe(theirs.sha256);
+    // What was paid for is kept: two candidates of the key are in the store.
+    expect(await engine.store.candidates(mine.key)).toHaveLength(2);
+  });
+
+  it("re-rolls a pinned image: a new original is pinned, the old one stays a candidate", async () => {
+    const solid = paintingProvider();
+    const engine = await engineWith({ provider: solid.provider });
+    const first = await engine.resolveOriginal(spec(engine, "gen:a fox"));
+    const second = await engine.reroll(spec(engine, "gen:a fox"));
+    expect(solid.requests).toHaveLength(2);
+    expect(second.sha256).not.toBe(first.sha256);
+    const lock = JSON.parse(await readFile(join(root, "imagegen.lock.json"), "utf8"));
+    expect(lock.images[first.key].sha256).toBe(second.sha256);
+    expect((await engine.store.candidates(first.key)).map((meta) => meta.sha256)).toEqual([first.sha256, second.sha256]);
+    // A later build takes the pinned one.
+    const again = await engineWith({ provider: solid.provider });
+    expect((await again.resolveOriginal(spec(again, "gen:a fox"))).sha256).toBe(second.sha256);
+    expect(solid.requests).toHaveLength(2);
+  });
+
+  it("keeps in the lock what is in use and what it resolved, and nothing else; the originals stay", async () => {
+    const solid = paintingProvider();
+    const engine = await engineWith({ provider: solid.provider });
+    const fox = await engine.resolveOriginal(spec(engine, "gen:a fox"));
+    const heron = await engine.resolveOriginal(spec(engine, "gen:a heron"));
+    const later = await engineWith({ provider: solid.provider });
+    const owl = await later.resolveOriginal(spec(later, "gen:an owl"));
+    expect(await later.retainInLock(new Set([fox.key]))).toEqual([heron.key]);
+    const lock = JSON.parse(await readFile(join(root, "imagegen.lock.json"), "utf8"));
+    expect(Object.keys(lock.images).sort()).toEqual([fox.key, owl.key].sort());
+    expect(await later.store.keys()).toEqual([fox.key, heron.key, owl.key].sort());
+    // The same prompt again finds it in the store: nothing is paid.
+    const back = await engineWith({ provider: solid.provider });
+    expect((await back.resolveOriginal(spec(back, "gen:a heron"))).sha256).toBe(heron.sha256);
+    expect(solid.requests).toHaveLength(3);
   });
 });
+
+/** A provider that paints each request a different colour (or `colour`), after `gate` opens. */
+function paintingProvider(gate: Promise<void> = Promise.resolve(), colour?: string) {
+  const requests: GenerationRequest[] = [];
+  const provider: Provider = {
+    id: "painting",
+    async generate(request) {
+      requests.push(request);
+      await gate;
+      const background = colour ?? `#${(requests.length * 2_654_435_761 % 0xffffff).toString(16).padStart(6, "0")}`;
+      const bytes = await sharp({ create: { width: 64, height: 64, channels: 3, background } }).png().toBuffer();
+      return { bytes };
+    },
+  };
+  return { provider, requests };
+}

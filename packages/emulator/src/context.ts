@@ -2,7 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { FaultQueue } from "./faults.js";
 import type { RecordedRequest } from "./http.js";
-import { ImageRenderer, type PromptObject } from "./render.js";
+import { ImageRenderer, type PromptObject, hashPromptObject } from "./render.js";
 
 /** The state one running emulator shares between its routes. */
 export class EmulatorContext {
@@ -16,6 +16,8 @@ export class EmulatorContext {
   readonly renderer = new ImageRenderer((path) => this.assets.get(path));
   /** Prompt objects by hash, so a download can render what its generation asked for. */
   readonly prompts = new Map<string, PromptObject>();
+  /** Generations made of each request (by the hash of its prompt object), for {@link PromptObject.take}. */
+  readonly #takes = new Map<string, number>();
   readonly #secret = randomBytes(32);
   readonly #timers = new Set<NodeJS.Timeout>();
 
@@ -32,6 +34,17 @@ export class EmulatorContext {
     if (typeof key !== "string" || key.trim() === "") return "Missing API-KEY header";
     if (this.apiKey !== undefined && key !== this.apiKey) return "Invalid API key";
     return undefined;
+  }
+
+  /**
+   * The prompt object to render for a request: its next take (0 for the first time it is asked),
+   * counted with `advance`; without it, the take the next generation will be (to render it early).
+   */
+  take(promptObject: PromptObject, { advance = true } = {}): PromptObject {
+    const request = hashPromptObject(promptObject);
+    const take = this.#takes.get(request) ?? 0;
+    if (advance) this.#takes.set(request, take + 1);
+    return take === 0 ? promptObject : { ...promptObject, take };
   }
 
   /** The origin the client reached us at, so temporaryUrl works behind port mappings too. */
@@ -67,6 +80,7 @@ export class EmulatorContext {
     this.downloads.length = 0;
     this.uploads.length = 0;
     this.faults.clear();
+    this.#takes.clear();
   }
 
   stop(): void {

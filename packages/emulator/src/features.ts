@@ -91,8 +91,9 @@ function createGeneration(
   promptObject: PromptObject,
   downloadFault: Fault | undefined,
 ) {
-  const hash = hashPromptObject(promptObject);
-  context.prompts.set(hash, promptObject);
+  const rendered = context.take(promptObject);
+  const hash = hashPromptObject(rendered);
+  context.prompts.set(hash, rendered);
   const nonce = randomBytes(6).toString("hex");
   let fileId = `${hash}-${nonce}`;
   if (downloadFault !== undefined && isDownloadFault(downloadFault) && downloadFault.kind !== "download-url") {

@@ -17,13 +17,20 @@ export interface PromptObject {
   imageUrl?: string;
   referenceImage1?: string;
   referenceImage2?: string;
+  /**
+   * Which generation of this very request it is, from 0 (the emulator's, not the API's): the same
+   * prompt asked again gives another image, as the real model does, deterministic by request order.
+   */
+  take?: number;
 }
 
 /** Hex sha256 of the prompt object, fields in a fixed order so equal requests hash equally. */
 export function hashPromptObject(promptObject: PromptObject): string {
-  const { prompt, imageSize, temperature, topP, imageUrl, referenceImage1, referenceImage2 } = promptObject;
+  const { prompt, imageSize, temperature, topP, imageUrl, referenceImage1, referenceImage2, take = 0 } = promptObject;
   const fields: unknown[] = [prompt, imageSize, temperature, topP];
   if (imageUrl !== undefined) fields.push(imageUrl, referenceImage1 ?? null, referenceImage2 ?? null);
+  // The first take hashes as every request did before takes: its image is the one it always was.
+  if (take > 0) fields.push({ take });
   return createHash("sha256").update(JSON.stringify(fields)).digest("hex");
 }
 
@@ -138,10 +145,10 @@ ${shapes.join("\n")}
 </svg>`;
 }
 
-function captionOf({ prompt, imageSize }: PromptObject): string {
+function captionOf({ prompt, imageSize, take = 0 }: PromptObject): string {
   const oneLine = prompt.replace(/\s+/g, " ").trim();
   const short = oneLine.length > 90 ? `${oneLine.slice(0, 89)}…` : oneLine;
-  return `${short} · ${imageSize} · imagegen emulator`;
+  return `${short} · ${imageSize}${take > 0 ? ` · take ${take + 1}` : ""} · imagegen emulator`;
 }
 
 function escapeXml(text: string): string {

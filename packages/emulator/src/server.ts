@@ -38,7 +38,7 @@ export interface Emulator {
   uploads: RecordedRequest[];
   /** Queues a fault for the next matching generation request. */
   injectFault(fault: Fault): void;
-  /** Clears recorded requests, downloads and queued faults. */
+  /** Clears recorded requests, downloads and queued faults, and starts each request's takes again (its next image is its first). */
   reset(): void;
   /** Stops listening and destroys open connections, hung ones included. */
   close(): Promise<void>;
@@ -117,7 +117,7 @@ async function route(context: EmulatorContext, req: IncomingMessage, res: Server
       // The real API has made the image by the time it answers: render it during the latency,
       // so that the download that follows takes as little time as a real one.
       const check = body.json ? checkFeatureRequest(body.value, (path) => context.assets.has(path)) : undefined;
-      if (check?.ok) context.renderer.render(check.promptObject).catch(() => {});
+      if (check?.ok) context.renderer.render(context.take(check.promptObject, { advance: false })).catch(() => {});
       await context.wait(context.latencyMs);
     }
     return answerFeatureRequest(context, req, res, body);

@@ -5,11 +5,12 @@ import { type LockEntry, type LockfileData, readLockfile } from "../store/lockfi
 import { type OriginalMeta, Store } from "../store/store.js";
 
 /**
- * - `ok`: stored, and the lock records the same sha256.
- * - `missing`: no stored original; `imagegen generate` makes it.
- * - `stale`: a stored original that does not match its lock entry (or whose bytes no longer
- *   match its own metadata); never reused silently. Also an edit whose input file changed since
- *   its locked original was made (`inputsChanged`): `imagegen generate` makes it from the new bytes.
+ * - `ok`: the original the lock pins is stored.
+ * - `missing`: the store does not hold the original the lock pins (the remote may: `imagegen pull`),
+ *   or, unlocked, holds none of the key; `imagegen generate` makes an unlocked one.
+ * - `stale`: a stored original whose metadata cannot be read or whose bytes no longer match it;
+ *   never reused silently. Also an edit whose input file changed since its locked original was
+ *   made (`inputsChanged`): `imagegen generate` makes it from the new bytes.
  * - `unlocked`: stored, but not in the lock; `imagegen generate` (or a build) records it.
  */
 export type ImageStatus = "ok" | "missing" | "stale" | "unlocked";
@@ -25,9 +26,8 @@ export interface AuditedImage extends DiscoveredSpec {
 }
 
 /**
- * A lock or store entry that no discovered image uses. An orphaned lock entry makes the lock
- * disagree with the code (`imagegen check` fails); an original that is only in the store is
- * kept (a reverted prompt reuses it) until `imagegen prune`.
+ * A lock or store entry that no discovered image uses. `imagegen generate` drops such a lock
+ * entry; the original stays in the store (a reverted prompt reuses it) until `imagegen prune`.
  */
 export interface OrphanedEntry {
   key: OriginalKey;
@@ -66,7 +66,8 @@ export async function auditImages(specs: DiscoveredSpec[], options: AuditOptions
       const withLock = locked ? { locked } : {};
       let meta: OriginalMeta | undefined;
       try {
-        meta = await store.readMeta(discovered.key);
+        // The candidate the lock pins, else (unlocked) the one chosen or made last.
+        meta = await store.readMeta(discovered.key, locked?.sha256);
       } catch (error) {
         if (!(error instanceof ImagegenError)) throw error;
         return { ...discovered, ...withLock, status: "stale", problem: error.message };
@@ -75,15 +76,6 @@ export async function auditImages(specs: DiscoveredSpec[], options: AuditOptions
         const changed = changedInputs(discovered, lock);
         if (changed) return { ...discovered, ...withLock, status: "stale", problem: changed, inputsChanged: true };
         return { ...discovered, ...withLock, status: "missing" };
-      }
-      if (locked && locked.sha256 !== meta.sha256) {
-        return {
-          ...discovered,
-          meta,
-          locked,
-          status: "stale",
-          problem: `the stored original (sha256 ${meta.sha256.slice(0, 12)}…) is not the one in the lock (${locked.sha256.slice(0, 12)}…)`,
-        };
       }
       if (verifyBytes) {
         try {

@@ -131,8 +131,9 @@ export interface ImagegenOptions {
    * A remote store shared by a team and its CI (SPEC §10): `"s3://bucket/prefix"` on AWS S3, R2,
    * MinIO or any S3-compatible server, configured by the standard AWS variables
    * (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`,
-   * `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL`). A missing original is looked for there before any
-   * provider is asked, and each new original and rendition is uploaded there, write-once.
+   * `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL`). A locked original that the local store lacks is
+   * read from there, never paid for again, and each new original and rendition is uploaded there,
+   * write-once (docs/store.md).
    * `{ url, write: false }` never uploads (nor does `IMAGEGEN_REMOTE_WRITE=0`, nor frozen mode).
    * @default process.env.IMAGEGEN_REMOTE (none when unset)
    */

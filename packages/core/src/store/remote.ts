@@ -7,7 +7,7 @@ import { contentTypeOfFile, extensionOf, isOriginalFormat } from "../spec/format
 import { sha256Hex } from "../spec/key.js";
 import type { Rendition } from "../render/variants.js";
 import { type CachedRendition, assembleRendition, parseRenditionEntry, serializeRendition } from "./derived-cache.js";
-import type { OriginalMeta } from "./store.js";
+import { type OriginalMeta, latestChosen } from "./store.js";
 
 /** Where a remote store lives: `s3://bucket/prefix`, parsed. */
 export interface RemoteLocation {
@@ -28,6 +28,23 @@ export interface RemoteOriginalMeta {
   provider: string;
   recordId?: string;
   createdAt: string;
+}
+
+/** One original made for a key, as the remote's index of that key records it. */
+export interface KeyCandidate {
+  sha256: string;
+  /** When it was made (ISO 8601). */
+  createdAt: string;
+  /** When a person last chose it (ISO 8601), as the local store's `chosenAt`. */
+  chosenAt?: string;
+}
+
+/** `<prefix>/keys/<key>.json`: every original ever made for a key, so that any machine finds them by key. */
+export interface KeyIndex {
+  version: 1;
+  key: string;
+  /** Oldest first. */
+  candidates: KeyCandidate[];
 }
 
 export interface RemoteStoreOptions {
@@ -73,10 +90,11 @@ const REMOTE_CONCURRENCY = 16;
 
 /**
  * The remote tier of the store (SPEC §10): an S3-compatible bucket shared by a team and its CI.
- * Originals are content-addressed (`<prefix>/originals/<sha256>.<ext>`, JSON beside), renditions
- * sit under `<prefix>/derived/<key>.rendition`, keyed like the local derived cache. Every request is signed with
+ * Originals are content-addressed (`<prefix>/originals/<sha256>.<ext>`, JSON beside), found by key
+ * through `<prefix>/keys/<key>.json` (every original made for the key), and renditions sit under
+ * `<prefix>/derived/<key>.rendition`, keyed like the local derived cache. Every request is signed with
  * SigV4 by aws4fetch (none when no key is set: a public bucket); writes are write-once
- * (`If-None-Match: *`). Messages name the `s3://` URL and the endpoint, never a credential.
+ * (`If-None-Match: *`) but for a key's index, which only grows (`If-Match` on the version read). Messages name the `s3://` URL and the endpoint, never a credential.
  */
 export class RemoteStore {
   /** `s3://bucket/prefix`, for messages. */
@@ -144,14 +162,17 @@ export class RemoteStore {
    */
   async getOriginal(sha256: string): Promise<{ bytes: Buffer; meta: RemoteOriginalMeta } | undefined> {
     const metaPath = `originals/${sha256}.json`;
-    const text = await this.#request("GET", metaPath);
+    const text = (await this.#request("GET", metaPath))?.body;
     if (text === undefined) return undefined;
     const meta = parseOriginalMeta(text.toString("utf8"), sha256);
     if (typeof meta === "string") throw new CorruptRemoteObjectError(this.objectUrl(metaPath), `is not valid original metadata (${meta})`);
     const bytesPath = `originals/${meta.file}`;
-    const bytes = await this.#request("GET", bytesPath);
+    const bytes = (await this.#request("GET", bytesPath))?.body;
     if (bytes === undefined) {
-      throw new CorruptRemoteObjectError(this.objectUrl(bytesPath), `is missing but ${this.objectUrl(metaPath)} refers to it`);
+      throw new CorruptRemoteObjectError(
+        this.objectUrl(bytesPath),
+        `is missing but ${this.objectUrl(metaPath)} refers to it. A machine whose store has this original uploads it again with \`imagegen push --repair\``,
+      );
     }
     if (sha256Hex(bytes) !== sha256) {
       throw new CorruptRemoteObjectError(this.objectUrl(bytesPath), `does not match its sha256 ${sha256} (the lock's): refused as corrupt`);
@@ -183,6 +204,41 @@ export class RemoteStore {
     await this.#putOnce(`originals/${meta.sha256}.json`, Buffer.from(`${JSON.stringify(remoteMeta, null, 2)}\n`));
   }
 
+  // ── Originals by key ─────────────────────────────────────────────────────────────────────────
+
+  /** The index of `key` (every original made for it), or `undefined` when the remote has none. */
+  async getKeyIndex(key: string): Promise<KeyIndex | undefined> {
+    return (await this.#readKeyIndex(key))?.index;
+  }
+
+  /**
+   * Adds originals to the index of `key` (a chosen one's `chosenAt` too): the index is read, merged
+   * and written back only if nobody wrote it meanwhile (`If-Match`), else read and merged again.
+   * Merging only adds, so two writers racing lose nothing.
+   */
+  async recordCandidates(key: string, candidates: KeyCandidate[]): Promise<void> {
+    const path = keyIndexPath(key);
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.#readKeyIndex(key);
+      const merged = mergeKeyIndex(current?.index ?? { version: 1, key, candidates: [] }, candidates);
+      if (current && JSON.stringify(merged) === JSON.stringify(current.index)) return;
+      // A server that names no version of what it sent is written over: merging lost nothing of what it held.
+      const precondition: Record<string, string> = !current ? { "If-None-Match": "*" } : current.etag ? { "If-Match": current.etag } : {};
+      const written = await this.#put(path, Buffer.from(`${JSON.stringify(merged, null, 2)}\n`), precondition);
+      if (written) return;
+      if (attempt >= 5) throw new ImagegenError(`Could not write ${this.objectUrl(path)}${this.#endpointNote}: other writers kept changing it.`);
+    }
+  }
+
+  async #readKeyIndex(key: string): Promise<{ index: KeyIndex; etag: string | undefined } | undefined> {
+    const path = keyIndexPath(key);
+    const found = await this.#request("GET", path);
+    if (!found) return undefined;
+    const index = parseKeyIndex(found.body.toString("utf8"), key);
+    if (typeof index === "string") throw new CorruptRemoteObjectError(this.objectUrl(path), `is not a key index (${index})`);
+    return { index, etag: found.etag };
+  }
+
   // ── Renditions ───────────────────────────────────────────────────────────────────────────────
 
   /**
@@ -191,7 +247,7 @@ export class RemoteStore {
    */
   async getRendition(key: string): Promise<Rendition | undefined> {
     const object = `derived/${key}.rendition`;
-    const packed = await this.#request("GET", object);
+    const packed = (await this.#request("GET", object))?.body;
     if (packed === undefined) return undefined;
     const rendition = unpackRendition(packed, key);
     if (!rendition) throw new CorruptRemoteObjectError(this.objectUrl(object), "is not a rendition whose variants match their sha256");
@@ -207,28 +263,34 @@ export class RemoteStore {
 
   /** PUT with `If-None-Match: *`: a 412 means the object is already there, which is success. */
   async #putOnce(path: string, bytes: Uint8Array, sha256 = sha256Hex(bytes)): Promise<void> {
+    await this.#put(path, bytes, { "If-None-Match": "*" }, sha256);
+  }
+
+  /** PUT under a precondition; `false` when it did not hold (412), written otherwise. */
+  async #put(path: string, bytes: Uint8Array, precondition: Record<string, string>, sha256 = sha256Hex(bytes)): Promise<boolean> {
     if (!this.writable) throw new ImagegenError(`Not writing ${this.objectUrl(path)}: the remote is read-only in this run.`);
-    await this.#request("PUT", path, {
+    const answer = await this.#request("PUT", path, {
       body: bytes,
       headers: {
         "Content-Type": path.endsWith(".json") ? "application/json" : contentTypeOfFile(path),
-        "If-None-Match": "*",
+        ...precondition,
         // S3 checks the payload against it, so a damaged upload is refused rather than stored.
         "X-Amz-Content-Sha256": sha256,
       },
     });
+    return answer?.status !== 412;
   }
 
   /**
-   * One request, retried like the API's when transient. Resolves with the body (`undefined` for a
-   * 404; an empty buffer for a HEAD or PUT); throws an {@link ImagegenError} naming the object and
-   * the endpoint, never a credential.
+   * One request, retried like the API's when transient. Resolves with the body and ETag
+   * (`undefined` for a 404; an empty body for a HEAD or PUT, whose 412 resolves too);
+   * throws an {@link ImagegenError} naming the object and the endpoint, never a credential.
    */
   async #request(
     method: "GET" | "HEAD" | "PUT",
     path: string,
     init: { body?: Uint8Array; headers?: Record<string, string> } = {},
-  ): Promise<Buffer | undefined> {
+  ): Promise<{ status: number; body: Buffer; etag: string | undefined } | undefined> {
     const { attempts, timeoutMs, retryDelayMs } = this.#options;
     const url = `${this.#base}/${[...(this.location.prefix ? this.location.prefix.split("/") : []), ...path.split("/")].map(encodeURIComponent).join("/")}`;
     const name = `${this.objectUrl(path)}${this.#endpointNote}`;
@@ -238,8 +300,7 @@ export class RemoteStore {
       try {
         const response = await this.#limit(() => this.#send(method, url, init, timeoutMs));
         if (response.status === 404 && method !== "PUT") return undefined;
-        if (response.status === 412 && method === "PUT") return Buffer.alloc(0);
-        if (response.ok) return response.body;
+        if ((response.status === 412 && method === "PUT") || response.ok) return response;
         lastProblem = `HTTP ${response.status}${response.code ? ` ${response.code}` : ""}`;
         retryable = isTransientStatus(response.status);
       } catch (error) {
@@ -260,7 +321,7 @@ export class RemoteStore {
     url: string,
     init: { body?: Uint8Array; headers?: Record<string, string> },
     timeoutMs: number,
-  ): Promise<{ status: number; ok: boolean; body: Buffer; code: string | undefined }> {
+  ): Promise<{ status: number; ok: boolean; body: Buffer; etag: string | undefined; code: string | undefined }> {
     const signal = AbortSignal.timeout(timeoutMs);
     const requestInit: RequestInit = { method, headers: init.headers ?? {}, ...(init.body && { body: init.body }) };
     // Signed by aws4fetch, sent by node:http (a cold CI build reads one object per image: fetch's
@@ -273,7 +334,7 @@ export class RemoteStore {
       const body = Buffer.concat(chunks);
       // S3's error code (NoSuchBucket, AccessDenied, …); the rest of its XML may echo a key id.
       const code = response.ok ? undefined : /<Code>([A-Za-z]+)<\/Code>/.exec(body.toString("utf8"))?.[1];
-      return { status: response.status, ok: response.ok, body, code };
+      return { status: response.status, ok: response.ok, body, etag: response.header("etag") ?? undefined, code };
     } catch (error) {
       throw signal.aborted ? signal.reason : error;
     }
@@ -327,7 +388,34 @@ function unpackRendition(packed: Buffer, key: string): Rendition | undefined {
   return offset === packed.length ? assembleRendition(entry, files) : undefined;
 }
 
-function parseOriginalMeta(text: string, sha256: string): RemoteOriginalMeta | string {
+function keyIndexPath(key: string): string {
+  return `keys/${key}.json`;
+}
+
+/** The index with `candidates` added (a known one takes the later `chosenAt`), oldest first. */
+function mergeKeyIndex(index: KeyIndex, candidates: KeyCandidate[]): KeyIndex {
+  const bySha = new Map(index.candidates.map((candidate) => [candidate.sha256, { ...candidate }]));
+  for (const candidate of candidates) {
+    const known = bySha.get(candidate.sha256);
+    if (!known) bySha.set(candidate.sha256, { ...candidate });
+    else if (candidate.chosenAt && (!known.chosenAt || candidate.chosenAt > known.chosenAt)) known.chosenAt = candidate.chosenAt;
+  }
+  const sorted = [...bySha.values()].sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
+  return { version: 1, key: index.key, candidates: sorted };
+}
+
+/** A stored original as its key's index records it. */
+export function keyCandidateOf(meta: OriginalMeta): KeyCandidate {
+  return { sha256: meta.sha256, createdAt: meta.createdAt, ...(meta.chosenAt !== undefined && { chosenAt: meta.chosenAt }) };
+}
+
+/** Of a key's candidates, the one chosen last, else the one made last (the local store's rule). */
+export function preferredCandidate(index: KeyIndex): KeyCandidate | undefined {
+  return latestChosen(index.candidates);
+}
+
+/** A JSON object, or what is wrong with the text. */
+function parseJsonObject(text: string): Record<string, unknown> | string {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -335,7 +423,27 @@ function parseOriginalMeta(text: string, sha256: string): RemoteOriginalMeta | s
     return "not JSON";
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) return "not an object";
-  const meta = value as Record<string, unknown>;
+  return value as Record<string, unknown>;
+}
+
+function parseKeyIndex(text: string, key: string): KeyIndex | string {
+  const index = parseJsonObject(text);
+  if (typeof index === "string") return index;
+  if (index.version !== 1) return `"version" is not 1`;
+  if (index.key !== key) return `"key" is not "${key}"`;
+  if (!Array.isArray(index.candidates)) return `"candidates" is not a list`;
+  for (const candidate of index.candidates as Record<string, unknown>[]) {
+    if (typeof candidate !== "object" || candidate === null) return "a candidate is not an object";
+    if (typeof candidate.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(candidate.sha256)) return `a candidate's "sha256" is not 64 hex digits`;
+    if (typeof candidate.createdAt !== "string") return `a candidate's "createdAt" is not a string`;
+    if (candidate.chosenAt !== undefined && typeof candidate.chosenAt !== "string") return `a candidate's "chosenAt" is not a string`;
+  }
+  return index as unknown as KeyIndex;
+}
+
+function parseOriginalMeta(text: string, sha256: string): RemoteOriginalMeta | string {
+  const meta = parseJsonObject(text);
+  if (typeof meta === "string") return meta;
   if (meta.sha256 !== sha256) return `"sha256" is not ${sha256}`;
   // The file name is joined to the prefix: it must not point elsewhere.
   if (typeof meta.file !== "string" || !new RegExp(`^${sha256}\\.[a-z0-9]+$`).test(meta.file)) return `"file" is not "${sha256}.<ext>"`;

@@ -1,6 +1,6 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { readFile, readdir, rmdir, unlink } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { isNotFound, writeFileAtomic } from "./atomic-write.js";
 import { ImagegenError } from "../errors.js";
 import { checkedWholeImage, decodeToLastRow, loadSharp } from "../sharp.js";
@@ -36,6 +36,11 @@ export interface OriginalMeta {
   file: string;
   /** ISO 8601. */
   createdAt: string;
+  /**
+   * When a person last chose this candidate (ISO 8601): of a key's candidates, the one chosen last
+   * (else made last) is the one a build takes when the lock pins none. Absent until chosen.
+   */
+  chosenAt?: string;
   /** The files it was made from (SPEC §12), in request order; absent for a plain generation. */
   inputs?: InputRecord[];
 }
@@ -56,9 +61,12 @@ export class DamagedOriginalError extends ImagegenError {
 }
 
 /**
- * Originals, stored once and never expired (SPEC §4): bytes in `<key>.<ext>`, metadata in
- * `<key>.json`. The metadata is written last, so its presence is what commits an entry;
- * checks that need only the pixel size or hash read the JSON, never the image.
+ * Originals, stored once and never expired (SPEC §4). Every original made for a key is kept, as
+ * one of its candidates: the first in `<key>.<ext>` with its metadata in `<key>.json` (the layout
+ * of a store with one original per key), each later one in `<key>.<sha16>.<ext>` and
+ * `<key>.<sha16>.json`, named by the first 16 hex digits of its sha256. The metadata is written
+ * last, so its presence is what commits an entry; checks that need only the pixel size or hash
+ * read the JSON, never the image.
  */
 export class Store {
   readonly dir: string;
@@ -69,9 +77,58 @@ export class Store {
     this.dir = dir;
   }
 
-  /** The metadata of `key`, or `undefined` when the store has no such original. */
-  async readMeta(key: OriginalKey): Promise<OriginalMeta | undefined> {
-    const file = this.metaPath(key);
+  /**
+   * The metadata of the candidate of `key` whose bytes hash to `sha256`; without `sha256`, of the
+   * candidate chosen (else made) last. `undefined` when the store has no such original.
+   */
+  async readMeta(key: OriginalKey, sha256?: string): Promise<OriginalMeta | undefined> {
+    const first = this.#readMetaFile(key, this.metaPath(key));
+    if (sha256 !== undefined && first?.sha256 === sha256) return first;
+    const others = this.#otherCandidateFiles(key);
+    if (sha256 !== undefined) {
+      const file = others.find((name) => sha256.startsWith(name.slice(key.length + 1, -".json".length)));
+      const meta = file ? this.#readMetaFile(key, join(this.dir, file)) : undefined;
+      return meta?.sha256 === sha256 ? meta : undefined;
+    }
+    if (others.length === 0) return first;
+    return latestChosen([first, ...others.map((name) => this.#readMetaFile(key, join(this.dir, name)))]);
+  }
+
+  /** Every candidate of `key` (SPEC §13), oldest first; damaged metadata throws, as for {@link readMeta}. */
+  async candidates(key: OriginalKey): Promise<OriginalMeta[]> {
+    const metas = [this.metaPath(key), ...this.#otherCandidateFiles(key).map((name) => join(this.dir, name))]
+      .map((file) => this.#readMetaFile(key, file))
+      .filter((meta): meta is OriginalMeta => meta !== undefined);
+    return metas.sort((a, b) => compareText(a.createdAt, b.createdAt));
+  }
+
+  /**
+   * Records that a person chose this candidate (its `chosenAt`), so that it is the one taken when the
+   * lock pins none: a rewrite of its metadata alone, atomic like every write.
+   */
+  async markChosen(meta: OriginalMeta, at = new Date()): Promise<OriginalMeta> {
+    const chosen = { ...meta, chosenAt: at.toISOString() };
+    await writeFileAtomic(join(this.dir, metaFileOf(chosen)), stableJson(chosen));
+    return chosen;
+  }
+
+  /** The later candidates' metadata files of `key` (`<key>.<sha16>.json`); sync for the reason {@link readMeta} is. */
+  #otherCandidateFiles(key: OriginalKey): string[] {
+    const names = this.#namesSync();
+    const pattern = new RegExp(`^${key}\\.[0-9a-f]{16}\\.json$`);
+    return names.filter((name) => pattern.test(name));
+  }
+
+  #namesSync(): string[] {
+    try {
+      return readdirSync(this.dir);
+    } catch (error) {
+      if (isNotFound(error)) return [];
+      throw error;
+    }
+  }
+
+  #readMetaFile(key: OriginalKey, file: string): OriginalMeta | undefined {
     let text: string;
     try {
       // Synchronously, as the derived cache reads: a small JSON takes microseconds, while an async
@@ -87,7 +144,7 @@ export class Store {
     } catch (error) {
       throw new DamagedOriginalError(key, `${file} is not valid JSON (truncated or edited?)`, FIX, error);
     }
-    const problem = metaProblem(value, key);
+    const problem = metaProblem(value, key, basename(file));
     if (problem) throw new DamagedOriginalError(key, `${file} is not valid store metadata (${problem})`, FIX);
     return value as OriginalMeta;
   }
@@ -103,9 +160,9 @@ export class Store {
       size = statSync(file).size;
     } catch (error) {
       if (!isNotFound(error)) throw error;
-      throw missingBytes(meta, file, this.metaPath(meta.key));
+      throw missingBytes(meta, file, join(this.dir, metaFileOf(meta)));
     }
-    if (size !== meta.bytes) throw changedBytes(meta, file, this.metaPath(meta.key));
+    if (size !== meta.bytes) throw changedBytes(meta, file, join(this.dir, metaFileOf(meta)));
   }
 
   /** The bytes of an original, refused when they do not match the sha256 its metadata records. */
@@ -116,9 +173,9 @@ export class Store {
       bytes = await readFile(file);
     } catch (error) {
       if (!isNotFound(error)) throw error;
-      throw missingBytes(meta, file, this.metaPath(meta.key));
+      throw missingBytes(meta, file, join(this.dir, metaFileOf(meta)));
     }
-    if (sha256Hex(bytes) !== meta.sha256) throw changedBytes(meta, file, this.metaPath(meta.key));
+    if (sha256Hex(bytes) !== meta.sha256) throw changedBytes(meta, file, join(this.dir, metaFileOf(meta)));
     return bytes;
   }
 
@@ -142,17 +199,27 @@ export class Store {
   }
 
   /**
-   * Stores a generated original. The bytes must decode as an image. Bytes are written first and
-   * the metadata last, so a killed write leaves at most an orphan bytes file, never metadata
-   * without its bytes.
+   * Stores an original as a candidate of its key, beside the ones already there (none is ever
+   * replaced: the same bytes again are the same candidate). The bytes must decode as an image.
+   * Bytes are written first and the metadata last, so a killed write leaves at most an orphan
+   * bytes file, never metadata without its bytes. `times.createdAt` keeps the time an original was
+   * made when it comes from elsewhere (the remote store); `times.chosenAt` records a person's choice.
    */
-  async put(generation: GenerationParams, image: GeneratedImage, providerId: string): Promise<OriginalMeta> {
+  async put(generation: GenerationParams, image: GeneratedImage, providerId: string, times: { createdAt?: string; chosenAt?: string } = {}): Promise<OriginalMeta> {
+    const { createdAt = new Date().toISOString(), chosenAt } = times;
     const key = originalKey(generation);
     const bytes = Buffer.from(image.bytes.buffer, image.bytes.byteOffset, image.bytes.byteLength);
+    const sha256 = sha256Hex(bytes);
     const { format, width, height } = await decodeOriginal(image.bytes, providerId, generation.prompt);
-    const file = `${key}.${extensionOf(format)}`;
     const inputs = inputRecords(generation);
-    const previous = await this.readMeta(key).catch(() => undefined);
+    // The first candidate of a key takes `<key>.*`, and so does a new original when that entry is
+    // damaged (`imagegen generate --force`, as its message says, repairs it); later ones go beside.
+    const first = await Promise.resolve().then(() => this.#readMetaFile(key, this.metaPath(key))).catch(() => undefined);
+    const slot = !first || first.sha256 === sha256 ? key : `${key}.${sha256.slice(0, 16)}`;
+    const file = `${slot}.${extensionOf(format)}`;
+    // The same bytes again (a download of what is here): the candidate as it was made.
+    const known = await this.readMeta(key, sha256).catch(() => undefined);
+    if (known && (await this.checkOriginal(known).then(() => true, () => false))) return known;
 
     const meta: OriginalMeta = {
       key,
@@ -164,38 +231,37 @@ export class Store {
       variant: generation.variant,
       provider: providerId,
       ...(image.recordId !== undefined ? { recordId: image.recordId } : {}),
-      sha256: sha256Hex(bytes),
+      sha256,
       width,
       height,
       format,
       bytes: bytes.byteLength,
       file,
-      createdAt: new Date().toISOString(),
+      createdAt,
+      ...(chosenAt !== undefined ? { chosenAt } : {}),
       ...(inputs ? { inputs } : {}),
     };
     await writeFileAtomic(join(this.dir, file), bytes);
-    await writeFileAtomic(this.metaPath(key), stableJson(meta));
-    // A replaced original of another format would otherwise linger beside the new one.
-    if (previous && previous.file !== file) await unlink(join(this.dir, previous.file)).catch(() => {});
+    await writeFileAtomic(join(this.dir, `${slot}.json`), stableJson(meta));
     return meta;
   }
 
-  /** Removes an original: the metadata first (un-committing it), then its bytes. */
+  /** Removes every candidate of a key: each metadata file first (un-committing it), then the bytes. */
   async delete(key: OriginalKey): Promise<void> {
-    await unlink(this.metaPath(key)).catch(ignoreNotFound);
-    for (const name of await this.names()) {
-      if (name.startsWith(`${key}.`)) await unlink(join(this.dir, name)).catch(ignoreNotFound);
-    }
+    const names = await this.names();
+    const mine = names.filter((name) => name.startsWith(`${key}.`));
+    for (const name of mine.filter((n) => n.endsWith(".json"))) await unlink(join(this.dir, name)).catch(ignoreNotFound);
+    for (const name of mine.filter((n) => !n.endsWith(".json"))) await unlink(join(this.dir, name)).catch(ignoreNotFound);
   }
 
-  /** Keys of every committed original (those with a metadata file). */
+  /** Keys with at least one committed original (a metadata file). */
   async keys(): Promise<OriginalKey[]> {
-    const keys: OriginalKey[] = [];
+    const keys = new Set<OriginalKey>();
     for (const name of await this.names()) {
-      const match = /^([0-9a-f]+)\.json$/.exec(name);
-      if (match) keys.push(match[1]!);
+      const match = CANDIDATE_META.exec(name);
+      if (match) keys.add(match[1]!);
     }
-    return keys.sort();
+    return [...keys].sort();
   }
 
   private metaPath(key: OriginalKey): string {
@@ -210,6 +276,33 @@ export class Store {
       throw error;
     }
   }
+}
+
+/** A committed candidate's metadata file: `<key>.json`, or `<key>.<sha16>.json`. */
+const CANDIDATE_META = /^([0-9a-f]{20})(?:\.[0-9a-f]{16})?\.json$/;
+
+/** The bytes of a candidate without metadata (a write killed in between): `<key>[.<sha16>].<ext>` → its key. */
+export function uncommittedOriginalKey(name: string, committed: ReadonlySet<string>): OriginalKey | undefined {
+  const match = /^(([0-9a-f]{20})(?:\.[0-9a-f]{16})?)\.(png|jpg|webp|avif|gif|tiff)$/.exec(name);
+  return match && !committed.has(`${match[1]}.json`) ? match[2] : undefined;
+}
+
+/** The metadata file of a candidate: beside its bytes, `<slot>.json`. */
+function metaFileOf(meta: OriginalMeta): string {
+  return `${meta.file.slice(0, meta.file.lastIndexOf("."))}.json`;
+}
+
+/** Of a key's candidates (the local store's or the remote index's), the one chosen last, else the one made last. */
+export function latestChosen<T extends { createdAt: string; chosenAt?: string }>(metas: (T | undefined)[]): T | undefined {
+  let best: T | undefined;
+  for (const meta of metas) {
+    if (meta && (!best || compareText(meta.chosenAt ?? meta.createdAt, best.chosenAt ?? best.createdAt) > 0)) best = meta;
+  }
+  return best;
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function missingBytes(meta: OriginalMeta, file: string, metaFile: string): DamagedOriginalError {
@@ -253,7 +346,7 @@ async function decodeOriginal(
   }
 }
 
-function metaProblem(value: unknown, key: OriginalKey): string | undefined {
+function metaProblem(value: unknown, key: OriginalKey, metaFile: string): string | undefined {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return "not an object";
   const meta = value as Record<string, unknown>;
   if (meta.key !== key) return `"key" is not "${key}"`;
@@ -265,11 +358,14 @@ function metaProblem(value: unknown, key: OriginalKey): string | undefined {
   }
   if (!IMAGE_SIZES.includes(meta.size as ImageSize)) return `"size" is not one of ${IMAGE_SIZES.join(", ")}`;
   if (meta.recordId !== undefined && typeof meta.recordId !== "string") return `"recordId" is not a string`;
+  if (meta.chosenAt !== undefined && typeof meta.chosenAt !== "string") return `"chosenAt" is not a string`;
   if (!/^[0-9a-f]{64}$/.test(meta.sha256 as string)) return `"sha256" is not 64 hex digits`;
   const inputs = inputRecordsProblem(meta.inputs);
   if (inputs) return `"inputs" ${inputs}`;
-  // The file name is joined to the store folder: it must not point elsewhere.
-  if (!new RegExp(`^${key}\\.[a-z0-9]+$`).test(meta.file as string)) return `"file" is not "${key}.<ext>"`;
+  // The file name is joined to the store folder: it must not point elsewhere, and sits beside its metadata.
+  const slot = metaFile.slice(0, -".json".length);
+  if (!new RegExp(`^${slot.replace(".", "\\.")}\\.[a-z0-9]+$`).test(meta.file as string)) return `"file" is not "${slot}.<ext>"`;
+  if (slot !== key && !(meta.sha256 as string).startsWith(slot.slice(key.length + 1))) return `"sha256" does not start with ${slot.slice(key.length + 1)}`;
   return undefined;
 }
 

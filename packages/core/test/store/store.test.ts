@@ -118,11 +118,47 @@ describe("Store", () => {
     const jpeg = await sharp(await png()).jpeg().toBuffer();
     const meta = await store.put(generation, { bytes: jpeg }, "onemin");
     expect(meta).toMatchObject({ format: "jpeg", file: `${meta.key}.jpg` });
+  });
+
+  it("keeps every original of a key as a candidate: later ones beside the first, named by their sha256", async () => {
+    const store = new Store(dir);
+    const jpeg = await sharp(await png()).jpeg().toBuffer();
+    const first = await store.put(generation, { bytes: jpeg }, "onemin", { createdAt: "2026-01-01T00:00:00.000Z" });
     const webp = await sharp(await png()).webp().toBuffer();
-    const replaced = await store.put(generation, { bytes: webp }, "onemin");
-    expect(replaced.file).toBe(`${meta.key}.webp`);
-    // The replaced original of another format does not linger.
-    expect((await readdir(dir)).sort()).toEqual([`${meta.key}.json`, `${meta.key}.webp`]);
+    const second = await store.put(generation, { bytes: webp }, "onemin", { createdAt: "2026-01-02T00:00:00.000Z" });
+    const slot = `${first.key}.${second.sha256.slice(0, 16)}`;
+    expect(second.file).toBe(`${slot}.webp`);
+    expect((await readdir(dir)).sort()).toEqual([`${first.key}.jpg`, `${first.key}.json`, `${slot}.json`, `${slot}.webp`].sort());
+    // The same bytes again are the same candidate.
+    expect((await store.put(generation, { bytes: webp }, "onemin")).file).toBe(second.file);
+    expect((await readdir(dir)).length).toBe(4);
+
+    expect(await store.keys()).toEqual([first.key]);
+    expect((await store.candidates(first.key)).map((meta) => meta.sha256)).toEqual([first.sha256, second.sha256]);
+    expect((await store.readMeta(first.key, first.sha256))?.file).toBe(first.file);
+    expect((await store.readMeta(first.key, second.sha256))?.file).toBe(second.file);
+    expect(await store.readMeta(first.key, "f".repeat(64))).toBeUndefined();
+    expect(Buffer.compare(await store.readOriginal(second), webp)).toBe(0);
+    // Without a sha256: the one made last, until a person chooses another.
+    expect((await store.readMeta(first.key))?.sha256).toBe(second.sha256);
+    await store.markChosen(first, new Date("2026-01-03T00:00:00.000Z"));
+    expect((await store.readMeta(first.key))?.sha256).toBe(first.sha256);
+    expect((await store.readMeta(first.key))?.chosenAt).toBe("2026-01-03T00:00:00.000Z");
+
+    await store.delete(first.key);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it("refuses a later candidate's metadata that names another file or sha256", async () => {
+    const store = new Store(dir);
+    await store.put(generation, { bytes: await png() }, "onemin");
+    const second = await store.put(generation, { bytes: await sharp(await png()).webp().toBuffer() }, "onemin");
+    const file = join(dir, `${second.file.slice(0, -".webp".length)}.json`);
+    const meta = JSON.parse(await readFile(file, "utf8"));
+    await writeFile(file, JSON.stringify({ ...meta, sha256: "a".repeat(64) }));
+    await expect(store.candidates(second.key)).rejects.toThrow(/"sha256" does not start with/);
+    await writeFile(file, JSON.stringify({ ...meta, file: `${second.key}.png` }));
+    await expect(store.candidates(second.key)).rejects.toThrow(/"file" is not/);
   });
 
   it("refuses bytes that are not an image, and truncated images", async () => {

@@ -1,13 +1,13 @@
 import path from "node:path";
-import { type AuditedImage, type RemoteStore, auditImages, truncate } from "@imagegen/core";
+import { type AuditedImage, type OrphanedEntry, type RemoteStore, auditImages, truncate } from "@imagegen/core";
 import { type Output, count, locationJson } from "./output.js";
 import { orphanJson, orphanPlace } from "./orphans.js";
 import { type CommonFlags, openProject, quietLogger } from "./project.js";
 
 /**
  * `imagegen check`: what a pull request would need, without calling any provider. Lists
- * missing, stale, unlocked and orphaned (locked but unused) entries, and bad imports or
- * manifests; exit 1 if any.
+ * missing, stale, unlocked and unpushed images, and bad imports or manifests (exit 1 if any);
+ * notes the lock and store entries nothing uses, which are kept on purpose (exit 0).
  */
 export async function checkCommand(flags: CommonFlags, out: Output): Promise<number> {
   const { options, discovery } = await openProject(flags, out, quietLogger);
@@ -20,10 +20,9 @@ export async function checkCommand(flags: CommonFlags, out: Output): Promise<num
   const stale = pick("stale");
   const unlocked = pick("unlocked");
   const errors = [...discovery.errors.map((error) => error.message), ...notPushed.errors];
-  // An unused original only in the store is kept (a reverted prompt reuses it): noted, not a failure.
-  const orphaned = audit.orphaned.filter((orphan) => orphan.inLock);
-  const unused = audit.orphaned.filter((orphan) => !orphan.inLock);
-  const clean = missing.length + stale.length + unlocked.length + orphaned.length + notPushed.images.length + errors.length === 0;
+  // What nothing uses is kept (a reverted prompt finds it by key, paying nothing): noted, not a failure.
+  const unused = audit.orphaned;
+  const clean = missing.length + stale.length + unlocked.length + notPushed.images.length + errors.length === 0;
 
   if (flags.json) {
     const entry = (image: AuditedImage) => ({
@@ -40,7 +39,6 @@ export async function checkCommand(flags: CommonFlags, out: Output): Promise<num
       stale: stale.map(entry),
       unlocked: unlocked.map(entry),
       ...(options.remote && { remote: options.remote.url, notInRemote: notPushed.images.map(entry), onlyInRemote: onlyRemote.length }),
-      orphaned: orphaned.map(orphanJson),
       unused: unused.map(orphanJson),
       errors,
     });
@@ -50,9 +48,8 @@ export async function checkCommand(flags: CommonFlags, out: Output): Promise<num
   for (const image of missing) out.print(`missing   ${imageLine(out, image)}`);
   for (const image of stale) out.print(`stale     ${imageLine(out, image)}: ${image.problem}`);
   for (const image of unlocked) out.print(`unlocked  ${imageLine(out, image)}`);
-  for (const image of notPushed.images) out.print(`unpushed  ${imageLine(out, image)}: locked, but not in ${options.remote!.url}`);
-  for (const orphan of orphaned) out.print(`orphaned  "${truncate(orphan.prompt)}" key ${orphan.key} (${orphanPlace(out, options, orphan)})`);
-  for (const orphan of unused) out.print(`unused    "${truncate(orphan.prompt)}" key ${orphan.key} (${orphanPlace(out, options, orphan)}; kept until \`imagegen prune\`)`);
+  for (const image of notPushed.images) out.print(`not uploaded ${imageLine(out, image)}: locked, but not in ${options.remote!.url}`);
+  for (const orphan of unused) out.print(`unused    "${truncate(orphan.prompt)}" key ${orphan.key} (${orphanPlace(out, options, orphan)}; ${unusedFate(orphan)})`);
   for (const error of errors) out.print(`error     ${error}`);
 
   if (clean) {
@@ -64,14 +61,19 @@ export async function checkCommand(flags: CommonFlags, out: Output): Promise<num
     missing.length + unlocked.length > 0 && "`imagegen generate` makes missing images and locks unlocked ones",
     stale.some((image) => image.inputsChanged) && "`imagegen generate` remakes images whose input files changed",
     stale.some((image) => !image.inputsChanged) && "restore stale originals from git (or `imagegen generate --force <key>` for a new image)",
-    orphaned.length > 0 && "`imagegen prune --dry-run` lists orphaned entries and `imagegen prune --prune-locked` removes them (or name one: `imagegen prune <key>`)",
-    notPushed.images.length > 0 && "`imagegen push` uploads unpushed originals",
+    notPushed.images.length > 0 && "`imagegen push` uploads what is not uploaded",
   ].filter(Boolean);
   out.print(
-    `Not clean: ${missing.length} missing, ${stale.length} stale, ${unlocked.length} unlocked, ${orphaned.length} orphaned, ${options.remote ? `${notPushed.images.length} unpushed, ` : ""}${count(errors.length, "error")} (${count(audit.images.length, "image")} in use).`,
+    `Not clean: ${missing.length} missing, ${stale.length} stale, ${unlocked.length} unlocked, ${options.remote ? `${notPushed.images.length} not uploaded, ` : ""}${count(errors.length, "error")} (${count(audit.images.length, "image")} in use).`,
   );
   if (hints.length > 0) out.print(`${hints.join("; ")}.`);
   return 1;
+}
+
+/** What becomes of an entry nothing uses: `generate` unlocks it, `prune` removes it from the store. */
+function unusedFate(orphan: OrphanedEntry): string {
+  if (orphan.inLock) return "`imagegen generate` drops it from the lock; the original stays";
+  return "kept until `imagegen prune`";
 }
 
 function imageLine(out: Output, image: AuditedImage): string {

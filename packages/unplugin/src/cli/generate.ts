@@ -3,10 +3,8 @@ import {
   type AuditedImage,
   Engine,
   type Logger,
-  type OriginalRef,
   type Provider,
   auditImages,
-  updateLockfile,
   truncate,
 } from "@imagegen/core";
 import { type Output, UsageError, count, locationJson, seconds } from "./output.js";
@@ -18,8 +16,6 @@ export interface GenerateFlags extends CommonFlags {
   /** A manifest image name or a key (or a unique key prefix of 6+ characters). */
   force?: string;
   maxGenerations?: number;
-  /** Drop lock entries that nothing uses. */
-  pruneLocked?: boolean;
 }
 
 type Outcome = "cached" | "downloaded" | "generated" | "failed";
@@ -113,7 +109,7 @@ export async function generateCommand(flags: GenerateFlags, out: Output): Promis
     work.map(async (image): Promise<{ image: AuditedImage; outcome: Outcome; error?: string }> => {
       const begun = performance.now();
       try {
-        const original = target ? await reRoll(engine, image) : await engine.resolveOriginal(image.spec);
+        const original = target ? await engine.reroll(image.spec) : await engine.resolveOriginal(image.spec);
         if (!planned.has(image.key)) {
           if (image.status !== "missing") return { image, outcome: "cached" };
           // Locked but not stored here: the engine reads it from the remote store into the store.
@@ -135,26 +131,15 @@ export async function generateCommand(flags: GenerateFlags, out: Output): Promis
   progress.stop();
   process.off("SIGINT", stopOnInterrupt);
 
-  // The lock records the keys in use (SPEC §4), but an entry nothing here uses still pins a paid
-  // original that plugin options the CLI cannot see may use: it is dropped only with --prune-locked.
-  // Its original stays in the store (a reverted prompt reuses it) until `imagegen prune`. Not while
-  // an import or manifest is invalid: its images would look unused.
+  // The lock holds exactly the images in use (SPEC §4): an entry nothing uses is dropped, while its
+  // original stays in the store and the remote, where a revert finds it by key and pays nothing.
+  // Not while an import or manifest is invalid (its images would look unused), nor for one --force.
   const used = new Set(discovery.specs.map((spec) => spec.key));
-  const unusedLocked = Object.keys(audit.lock.images).filter((key) => !used.has(key));
-  const unlocked: string[] = [];
-  if (flags.pruneLocked && discovery.errors.length === 0 && !target && unusedLocked.length > 0) {
-    await updateLockfile(options.lockfilePath, (lock) => {
-      for (const key of Object.keys(lock.images)) {
-        if (used.has(key)) continue;
-        unlocked.push(key);
-        delete lock.images[key];
-      }
-    });
-  }
-  const keptInLock = unusedLocked.filter((key) => !unlocked.includes(key));
+  const unlocked = discovery.errors.length === 0 && !target ? await engine.retainInLock(used) : [];
+  const notUploaded = engine.notUploaded;
 
   const tally = (outcome: Outcome) => results.filter((result) => result.outcome === outcome).length;
-  const failed = tally("failed");
+  const failed = tally("failed") + notUploaded.length;
   const elapsed = performance.now() - started;
   if (flags.json) {
     out.json({
@@ -163,10 +148,10 @@ export async function generateCommand(flags: GenerateFlags, out: Output): Promis
       downloaded: tally("downloaded"),
       generated: tally("generated"),
       failed,
+      notUploaded: notUploaded.map(({ key, prompt, problem }) => ({ key, prompt, problem })),
       apiRequests: counter.requests,
       durationMs: Math.round(elapsed),
       removedFromLock: unlocked,
-      keptInLock,
       images: results.map(({ image, outcome, error }) => ({
         key: image.key,
         prompt: image.spec.prompt,
@@ -178,18 +163,17 @@ export async function generateCommand(flags: GenerateFlags, out: Output): Promis
     });
   } else {
     if (unlocked.length > 0) {
+      const kept = options.remote ? `${out.relative(options.storeDir)}/ and ${options.remote.url}` : `${out.relative(options.storeDir)}/`;
       out.print(
-        `Removed ${count(unlocked.length, "unused entry", "unused entries")} from ${out.relative(options.lockfilePath)}; ${unlocked.length === 1 ? "its original stays" : "their originals stay"} in ${out.relative(options.storeDir)}/ until \`imagegen prune\`.`,
+        `Dropped ${count(unlocked.length, "unused image")} from ${out.relative(options.lockfilePath)}; ${unlocked.length === 1 ? "its original stays" : "their originals stay"} in ${kept}, where the same prompt finds ${unlocked.length === 1 ? "it" : "them"} again.`,
       );
     }
-    if (keptInLock.length > 0) {
-      out.print(
-        `${out.relative(options.lockfilePath)} still pins ${count(keptInLock.length, "image")} that nothing here uses (kept: plugin options the CLI cannot see may use ${keptInLock.length === 1 ? "it" : "them"}); \`imagegen prune --dry-run\` lists ${keptInLock.length === 1 ? "it" : "them"}.`,
-      );
-    }
+    for (const { prompt, problem } of notUploaded) out.print(`not uploaded: "${truncate(prompt)}": ${problem}`);
+    if (notUploaded.length > 0) out.print(`${count(notUploaded.length, "image")} ${notUploaded.length === 1 ? "is" : "are"} stored and locked here but not in ${options.remote!.url}: run \`imagegen push\` once it is reachable.`);
     const errors = discovery.errors.length > 0 ? `, ${count(discovery.errors.length, "invalid import")}` : "";
+    const notUp = notUploaded.length > 0 ? `, ${notUploaded.length} not uploaded` : "";
     out.print(
-      `${tally("cached")} cached, ${tally("downloaded") > 0 ? `${tally("downloaded")} downloaded, ` : ""}${tally("generated")} generated, ${failed} failed${errors} · ${count(counter.requests, "API request")} · ${seconds(elapsed)}`,
+      `${tally("cached")} cached, ${tally("downloaded") > 0 ? `${tally("downloaded")} downloaded, ` : ""}${tally("generated")} generated, ${tally("failed")} failed${notUp}${errors} · ${count(counter.requests, "API request")} · ${seconds(elapsed)}`,
     );
   }
   return failed > 0 || discovery.errors.length > 0 ? 1 : 0;
@@ -208,25 +192,6 @@ function findTarget(images: AuditedImage[], wanted: string): AuditedImage {
     throw new UsageError(`--force ${wanted}: no image in use has that manifest name or key; \`imagegen list\` shows them`);
   }
   throw new UsageError(`--force ${wanted} matches ${matches.length} images (keys ${matches.map((m) => m.key).join(", ")}); give a key`);
-}
-
-/**
- * Replaces a stored original with a new generation. The old bytes are kept in memory and put
- * back if the new generation fails, so a failed re-roll loses nothing.
- */
-async function reRoll(engine: Engine, image: AuditedImage): Promise<OriginalRef> {
-  const previous = image.meta ? await engine.store.readOriginal(image.meta).catch(() => undefined) : undefined;
-  await engine.store.delete(image.key);
-  engine.unpin(image.key);
-  try {
-    return await engine.resolveOriginal(image.spec);
-  } catch (error) {
-    if (previous && image.meta) {
-      const { recordId, provider } = image.meta;
-      await engine.store.put(image.spec.generation, { bytes: previous, ...(recordId !== undefined && { recordId }) }, provider);
-    }
-    throw error;
-  }
 }
 
 /** Counts every call to the provider, retries included: the API requests this run paid for. */

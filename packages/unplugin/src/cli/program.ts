@@ -86,9 +86,9 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
     cli
       .command("generate", "Generate every missing image, update the store and the lock")
       .option("--dry-run", "Print what would be generated; spend nothing")
-      .option("--force <name|key>", "Re-roll one image (a manifest image name or a key): a new original replaces the stored one")
+      .option("--force <name|key>", "Re-roll one image (a manifest image name or a key): a new original is pinned; the old one stays in the store")
       .option("--max-generations <n>", "The most paid generations this run may start (default: the config's maxGenerations)")
-      .option("--prune-locked", "Drop lock entries that nothing uses (their originals stay in the store)")
+      .option("--prune-locked", "No longer needed: generate always drops lock entries that nothing uses (their originals stay in the stores)")
       .example("imagegen generate --dry-run")
       .example("imagegen generate --force hero")
       .action((options: Record<string, unknown>) => {
@@ -97,13 +97,12 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
           ...(options.dryRun === true && { dryRun: true }),
           ...optional("force", stringFlag(cli, "force")),
           ...optional("maxGenerations", integerFlag(cli, "max-generations", 0)),
-          ...(options.pruneLocked === true && { pruneLocked: true }),
         };
         return generateCommand(flags, out);
       });
 
     cli
-      .command("check", "Report missing, stale, unlocked and orphaned images without calling any provider (exit 1 if any)")
+      .command("check", "Report missing, stale, unlocked and unpushed images without calling any provider (exit 1 if any); unused ones are noted")
       .action((options: Record<string, unknown>) => checkCommand(commonFlags(cli, options), out));
 
     cli

@@ -1,6 +1,6 @@
 import { readdir, stat, unlink } from "node:fs/promises";
 import path from "node:path";
-import { type DiscoveredSpec, type OrphanedEntry, Store, auditImages, removeStaleTempFiles, updateLockfile, truncate } from "@imagegen/core";
+import { type DiscoveredSpec, type OrphanedEntry, Store, auditImages, removeStaleTempFiles, uncommittedOriginalKey, updateLockfile, truncate } from "@imagegen/core";
 import { orphanJson, orphanPlace } from "./orphans.js";
 import { type Output, UsageError, count } from "./output.js";
 import { type CommonFlags, openProject, reportDiscoveryErrors, quietLogger } from "./project.js";
@@ -99,11 +99,11 @@ function pickByKey(orphaned: OrphanedEntry[], used: DiscoveredSpec[], names: str
  */
 async function removeUncommittedBytes(storeDir: string, used: Set<string>): Promise<number> {
   const names = await readdir(storeDir).catch(() => [] as string[]);
-  const committed = new Set(names.filter((n) => n.endsWith(".json")).map((n) => n.slice(0, -".json".length)));
+  const committed = new Set(names.filter((name) => name.endsWith(".json")));
   let removed = 0;
   for (const name of names) {
-    const match = /^([0-9a-f]+)\.(png|jpg|webp|avif|gif|tiff)$/.exec(name);
-    if (!match || committed.has(match[1]!) || used.has(match[1]!)) continue;
+    const key = uncommittedOriginalKey(name, committed);
+    if (key === undefined || used.has(key)) continue;
     const file = path.join(storeDir, name);
     const age = Date.now() - (await stat(file)).mtimeMs;
     if (age < LEFTOVER_AGE_MS) continue;

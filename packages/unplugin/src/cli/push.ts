@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import { ImagegenError, Store, readLockfile, truncate } from "@imagegen/core";
+import { ImagegenError, type LockEntry, type OriginalMeta, Store, keyCandidateOf, readLockfile, truncate } from "@imagegen/core";
 import { type Output, UsageError, count, seconds } from "./output.js";
 import { transferEach } from "./progress.js";
 import { type CommonFlags, projectOptions, quietLogger, requireRemote } from "./project.js";
@@ -7,8 +7,10 @@ import { type CommonFlags, projectOptions, quietLogger, requireRemote } from "./
 type Outcome = "uploaded" | "present";
 
 /**
- * `imagegen push`: uploads every locked original that the remote store lacks (SPEC §10), each
- * checked against the lock first, write-once. Exit 1 if any could not be uploaded.
+ * `imagegen push`: uploads every original of the local store that the remote store lacks (SPEC
+ * §10), every candidate of every key, write-once, and records each in its key's index, so that
+ * any machine finds it by key. A locked original that neither store holds fails by name. Exit 1
+ * if any could not be uploaded.
  */
 export async function pushCommand(flags: CommonFlags, out: Output): Promise<number> {
   const started = performance.now();
@@ -20,25 +22,33 @@ export async function pushCommand(flags: CommonFlags, out: Output): Promise<numb
     );
   }
   const store = new Store(options.storeDir);
-  const entries = Object.entries((await readLockfile(options.lockfilePath)).images);
+  const lock = (await readLockfile(options.lockfilePath)).images;
+  const keys = [...new Set([...(await store.keys()), ...Object.keys(lock)])].sort();
+  let originals = 0;
   const results = await transferEach(
     out,
-    entries,
-    ([key, locked]) => ({ key, prompt: locked.prompt }),
-    async ([key, locked]): Promise<{ outcome: Outcome; line: string }> => {
-      const label = `"${truncate(locked.prompt)}" (key ${key})`;
-      if (await remote.hasOriginal(locked.sha256)) return { outcome: "present", line: `already there: ${label}` };
-      const meta = await store.readMeta(key);
-      if (!meta) {
+    keys,
+    (key) => ({ key, prompt: lock[key]?.prompt ?? "" }),
+    async (key): Promise<{ outcome: Outcome; line: string }> => {
+      const candidates = await store.candidates(key);
+      const locked: LockEntry | undefined = lock[key];
+      const label = `"${truncate(locked?.prompt ?? candidates[0]?.prompt ?? "")}" (key ${key})`;
+      originals += candidates.length;
+      if (locked && !candidates.some((meta) => meta.sha256 === locked.sha256) && !(await remote.hasOriginal(locked.sha256))) {
         throw new ImagegenError(
           `${label} is locked but in neither ${out.relative(options.storeDir)}/ nor ${remote.url}; \`imagegen generate --force ${key}\` makes a new image`,
         );
       }
-      if (meta.sha256 !== locked.sha256) {
-        throw new ImagegenError(`${label}: the stored original is not the one in the lock; not uploaded (\`imagegen check\` says more)`);
+      const uploaded: OriginalMeta[] = [];
+      for (const meta of candidates) {
+        if (await remote.hasOriginal(meta.sha256)) continue;
+        await remote.putOriginal(meta, await store.readOriginal(meta));
+        uploaded.push(meta);
       }
-      await remote.putOriginal(meta, await store.readOriginal(meta));
-      return { outcome: "uploaded", line: `uploaded ${label} ${meta.width}×${meta.height}` };
+      await remote.recordCandidates(key, candidates.map(keyCandidateOf));
+      if (uploaded.length === 0) return { outcome: "present", line: `already there: ${label}` };
+      const sizes = uploaded.map((meta) => `${meta.width}×${meta.height}`).join(", ");
+      return { outcome: "uploaded", line: `uploaded ${label} ${uploaded.length > 1 ? `${uploaded.length} candidates, ` : ""}${sizes}` };
     },
   );
 
@@ -56,7 +66,7 @@ export async function pushCommand(flags: CommonFlags, out: Output): Promise<numb
     });
   } else {
     out.print(
-      `${remote.url}: ${tally("uploaded")} uploaded, ${tally("present")} already there, ${failed} failed (${count(entries.length, "locked original")}) · ${seconds(performance.now() - started)}`,
+      `${remote.url}: ${tally("uploaded")} uploaded, ${tally("present")} already there, ${failed} failed (${count(keys.length, "image")}, ${count(originals, "original")}) · ${seconds(performance.now() - started)}`,
     );
   }
   return failed > 0 ? 1 : 0;

@@ -40,15 +40,18 @@ export class DevServer {
   readonly #urlPrefix: string;
   readonly #getEngine: () => Promise<Engine>;
   readonly #logger: () => Logger;
+  readonly #onStored: () => void;
   readonly #assets = new Map<string, DevAsset>();
   readonly #generations = new Map<string, Generation>();
   #server: ViteDevServer | undefined;
   #closed = false;
 
-  constructor(urlPrefix: string, getEngine: () => Promise<Engine>, logger: () => Logger) {
+  /** `onStored`: an original was stored (and locked) in the background. */
+  constructor(urlPrefix: string, getEngine: () => Promise<Engine>, logger: () => Logger, onStored: () => void = () => {}) {
     this.#urlPrefix = urlPrefix;
     this.#getEngine = getEngine;
     this.#logger = logger;
+    this.#onStored = onStored;
   }
 
   /** Serves the images, and lets the background generations reload modules and report failures. */
@@ -127,6 +130,7 @@ export class DevServer {
       () => {
         this.#generations.delete(key);
         if (this.#closed) return;
+        this.#onStored();
         const seconds = ((performance.now() - started) / 1000).toFixed(1);
         logger.info(`"${truncate(spec.prompt)}" is ready after ${seconds} s; updating the page (${this.#generations.size} still generating)`);
         this.#reload(generation.modules, true);

@@ -117,7 +117,7 @@ export function createCliAgreement() {
         options,
         `option:${name}`,
         `The plugin option \`${name}\` changes the key of "${spec.prompt}" (${formatSource(options.root, spec)}) from what ${configName(options)} alone gives, ` +
-          `so \`imagegen generate\` and \`imagegen check\` (which read only the config file) see another image and would call this one orphaned. ` +
+          `so \`imagegen generate\` and \`imagegen check\` (which read only the config file) see another image and would drop this one from the lock. ` +
           `Fix: move \`${name}\` from the plugin's options into ${configName(options)}.`,
       );
     }

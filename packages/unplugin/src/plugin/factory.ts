@@ -31,6 +31,7 @@ import { CLIENT_TYPES } from "../module/client-types.js";
 import { devGenModuleCode, devManifestModuleCode } from "../dev/dev-module-code.js";
 import { HMR_HELPER_CODE, HMR_HELPER_ID } from "../dev/hmr-client.js";
 import { type VariantUrl, genModuleCode, manifestModuleCode } from "../module/module-code.js";
+import { createLockSync } from "./lock-sync.js";
 import { rewriteGenRequests } from "./scheme-requests.js";
 
 /** Options of the bundler plugin: every option of `imagegen.config.ts`, and these of the plugin alone. */
@@ -88,6 +89,7 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
   const genImports = new Map<string, GenImport>();
   let missing: MissingOriginalError[] = [];
   const agreement = createCliAgreement();
+  const lockSync = createLockSync(() => getEngine(), () => logger ?? quietLogger);
 
   const getEngine = () => {
     const { signal } = abort;
@@ -180,7 +182,11 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
           const image = parseGenId(genImport.id, genImport.importer);
           const spec = await withInputs(this, resolveSpec(image, { ...options, source }));
           agreement.checkImage(image, spec, options, "sources");
-          if (dev) return devGenModuleCode(await dev.image(spec, id), devUrl);
+          if (dev) {
+            const image = await dev.image(spec, id);
+            lockSync.later();
+            return devGenModuleCode(image, devUrl);
+          }
           const result = await resolveImage(spec);
           return result ? genModuleCode(result, urlFor(context)) : "export default undefined;";
         }
@@ -201,6 +207,7 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
           const images = await Promise.all(
             specs.map(async ({ name, exportName, spec }) => ({ name, exportName, image: await devServer.image(spec, id) })),
           );
+          lockSync.later();
           return devManifestModuleCode(images, devUrl);
         }
         const images = await Promise.all(
@@ -227,6 +234,8 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
       const started = await current?.catch(() => undefined);
       if (started) await started.trimDerivedCache();
       if (dev) return;
+      // The lock holds the images in use: one whose prompt changed in this build is dropped.
+      if (started) await lockSync.now().catch((error: unknown) => started.options.logger.warn(`Could not update the lock: ${(error as Error).message}`));
       if (missing.length === 0) return;
       const lines = missing.map((error) => `  - ${error.message}`);
       throw userError(new ImagegenError(`${missing.length} image(s) have no stored original:\n${lines.join("\n")}`));
@@ -269,7 +278,7 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
           warn: (message) => config.logger.warn(`[imagegen] ${message}`, { timestamp: true }),
         };
         // Set on every config: a framework may run a dev server and then a build with one plugin.
-        dev = config.command === "serve" ? new DevServer(`${config.base}${DEV_URL_PATH}`, getEngine, () => logger!) : undefined;
+        dev = config.command === "serve" ? new DevServer(`${config.base}${DEV_URL_PATH}`, getEngine, () => logger!, lockSync.later) : undefined;
         if (!dev) output = fileUrlOutput(this.meta.rolldownVersion ? "ROLLDOWN_FILE_URL" : "ROLLUP_FILE_URL");
       },
       configureServer(server) {
@@ -283,6 +292,8 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
 export const unpluginImagegen = createImagegenUnplugin();
 
 const HMR_HELPER_VIRTUAL_ID = `${VIRTUAL_PREFIX}hmr.js`;
+
+const quietLogger = { info() {}, warn() {} };
 
 /** Dev modules name their variants by URL: the dev server encodes each when first asked for. */
 const devUrl = (variant: { url: string }) => JSON.stringify(variant.url);

@@ -1,0 +1,144 @@
+import { ImagegenError, formatLocation } from "../errors.js";
+import type { Rendition } from "../render/variants.js";
+import { originalKey } from "../spec/key.js";
+import type { ImageSpec } from "../spec/spec.js";
+import { CorruptRemoteObjectError, type KeyCandidate, type RemoteStore, keyCandidateOf, preferredCandidate } from "./remote.js";
+import type { OriginalMeta, Store } from "./store.js";
+
+/** What the remote tier counts, for the engine's stats. */
+export interface RemoteTierStats {
+  /** Originals downloaded into the local store. */
+  downloaded: number;
+  /** Originals and renditions uploaded. */
+  uploaded: number;
+  /** Renditions downloaded instead of being encoded. */
+  remoteRenditions: number;
+}
+
+/** An original the remote tier brought into the local store. */
+export interface FetchedOriginal {
+  meta: OriginalMeta;
+  bytes: Buffer;
+}
+
+/**
+ * How an engine uses the remote store (SPEC §10), when one is configured: which originals it
+ * downloads (by the sha256 the lock pins, or by key from the remote's index when the lock pins
+ * none) and keeps in the local store; what it uploads (every original it stores, with its key's
+ * index, and every rendition it encodes); and when it stops sharing renditions for the rest of a
+ * run. Without a remote every method finds nothing and uploads nothing.
+ */
+export class RemoteTier {
+  readonly remote: RemoteStore | undefined;
+  readonly #store: Store;
+  readonly #stats: RemoteTierStats;
+  readonly #warn: (message: string) => void;
+  /** Set once a rendition read or write failed: the rest of the run renders locally. */
+  #renditionsOff = false;
+
+  constructor(remote: RemoteStore | undefined, store: Store, stats: RemoteTierStats, warn: (message: string) => void) {
+    this.remote = remote;
+    this.#store = store;
+    this.#stats = stats;
+    this.#warn = warn;
+  }
+
+  get writable(): boolean {
+    return this.remote?.writable === true;
+  }
+
+  /**
+   * The original of `spec` whose bytes hash to `sha256` (the one the lock pins), downloaded,
+   * checked and stored locally; `undefined` when the remote has none. An error names the image
+   * and what to do: nothing is generated in its place.
+   */
+  async fetchPinned(spec: ImageSpec, sha256: string, chosenAt?: string): Promise<FetchedOriginal | undefined> {
+    const remote = this.remote;
+    if (!remote) return undefined;
+    let found: Awaited<ReturnType<RemoteStore["getOriginal"]>>;
+    try {
+      found = await remote.getOriginal(sha256);
+    } catch (error) {
+      const problem = error instanceof CorruptRemoteObjectError ? `it is corrupt: ${error.message}` : (error as Error).message;
+      throw new ImagegenError(
+        `Could not get the original of "${spec.prompt}" (${formatLocation(spec.source)}) from the remote store: ${problem} ` +
+          `Nothing was generated: the lock pins this image.`,
+        { location: spec.source, cause: error },
+      );
+    }
+    if (!found) return undefined;
+    const { recordId, provider, createdAt } = found.meta;
+    const image = { bytes: found.bytes, ...(recordId !== undefined && { recordId }) };
+    const meta = await this.#store.put(spec.generation, image, provider, { createdAt, ...(chosenAt !== undefined && { chosenAt }) });
+    this.#stats.downloaded++;
+    return { meta, bytes: found.bytes };
+  }
+
+  /**
+   * The original of `spec` that the remote's index of its key prefers (chosen last, else made
+   * last), when the lock pins none: a teammate's image for the same prompt, or a reverted one.
+   * `undefined` when the remote has no original for the key.
+   */
+  async fetchByKey(spec: ImageSpec): Promise<FetchedOriginal | undefined> {
+    const remote = this.remote;
+    if (!remote) return undefined;
+    const key = originalKey(spec.generation);
+    let preferred: KeyCandidate | undefined;
+    try {
+      const index = await remote.getKeyIndex(key);
+      preferred = index && preferredCandidate(index);
+    } catch (error) {
+      throw new ImagegenError(
+        `Could not look up "${spec.prompt}" (${formatLocation(spec.source)}) in the remote store: ${(error as Error).message} ` +
+          "Nothing was generated, since the remote may hold this image already; run again once it is reachable.",
+        { location: spec.source, cause: error },
+      );
+    }
+    return preferred ? this.fetchPinned(spec, preferred.sha256, preferred.chosenAt) : undefined;
+  }
+
+  /**
+   * Uploads an original this run stored and records it in its key's index, so that no other
+   * machine pays for it. Throws when the upload fails: the original stays stored and locked here,
+   * and `imagegen push` sends it later.
+   */
+  async share(meta: OriginalMeta, bytes: Uint8Array): Promise<void> {
+    const remote = this.remote;
+    if (!remote?.writable) return;
+    await remote.putOriginal(meta, bytes);
+    await remote.recordCandidates(meta.key, [keyCandidateOf(meta)]);
+    this.#stats.uploaded++;
+  }
+
+  /** A rendition from the remote's `derived/`, or `undefined` (a miss, a corrupt entry, an unreachable remote: it is rendered here). */
+  async rendition(key: string): Promise<Rendition | undefined> {
+    const remote = this.remote;
+    if (!remote || this.#renditionsOff) return undefined;
+    try {
+      const rendition = await remote.getRendition(key);
+      if (rendition) this.#stats.remoteRenditions++;
+      return rendition;
+    } catch (error) {
+      if (error instanceof CorruptRemoteObjectError) {
+        this.#warn(`${error.message}; rendering it here instead.`);
+      } else {
+        this.#renditionsOff = true;
+        this.#warn(`${(error as Error).message} Renditions are rendered here for the rest of this run.`);
+      }
+      return undefined;
+    }
+  }
+
+  /** Shares a new rendition; a failure costs the next machine an encode, so it only warns. */
+  async shareRendition(key: string, rendition: Rendition): Promise<void> {
+    const remote = this.remote;
+    if (!remote?.writable || this.#renditionsOff) return;
+    try {
+      await remote.putRendition(key, rendition);
+      this.#stats.uploaded++;
+    } catch (error) {
+      this.#renditionsOff = true;
+      this.#warn(`${(error as Error).message} Renditions are not uploaded for the rest of this run.`);
+    }
+  }
+}
