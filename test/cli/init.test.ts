@@ -149,6 +149,14 @@ export default defineConfig({
       'const { withImagegen } = require("unplugin-imagegen/next")\n\n/** @type {import(\'next\').NextConfig} */\nconst nextConfig = {\n  reactStrictMode: true,\n}\n\nmodule.exports = withImagegen(nextConfig)\n',
   },
   {
+    name: "Next: another plugin's wrapper is wrapped in turn",
+    setup: "next",
+    file: "next.config.mjs",
+    before: 'import createMDX from "@next/mdx";\n\nconst withMDX = createMDX();\n\nexport default withMDX({ pageExtensions: ["js", "mdx"] });\n',
+    after:
+      'import createMDX from "@next/mdx";\nimport { withImagegen } from "unplugin-imagegen/next";\n\nconst withMDX = createMDX();\n\nexport default withImagegen(withMDX({ pageExtensions: ["js", "mdx"] }));\n',
+  },
+  {
     name: "webpack (its Getting Started, CommonJS): a require and a plugins array",
     setup: "webpack",
     file: "webpack.config.js",

@@ -66,14 +66,18 @@ export async function frameworkProject(name: Framework, { starter }: { starter?:
 
 /**
  * Holds `dir` for the current test (released when it finishes, however it ends): a lock folder
- * with the holder's pid, taken over when that process is gone.
+ * with the holder's pid, taken over when that process is gone. Tests of one file run one after
+ * another: a second call from this process holds it already.
  */
 async function useExclusively(dir: string): Promise<void> {
   const lock = `${dir}.in-use`;
   const deadline = Date.now() + 30 * 60_000;
   while (!(await mkdir(lock).then(() => true, () => false))) {
     const holder = Number(await readFile(path.join(lock, "pid"), "utf8").catch(() => ""));
-    if (holder && !isProcessAlive(holder)) await rm(lock, { recursive: true, force: true });
+    if (holder === process.pid) return;
+    // A holder gone, or one killed before it wrote its pid.
+    const age = Date.now() - (await stat(lock).then((s) => s.mtimeMs, () => Date.now()));
+    if (holder ? !isProcessAlive(holder) : age > 60_000) await rm(lock, { recursive: true, force: true });
     if (Date.now() > deadline) throw new Error(`gave up waiting for ${lock}`);
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
