@@ -77,7 +77,7 @@ export async function initCommand(flags: InitFlags, out: Output): Promise<number
 
   // With --dry-run, stdout is the diff alone (`imagegen init --dry-run | git apply` works).
   const say = flags.dryRun ? (line: string) => out.note(line) : (line: string) => out.print(line);
-  say(`Found ${setup.title} (${detected.evidence.join(", ") || "by --setup"}).`);
+  say(`Found ${setup.title} (${detected.evidence.join(", ")}).`);
   for (const step of steps) {
     if (step.kind === "write") say(`  ${flags.dryRun ? "would " : ""}${step.before === undefined ? "create" : "update"} ${step.file}: ${step.summary}`);
     if (step.kind === "keep") say(`  keep ${step.file}: ${step.summary}`);
@@ -109,7 +109,7 @@ function nextSteps({ setup }: DetectedSetup, install: string | undefined, writes
     ...(install ? [`  ${install}`] : []),
     ...(page ? [`  import { hero } from "${page.specifier}" in a page in ${page.from}, and show hero.src, hero.srcset, hero.width…`] : []),
     ...(typed ? ["  after adding or renaming images in a manifest: `npx imagegen types` (their names, typed)"] : []),
-    "  the build (or `npx imagegen generate`) makes it, with ONEMIN_API_KEY set (without one: a placeholder)",
+    "  the build (or `npx imagegen generate`) makes each image once, with ONEMIN_API_KEY set (without one: placeholders)",
     flags.remote ? "  commit imagegen.lock.json; `npx imagegen push` uploads what the remote lacks" : "  commit .imagegen/ and imagegen.lock.json",
   ];
 }
