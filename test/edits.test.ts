@@ -132,14 +132,16 @@ describe("edits and references (IMAGE_EDITOR)", () => {
     expect(report).toContain("src/photos/beach.png");
     expect(report).toContain("brand/look.png");
 
-    // 5. An API that no longer knows a remembered asset path: the file is uploaded again, once.
+    // 5. Another API (here another emulator, at another origin): a path remembered from the first is
+    // never sent to it; the file is uploaded to it once, and the edit is one request.
     const fresh = await startEmulator();
     try {
       const manifest = path.join(root, "src/site.prompts.yaml");
       await writeFile(manifest, (await readFile(manifest, "utf8")).replace("pastel", "dark"));
       await buildSite(root, fresh);
       expect(fresh.uploads.map((u) => (u.body as any).name)).toEqual(["product.png"]);
-      expect(fresh.requests.map((r) => (r.body as any).type)).toEqual(["IMAGE_EDITOR", "IMAGE_EDITOR"]);
+      expect(fresh.requests.map((r) => (r.body as any).type)).toEqual(["IMAGE_EDITOR"]);
+      expect(fresh.requests.map((r) => (r.body as any).promptObject.imageUrl)).toEqual([expect.stringContaining("product")]);
     } finally {
       await fresh.close();
     }

@@ -145,7 +145,7 @@ describe("vite dev server (Chromium over the HMR websocket)", () => {
     await writeFile(file, (await readFile(file, "utf8")).replace("A fishing harbour at blue hour", "A fishing harbour at noon"));
 
     await page.waitForFunction(() =>
-      document.querySelector<HTMLImageElement>("#harbour img")!.currentSrc.includes("/@imagegen/pending/a-fishing-harbour-at-noon-320."),
+      document.querySelector<HTMLImageElement>("#harbour img")!.currentSrc.includes("/@imagegen/pending/a-fishing-harbour-at-noon-320x320."),
     );
     const real = await waitForRealImages();
     expect(real.find((image) => image.id === "harbour")!.currentSrc).toMatch(/^\/@imagegen\/a-fishing-harbour-at-noon-320\.[0-9a-f]{12}\.webp$/);
@@ -165,7 +165,7 @@ describe("vite dev server (Chromium over the HMR websocket)", () => {
     expect(overlay).toContain("site.prompts.yaml");
     expect(overlay).toContain("The prompt was refused");
     // The stand-in stays on the page.
-    expect((await shownImages()).find((image) => image.id === "harbour")!.currentSrc).toContain("/@imagegen/pending/a-broken-prompt-320.");
+    expect((await shownImages()).find((image) => image.id === "harbour")!.currentSrc).toContain("/@imagegen/pending/a-broken-prompt-320x320.");
     expect(emulator.requests).toHaveLength(1);
   }, 60_000);
 

@@ -26,6 +26,9 @@ import {
   writeStaticApp,
 } from "./apps.mjs";
 import { fixtureProvider } from "./fixture-provider.mjs";
+
+// The emulator stands in for the paid API: what it makes is kept, as the real API's would be.
+process.env.IMAGEGEN_PERSISTENT ??= "1";
 import { ensureFixtures } from "./fixtures.mjs";
 import { benchCiColdVsWarm } from "./ci-cold.mjs";
 

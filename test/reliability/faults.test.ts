@@ -122,6 +122,15 @@ describe("API faults through a Vite build", () => {
     await expectCleanFailure(result);
   });
 
+  it("a 200 whose answer is cut off: not generated again, since the first may have been paid", async () => {
+    const result = await buildWithFaults([{ kind: "cut-answer", times: 3 }]);
+    expect(result.requests).toBe(1);
+    expect(result.message).toMatch(
+      new RegExp(`^${escape(result.prefix)}${escape(host)} answered 200 but its answer was cut off \\(.*\\): the image may have been generated and charged anyway`),
+    );
+    await expectCleanFailure(result);
+  });
+
   it("an error body of 1 GiB: read only as far as its message, retried, three attempts", async () => {
     const result = await buildWithFaults([{ kind: "status", status: 503, message: "Overloaded", bodyBytes: 1024 ** 3, times: 3 }]);
     expect(result.requests).toBe(3);

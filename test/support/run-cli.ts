@@ -20,6 +20,8 @@ export interface CliOptions {
   /** The emulator's URL; with it the fake key is set, without it no key is. */
   apiUrl?: string;
   env?: Record<string, string | undefined>;
+  /** Options of `node` itself, before the CLI (`--import` a preload). */
+  nodeArgs?: string[];
 }
 
 /** The environment of a CLI run: only what the test gives, so that a key in the shell never leaks in. */
@@ -38,7 +40,7 @@ export function cliEnv(options: CliOptions): NodeJS.ProcessEnv {
 
 /** Starts `imagegen …` as a child process. */
 export function spawnCli(args: string[], options: CliOptions): ChildProcess {
-  return spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: cliEnv(options), stdio: ["ignore", "pipe", "pipe"] });
+  return spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, ...args], { cwd: options.cwd, env: cliEnv(options), stdio: ["ignore", "pipe", "pipe"] });
 }
 
 /** Every output of every run in this test file, to check that the key never shows. */

@@ -54,6 +54,12 @@ export interface S3Server {
   heal(): void;
   /** While on, every write is refused with 403 AccessDenied, as a bucket policy without s3:PutObject does. */
   refuseWrites(on: boolean): void;
+  /** While on, a GET or HEAD of an absent object answers 403 AccessDenied, as S3 does under a policy without s3:ListBucket. */
+  denyMissing(on: boolean): void;
+  /** The next `count` writes of objects whose key contains `match` answer 409 ConditionalRequestConflict (a writer racing on the key). */
+  conflict(count: number, match: string): void;
+  /** While set, every request answers 301 PermanentRedirect naming this region, as S3 does for a bucket of another region. */
+  movedTo(region: string | undefined): void;
   /** Reads, writes, lists and deletes objects directly (unsigned, not counted): the test's own hands. */
   read(key: string): Promise<Buffer | undefined>;
   write(key: string, bytes: Uint8Array): Promise<void>;
@@ -88,6 +94,9 @@ export async function startS3Server(options: { bucket?: string; prefix?: string 
   const hung = new Set<http.ServerResponse>();
   let origin = "";
   let writesRefused = false;
+  let missingDenied = false;
+  let movedRegion: string | undefined;
+  const conflicts: string[] = [];
 
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", origin);
@@ -110,9 +119,26 @@ export async function startS3Server(options: { bucket?: string; prefix?: string 
       const detail = `<AWSAccessKeyId>${keyId}</AWSAccessKeyId>`;
       return void res.writeHead(403, { "content-type": "application/xml" }).end(s3Error("SignatureDoesNotMatch", "The request signature we calculated does not match.", detail));
     }
+    if (!internal && movedRegion) {
+      req.resume();
+      return void res
+        .writeHead(301, { "content-type": "application/xml", "x-amz-bucket-region": movedRegion })
+        .end(s3Error("PermanentRedirect", "The bucket you are attempting to access must be addressed using the specified endpoint."));
+    }
     if (!internal && writesRefused && req.method !== "GET" && req.method !== "HEAD") {
       req.resume();
       return void res.writeHead(403, { "content-type": "application/xml" }).end(s3Error("AccessDenied", "Access Denied"));
+    }
+    if (!internal && missingDenied && (req.method === "GET" || req.method === "HEAD") && !(await s3rver.store.existsObject(bucket, key))) {
+      return void res.writeHead(403, { "content-type": "application/xml" }).end(req.method === "HEAD" ? undefined : s3Error("AccessDenied", "Access Denied"));
+    }
+    const racing = !internal && req.method === "PUT" ? conflicts.findIndex((match) => key.includes(match)) : -1;
+    if (racing >= 0) {
+      conflicts.splice(racing, 1);
+      req.resume();
+      return void res
+        .writeHead(409, { "content-type": "application/xml" })
+        .end(s3Error("ConditionalRequestConflict", "A conflicting conditional operation is currently in progress against this resource."));
     }
     const ifMatch = req.headers["if-match"];
     const precondition =
@@ -152,6 +178,13 @@ export async function startS3Server(options: { bucket?: string; prefix?: string 
     heal: () => faults.splice(0),
     refuseWrites: (on) => {
       writesRefused = on;
+    },
+    denyMissing: (on) => {
+      missingDenied = on;
+    },
+    conflict: (count, match) => conflicts.push(...Array.from({ length: count }, () => match)),
+    movedTo: (region) => {
+      movedRegion = region;
     },
     async read(key) {
       const response = await fetch(objectUrl(key), { headers: internal });

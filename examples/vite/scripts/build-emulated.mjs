@@ -12,6 +12,9 @@ const emulator = await startEmulator();
 process.env.ONEMIN_API_URL = emulator.url;
 // A fake key: the emulator accepts any key, and the real API is never reached from here.
 process.env.ONEMIN_API_KEY = "imagegen-example-fake-key";
+// What the emulator makes is throwaway unless asked: kept here (in .imagegen-emulated/, see
+// imagegen.config.ts), so that the second build pays nothing, as it would against the real API.
+process.env.IMAGEGEN_PERSISTENT = "1";
 
 try {
   for (const label of ["first build", "second build"]) {

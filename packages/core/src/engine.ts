@@ -1,4 +1,5 @@
 import path from "node:path";
+import { relativeInside } from "./spec/project-path.js";
 import { removeStaleTempFiles } from "./store/atomic-write.js";
 import { DerivedCache, renditionKey } from "./store/derived-cache.js";
 import { ImagegenError, formatLocation, truncate } from "./errors.js";
@@ -25,6 +26,11 @@ export interface OriginalRef {
   /** False for placeholder images, which are never stored. */
   stored: boolean;
   load(): Promise<Buffer>;
+  /**
+   * Present while the original is only in the remote store: downloads it into the local store
+   * without holding its bytes, so that a renderer fetches before it reserves memory and a slot.
+   */
+  ready?(): Promise<void>;
 }
 
 export interface ImageResult {
@@ -87,10 +93,15 @@ export class Engine {
   readonly notUploaded: NotUploaded[] = [];
 
   readonly #originals = new Map<OriginalKey, Promise<OriginalRef>>();
+  // Renditions and variants are shared while they are made, then forgotten: their bytes are not held
+  // for the engine's life (a dev server's, a watcher's); the derived cache serves them again.
   readonly #renditions = new Map<string, Promise<Rendition>>();
   readonly #variants = new Map<string, Promise<Variant>>();
   readonly #placeholders = new Map<string, Promise<string | undefined>>();
-  readonly #downloads = new Map<OriginalKey, Promise<Buffer>>();
+  /** Downloads of locked originals into the local store, one per key: the metadata, not the bytes. */
+  readonly #downloads = new Map<OriginalKey, Promise<OriginalMeta>>();
+  /** Generations this engine started that have not settled, for {@link drain}. */
+  readonly #generating = new Set<Promise<unknown>>();
   /** Generations at the API at once (`concurrency`): a slot is freed as soon as the API has made the image. */
   readonly #atApi: WeightedSemaphore;
   /** Generations in flight with their downloads: twice `concurrency`, so that downloads never pile up. */
@@ -158,7 +169,7 @@ export class Engine {
    */
   async variant(original: OriginalRef, spec: ImageSpec, planned: PlannedVariant): Promise<Variant> {
     const key = await this.renditionKey(original, spec);
-    return this.#once(this.#variants, `${key}:${planned.format}:${planned.width}`, async () => {
+    return this.#shared(this.#variants, `${key}:${planned.format}:${planned.width}`, async () => {
       const cached = await this.derivedCache.getVariant(key, planned.format, planned.width);
       if (cached) return cached;
       const variant = await renderVariant(original, spec.output, planned);
@@ -210,6 +221,29 @@ export class Engine {
     return pending;
   }
 
+  /** One promise per key while it runs, forgotten once it settles (what it made is in a cache by then). */
+  #shared<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+    let pending = map.get(key);
+    if (!pending) {
+      pending = make();
+      map.set(key, pending);
+      const forget = () => {
+        if (map.get(key) === pending) map.delete(key);
+      };
+      pending.then(forget, forget);
+    }
+    return pending;
+  }
+
+  /**
+   * Waits for every generation this engine started: after its signal aborted, those the API had
+   * already made (and charged) finish downloading and are stored, bounded by the download's
+   * inactivity timeout; the others end at once. Never fails.
+   */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.#generating]);
+  }
+
   /**
    * Temporary files of writes that a killed build left behind (readers never see them, but they
    * should not end up in git). Only dead writers' and old ones: a running build's are kept.
@@ -256,19 +290,24 @@ export class Engine {
     const locked = await this.#lock.pinned(key);
     if (!locked) return undefined;
     if (!this.options.remote) throw await this.#missingEverywhere(key, spec, locked);
+    // One download per key, however many refs the dev server makes of it; a failed one is tried again.
+    const download = () =>
+      this.#once(this.#downloads, key, async () => {
+        const fetched = await this.#remote.fetchPinned(spec, locked.sha256);
+        if (!fetched) throw await this.#missingEverywhere(key, spec, locked);
+        return fetched.meta;
+      });
     return {
       key,
       sha256: locked.sha256,
       width: locked.width,
       height: locked.height,
       stored: true,
-      // One download per key, however many refs the dev server makes of it; a failed one is tried again.
-      load: () =>
-        this.#once(this.#downloads, key, async () => {
-          const fetched = await this.#remote.fetchPinned(spec, locked.sha256);
-          if (!fetched) throw await this.#missingEverywhere(key, spec, locked);
-          return fetched.bytes;
-        }),
+      ready: async () => {
+        await download();
+      },
+      // Downloaded, the original is read back from the local store like any other.
+      load: async () => this.store.readOriginal(await download()),
     };
   }
 
@@ -277,8 +316,7 @@ export class Engine {
     const fetched = await this.#remote.fetchByKey(spec);
     if (!fetched) return undefined;
     if (!this.#readOnly) await this.#pinOrDefer(fetched.meta, spec);
-    const { meta, bytes } = fetched;
-    return { key, sha256: meta.sha256, width: meta.width, height: meta.height, stored: true, load: async () => bytes };
+    return this.#storedRef(fetched.meta, fetched.bytes);
   }
 
   async #missingEverywhere(key: OriginalKey, spec: ImageSpec, locked: LockEntry): Promise<MissingOriginalError> {
@@ -339,15 +377,24 @@ export class Engine {
   }
 
   #relative(file: string): string {
-    const relative = path.relative(this.options.root, file);
-    return relative === "" || relative.startsWith("..") || path.isAbsolute(relative) ? file : relative;
+    const relative = relativeInside(this.options.root, file);
+    return relative === undefined || relative === "" ? file : relative;
   }
 
   #relativePaths(text: string): string {
     return text.replaceAll(`${this.options.root}${path.sep}`, "");
   }
 
-  async #generate(key: OriginalKey, spec: ImageSpec, { reroll = false } = {}): Promise<OriginalRef> {
+  /** A generation, counted in {@link drain} until it settles. */
+  #generate(key: OriginalKey, spec: ImageSpec, options: { reroll?: boolean } = {}): Promise<OriginalRef> {
+    const generation = this.#generateOnce(key, spec, options);
+    this.#generating.add(generation);
+    const settled = () => this.#generating.delete(generation);
+    generation.then(settled, settled);
+    return generation;
+  }
+
+  async #generateOnce(key: OriginalKey, spec: ImageSpec, { reroll = false } = {}): Promise<OriginalRef> {
     const { options } = this;
     const where = formatLocation(spec.source);
     if (options.frozen) {
@@ -371,6 +418,12 @@ export class Engine {
           "ONEMIN_API_KEY is not set: missing images are placeholders that show their prompt (nothing is written to the store or lock).",
         );
       }
+    } else if (!paid && provider.origin !== undefined && !this.#warnedPlaceholder) {
+      this.#warnedPlaceholder = true;
+      options.logger.warn(
+        `${provider.origin} is not the 1min.ai API: what it makes is not kept in the store or the lock, so that offline work never looks paid. ` +
+          "Set persistent: true (or IMAGEGEN_PERSISTENT=1) to keep it, e.g. for a relay of the same model.",
+      );
     }
     if (!paid) return this.#generateNow(key, spec, reroll);
     if (this.#paidGenerationsStarted >= options.maxGenerations) {
@@ -448,7 +501,24 @@ export class Engine {
     }
     const pinned = await this.#pinOrDefer(meta, spec);
     if (pinned) return pinned;
-    return { key, sha256: meta.sha256, width: meta.width, height: meta.height, stored: true, load: async () => bytes };
+    return this.#storedRef(meta, bytes);
+  }
+
+  /**
+   * A ref to an original this run just stored: while its bytes are still in memory they serve a
+   * load (the build renders at once); it never keeps them alive (a dev server's refs live as long as
+   * the server), and once collected a load reads the store.
+   */
+  #storedRef(meta: OriginalMeta, bytes: Buffer): OriginalRef {
+    const recent = new WeakRef(bytes);
+    return {
+      key: meta.key,
+      sha256: meta.sha256,
+      width: meta.width,
+      height: meta.height,
+      stored: true,
+      load: async () => recent.deref() ?? this.store.readOriginal(meta),
+    };
   }
 
   /**
@@ -503,7 +573,7 @@ export class Engine {
   async #rendition(original: OriginalRef, spec: ImageSpec): Promise<Rendition> {
     const key = await this.renditionKey(original, spec);
     // Cache reads run at once; sharp's work is bounded by the process's render pool (variants.ts).
-    return this.#once(this.#renditions, key, async () => {
+    return this.#shared(this.#renditions, key, async () => {
       const cached = await this.derivedCache.get(key);
       if (cached) return cached;
       const fetched = original.stored ? await this.#remote.rendition(key) : undefined;

@@ -20,6 +20,22 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   body?: Uint8Array | string;
   signal?: AbortSignal;
+  /**
+   * Fails the request (and the reading of its answer) with an {@link IdleTimeoutError} when no byte
+   * goes either way for this long: a slow link that keeps moving is never cut, however large the
+   * transfer, while a stalled one is.
+   */
+  idleTimeoutMs?: number;
+}
+
+/** No byte went either way for `idleTimeoutMs`: the connection stalled. */
+export class IdleTimeoutError extends Error {
+  readonly idleMs: number;
+  constructor(idleMs: number) {
+    super(`no data for ${idleMs} ms`);
+    this.name = "IdleTimeoutError";
+    this.idleMs = idleMs;
+  }
 }
 
 /**
@@ -29,14 +45,27 @@ export interface HttpRequest {
  * generations in flight and starts the next ones. An abort destroys the request: the caller
  * sees an `AbortError` and reads the reason from its signal.
  */
-export async function httpRequest(url: URL, { method = "GET", headers = {}, body, signal }: HttpRequest = {}): Promise<HttpAnswer> {
+export async function httpRequest(url: URL, { method = "GET", headers = {}, body, signal, idleTimeoutMs }: HttpRequest = {}): Promise<HttpAnswer> {
   // Loaded when first needed: https brings TLS, and a warm build makes no request.
   const { request } = url.protocol === "https:" ? await import("node:https") : await import("node:http");
   const length = body === undefined ? {} : { "Content-Length": String(Buffer.byteLength(body)) };
   return new Promise((resolve, reject) => {
     const outgoing = request(url, { method, headers: { ...headers, ...length }, ...(signal ? { signal } : {}) });
+    let answer: IncomingMessage | undefined;
+    // The socket's own inactivity timer: it counts bytes sent and received, the body's too, and
+    // whoever reads the answer sees why it stopped.
+    if (idleTimeoutMs !== undefined) {
+      outgoing.setTimeout(idleTimeoutMs, () => {
+        const error = new IdleTimeoutError(idleTimeoutMs);
+        answer?.destroy(error);
+        outgoing.destroy(error);
+      });
+    }
     outgoing.on("error", reject);
-    outgoing.on("response", (incoming) => resolve(answerOf(incoming)));
+    outgoing.on("response", (incoming) => {
+      answer = incoming;
+      resolve(answerOf(incoming));
+    });
     outgoing.end(body);
   });
 }

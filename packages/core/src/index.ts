@@ -30,3 +30,4 @@ export * from "./project/audit.js";
 export * from "./project/manifest-declarations.js";
 export * from "./store/file-lock.js";
 export * from "./project/spend-guard.js";
+export * from "./spec/project-path.js";

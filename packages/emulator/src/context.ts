@@ -13,7 +13,7 @@ export class EmulatorContext {
   /** Uploaded files by the asset path this emulator gave them. */
   readonly assets = new Map<string, Buffer>();
   readonly faults = new FaultQueue();
-  readonly renderer = new ImageRenderer((path) => this.assets.get(path));
+  readonly renderer: ImageRenderer;
   /** Prompt objects by hash, so a download can render what its generation asked for. */
   readonly prompts = new Map<string, PromptObject>();
   /** Generations made of each request (by the hash of its prompt object), for {@link PromptObject.take}. */
@@ -26,7 +26,10 @@ export class EmulatorContext {
     public url: string,
     readonly apiKey: string | undefined,
     readonly latencyMs: number,
-  ) {}
+    grain = false,
+  ) {
+    this.renderer = new ImageRenderer((path) => this.assets.get(path), { grain });
+  }
 
   /** Why a request's API-KEY header is refused (a 401's message), or `undefined` when it is accepted. */
   keyProblem(req: IncomingMessage): string | undefined {

@@ -22,6 +22,8 @@ export type GenerationFault =
   | { kind: "reset" }
   /** 200 with a body that is not JSON. */
   | { kind: "malformed-json" }
+  /** 200 SUCCESS, the answer's full length announced, half of it sent, then the connection cut: a charged generation whose answer never arrives. */
+  | { kind: "cut-answer" }
   /** 200 with `aiRecord.status` "FAILED". */
   | { kind: "failed-record"; message?: string }
   /** 200 SUCCESS with no `temporaryUrl` anywhere. */
@@ -57,6 +59,7 @@ const GENERATION_KINDS = new Set<string>([
   "hang",
   "reset",
   "malformed-json",
+  "cut-answer",
   "failed-record",
   "no-temporary-url",
   "top-level-temporary-url",

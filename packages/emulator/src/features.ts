@@ -69,6 +69,13 @@ function answerFault(
       res.end(text);
       return;
     }
+    case "cut-answer": {
+      const generation = createGeneration(context, req, promptObject, undefined);
+      const text = JSON.stringify({ aiRecord: { ...generation.record, temporaryUrl: generation.temporaryUrl } });
+      res.writeHead(200, { "Content-Type": "application/json; charset=utf-8", "Content-Length": String(Buffer.byteLength(text)) });
+      res.write(text.slice(0, Math.floor(text.length / 2)), () => req.socket.destroy());
+      return;
+    }
     case "failed-record": {
       const { record } = createGeneration(context, req, promptObject, undefined);
       const message = fault.message ?? "Image generation failed";

@@ -25,6 +25,12 @@ export interface EmulatorOptions {
   latencyMs?: number;
   /** Faults queued from the start, in order. */
   faults?: Fault[];
+  /**
+   * Renders with a photograph's grain, so that PNGs weigh what real ones do (a 4K original about
+   * 30 MB, not 2 MB): for tests of slow links and memory. Slower to render.
+   * @default false
+   */
+  grain?: boolean;
 }
 
 export interface Emulator {
@@ -51,7 +57,7 @@ const MAX_ASSET_BODY_BYTES = 64 * 1024 * 1024;
 /** Starts an emulator of the 1min.ai image API (SPEC §9). */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const host = options.host ?? "127.0.0.1";
-  const context = new EmulatorContext("", options.apiKey, options.latencyMs ?? 0);
+  const context = new EmulatorContext("", options.apiKey, options.latencyMs ?? 0, options.grain ?? false);
   for (const fault of options.faults ?? []) context.faults.add(parseFault(fault));
 
   const sockets = new Set<Socket>();

@@ -77,6 +77,14 @@ describe("generation faults", () => {
     expect(() => JSON.parse(text)).toThrow();
   });
 
+  it("cut-answer: answers 200, announces the whole answer, sends half and cuts the connection", async () => {
+    emulator.injectFault({ kind: "cut-answer" });
+    const response = await postFeature(emulator.url);
+    expect(response.status).toBe(200);
+    await expect(response.text()).rejects.toThrow();
+    expect(emulator.requests).toHaveLength(1);
+  });
+
   it("failed-record: answers a FAILED record with its message and no image", async () => {
     emulator.injectFault({ kind: "failed-record", message: "Content policy violation" });
     const { aiRecord, temporaryUrl } = await generate(emulator.url);

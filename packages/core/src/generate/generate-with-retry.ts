@@ -99,8 +99,10 @@ export async function generateWithRetry(
 }
 
 /**
- * One call to the provider, aborted after `timeoutMs` even if the provider ignores its signal,
- * unless the provider reports the generation paid first (then only the caller's signal applies).
+ * One call to the provider, aborted after `timeoutMs` or by the caller's signal, even if the
+ * provider ignores its signal, unless the provider reports the generation paid first: from then on
+ * the image is fetched and kept whatever happens to the caller (a dev server that closes), bounded
+ * by the provider's own download timeouts, since what was paid for must not be thrown away.
  */
 async function attemptOnce(
   provider: Provider,
@@ -111,17 +113,24 @@ async function attemptOnce(
   assets: AssetPaths | undefined,
   onPaid: (() => void) | undefined,
 ): Promise<GeneratedImage> {
-  const timeout = new AbortController();
+  const attempt = new AbortController();
   const timer = setTimeout(() => {
-    const error = new ProviderError(`${provider.id} did not answer within ${timeoutMs} ms`, { retryable: true });
-    timeout.abort(error);
+    attempt.abort(new ProviderError(`${provider.id} did not answer within ${timeoutMs} ms`, { retryable: true }));
   }, timeoutMs);
-  const attemptSignal = signal === undefined ? timeout.signal : AbortSignal.any([signal, timeout.signal]);
+  const onCallerAbort = () => {
+    if (!state.paid) attempt.abort(signal!.reason);
+  };
+  if (signal?.aborted) onCallerAbort();
+  signal?.addEventListener("abort", onCallerAbort, { once: true });
+  const attemptSignal = attempt.signal;
   let stopWaiting: () => void = () => {};
   const aborted = new Promise<never>((_, reject) => {
     const onAbort = () => reject(attemptSignal.reason);
     attemptSignal.addEventListener("abort", onAbort, { once: true });
-    stopWaiting = () => attemptSignal.removeEventListener("abort", onAbort);
+    stopWaiting = () => {
+      attemptSignal.removeEventListener("abort", onAbort);
+      signal?.removeEventListener("abort", onCallerAbort);
+    };
   });
   const paid = () => {
     if (state.paid) return;

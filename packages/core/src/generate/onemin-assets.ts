@@ -9,9 +9,11 @@ interface AssetPath {
 
 /**
  * The asset paths of a provider's input files for one run (SPEC §12): each distinct file (by
- * sha256) is recalled from the store or uploaded once, and concurrent requests share that one
- * promise. When the API refuses a request that used a remembered path, those files are uploaded
- * again (once per run) and the request is sent once more.
+ * sha256) is recalled from the store (for this API's origin) or uploaded once, and concurrent
+ * requests share that one promise. When a request that used a remembered path fails, those paths
+ * are forgotten; when it failed for good (the API refused it, a FAILED record), the files are
+ * uploaded again (once per run) and the request is sent once more. A transient failure leaves the
+ * upload to the next attempt.
  */
 export class AssetUploads {
   readonly #paths = new Map<string, Promise<AssetPath>>();
@@ -25,39 +27,49 @@ export class AssetUploads {
   async send<T>(
     inputs: InputImage[],
     memory: AssetPaths | undefined,
+    origin: string,
     signal: AbortSignal,
     request: (paths: string[]) => Promise<T>,
   ): Promise<T> {
-    const first = await Promise.all(inputs.map((input) => this.#pathOf(input, memory, signal)));
+    const first = await Promise.all(inputs.map((input) => this.#pathOf(input, memory, origin, signal)));
     try {
       return await request(first.map(({ path }) => path));
     } catch (error) {
-      if (!first.some(({ remembered }) => remembered) || !isRefusal(error)) throw error;
-      const fresh = await Promise.all(inputs.map((input, i) => (first[i]!.remembered ? this.#reupload(input, memory, signal) : first[i]!)));
+      const remembered = inputs.filter((_, i) => first[i]!.remembered);
+      if (remembered.length === 0 || !(error instanceof ProviderError) || error.mayHaveBeenCharged) throw error;
+      await Promise.all(remembered.map((input) => this.#forget(input, memory, origin)));
+      if (error.retryable) throw error;
+      const fresh = await Promise.all(inputs.map((input, i) => (first[i]!.remembered ? this.#reupload(input, memory, origin, signal) : first[i]!)));
       return request(fresh.map(({ path }) => path));
     }
   }
 
-  #pathOf(input: InputImage, memory: AssetPaths | undefined, signal: AbortSignal): Promise<AssetPath> {
+  #pathOf(input: InputImage, memory: AssetPaths | undefined, origin: string, signal: AbortSignal): Promise<AssetPath> {
     const sha256 = input.sha256!;
     return this.#once(this.#paths, sha256, async () => {
-      const recalled = await memory?.recall(sha256);
-      return recalled === undefined ? this.#uploadAndRemember(input, memory, signal) : { path: recalled, remembered: true };
+      const recalled = await memory?.recall(sha256, origin);
+      return recalled === undefined ? this.#uploadAndRemember(input, memory, origin, signal) : { path: recalled, remembered: true };
     });
   }
 
-  #reupload(input: InputImage, memory: AssetPaths | undefined, signal: AbortSignal): Promise<AssetPath> {
+  /** A remembered path that failed is dropped, here and in the store, so that nothing sends it again. */
+  async #forget(input: InputImage, memory: AssetPaths | undefined, origin: string): Promise<void> {
+    this.#paths.delete(input.sha256!);
+    await memory?.forget(input.sha256!, origin).catch(() => {});
+  }
+
+  #reupload(input: InputImage, memory: AssetPaths | undefined, origin: string, signal: AbortSignal): Promise<AssetPath> {
     return this.#once(this.#reuploads, input.sha256!, async () => {
-      const path = await this.#uploadAndRemember(input, memory, signal);
+      const path = await this.#uploadAndRemember(input, memory, origin, signal);
       // Later requests of this run use the new path straight away.
       this.#paths.set(input.sha256!, Promise.resolve(path));
       return path;
     });
   }
 
-  async #uploadAndRemember(input: InputImage, memory: AssetPaths | undefined, signal: AbortSignal): Promise<AssetPath> {
+  async #uploadAndRemember(input: InputImage, memory: AssetPaths | undefined, origin: string, signal: AbortSignal): Promise<AssetPath> {
     const path = await this.#upload(input, signal);
-    await memory?.remember(input.sha256!, path);
+    await memory?.remember(input.sha256!, origin, path);
     return { path, remembered: false };
   }
 
@@ -74,9 +86,4 @@ export class AssetUploads {
     }
     return pending;
   }
-}
-
-/** How an API says "I do not know that asset": a client error that is not about the key or credits. */
-function isRefusal(error: unknown): boolean {
-  return error instanceof ProviderError && !error.retryable && [400, 404, 410, 422].includes(error.status ?? 0);
 }

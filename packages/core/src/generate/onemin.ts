@@ -6,7 +6,8 @@ import { decodeToLastRow, loadSharp } from "../sharp.js";
 import { IMAGE_FORMATS, sniffInputFormat } from "../spec/formats.js";
 import { sha256Hex } from "../spec/key.js";
 import type { InputImage } from "../spec/spec.js";
-import { type HttpAnswer, encodeFormData, httpRequest, isTransientStatus } from "../http.js";
+import { type HttpAnswer, IdleTimeoutError, encodeFormData, httpRequest, isTransientStatus } from "../http.js";
+import { WeightedSemaphore } from "../semaphore.js";
 import { AssetUploads } from "./onemin-assets.js";
 import { ProviderError, type GenerationRequest, type Provider } from "./provider.js";
 
@@ -24,10 +25,26 @@ export interface OneminProviderOptions {
    */
   maxDownloadBytes?: number;
   /**
-   * Time allowed for each download attempt, redirects included, in milliseconds.
+   * How long a download may go without receiving a byte before the attempt is given up, in
+   * milliseconds. An inactivity timeout, not a deadline: a 33 MB 4K original on a slow link takes
+   * as long as it takes while bytes keep arriving.
    * @default 60000
    */
   downloadTimeoutMs?: number;
+  /**
+   * Bytes of downloads in flight at once, by the size an image of the asked size can have (1K
+   * 4 MiB, 2K 16 MiB, 4K 48 MiB): eight 4K originals on a home line come in turns instead of
+   * sharing it eightfold, and their buffers stay within this bound.
+   * @default 201326592 (192 MiB: four 4K originals)
+   */
+  downloadBudgetBytes?: number;
+  /**
+   * Whether what this API makes is kept in the store and the lock. An `apiUrl` other than 1min.ai's
+   * (an emulator, a test server) makes throwaway images by default, as the placeholder provider
+   * does, so that offline work never looks paid; a relay of the same model sets `true`.
+   * @default true for https://api.1min.ai, false for any other apiUrl
+   */
+  persistent?: boolean;
   /**
    * Tries of the download of one generated image (the same `temporaryUrl`) before giving up.
    * A failed download is never fixed by generating again, which would be paid twice.
@@ -50,6 +67,8 @@ const MAX_ANSWER_BYTES = 1024 * 1024;
 /** An error body is only quoted (200 characters): read no more of it than this. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** What a download of an image of each size may hold at most, for the download budget. */
+const DOWNLOAD_WEIGHT: Record<GenerationRequest["size"], number> = { "1K": 4 * 2 ** 20, "2K": 16 * 2 ** 20, "4K": 48 * 2 ** 20 };
 
 interface OneminSettings {
   apiKey: string;
@@ -62,6 +81,8 @@ interface OneminSettings {
   downloadTimeoutMs: number;
   downloadAttempts: number;
   downloadRetryDelayMs: number;
+  /** Downloads in flight, weighted by the size they may have. */
+  downloads: WeightedSemaphore;
 }
 
 /**
@@ -76,17 +97,24 @@ export function createOneminProvider(options: OneminProviderOptions): Provider {
   const uploads = new AssetUploads((input, signal) => uploadAsset(settings, input, signal));
   return {
     id: "onemin",
-    persistent: true,
+    persistent: options.persistent ?? settings.apiOrigin === new URL(DEFAULT_API_URL).origin,
+    origin: settings.apiOrigin,
     async generate(request, { signal, paid, assets }) {
       try {
         const inputs = request.inputs ?? [];
         const { recordId, temporaryUrl } =
           inputs.length === 0
             ? await requestGeneration(settings, generatorBody(request), signal)
-            : await uploads.send(inputs, assets, signal, (paths) => requestGeneration(settings, editorBody(request, paths), signal));
+            : await uploads.send(inputs, assets, settings.apiOrigin, signal, (paths) => requestGeneration(settings, editorBody(request, paths), signal));
         paid?.();
-        const bytes = await downloadWithRetries(settings, temporaryUrl, signal);
-        return { bytes, recordId };
+        const weight = DOWNLOAD_WEIGHT[request.size];
+        await settings.downloads.acquire(weight);
+        try {
+          const bytes = await downloadWithRetries(settings, temporaryUrl, signal);
+          return { bytes, recordId, origin: settings.apiOrigin };
+        } finally {
+          settings.downloads.release(weight);
+        }
       } catch (error) {
         // The caller owns aborts: hand back its own reason, not a wrapped one.
         if (signal.aborted) throw signal.reason;
@@ -118,6 +146,7 @@ function resolveSettings(options: OneminProviderOptions): OneminSettings {
     downloadTimeoutMs: options.downloadTimeoutMs ?? 60_000,
     downloadAttempts: Math.max(1, Math.floor(options.downloadAttempts ?? 3)),
     downloadRetryDelayMs: options.downloadRetryDelayMs ?? 500,
+    downloads: new WeightedSemaphore(options.downloadBudgetBytes ?? 192 * 2 ** 20),
   };
 }
 
@@ -209,20 +238,36 @@ async function postToApi(
   signal: AbortSignal,
   failure: string,
 ): Promise<{ response: HttpAnswer; answerBody: BoundedText }> {
+  let response: HttpAnswer;
   try {
     // A redirect is never followed: it would carry the API-KEY header to wherever it points.
-    const response = await httpRequest(url, {
+    response = await httpRequest(url, {
       method: "POST",
       headers: { "API-KEY": settings.apiKey, "Content-Type": contentType, Accept: "application/json" },
       body,
       signal,
     });
-    return { response, answerBody: await readBoundedText(response, response.ok ? MAX_ANSWER_BYTES : MAX_ERROR_BODY_BYTES) };
   } catch (error) {
     if (signal.aborted) throw signal.reason;
     throw new ProviderError(`${failure}: ${describeNetworkError(error)}`, { retryable: true, cause: error });
   }
+  try {
+    return { response, answerBody: await readBoundedText(response, response.ok ? MAX_ANSWER_BYTES : MAX_ERROR_BODY_BYTES) };
+  } catch (error) {
+    if (signal.aborted) throw signal.reason;
+    // Accepted, then cut off: the work may exist (and be charged), so asking again could pay twice.
+    if (response.ok) {
+      throw new ProviderError(
+        `${settings.apiHost} answered ${response.status} but its answer was cut off (${describeNetworkError(error)}): ${MAY_BE_CHARGED}`,
+        { retryable: false, status: response.status, mayHaveBeenCharged: true, cause: error },
+      );
+    }
+    throw new ProviderError(`${failure}: ${describeNetworkError(error)}`, { retryable: true, cause: error });
+  }
 }
+
+/** Said of an accepted request whose answer cannot be read: it is not sent again. */
+const MAY_BE_CHARGED = "the image may have been generated and charged anyway; it is not requested again (check your 1min.ai history)";
 
 /** Posts one feature request; resolves with the record id and the URL of its bytes. */
 async function requestGeneration(
@@ -246,11 +291,12 @@ async function requestGeneration(
 
   // The request was accepted, so a generation may exist (and be charged) even if its answer is unreadable:
   // generating again could pay twice, so such an answer is a failure that is not retried.
-  const mayExist = "the image may have been generated and charged anyway; it is not requested again (check your 1min.ai history)";
+  const mayExist = MAY_BE_CHARGED;
   if (answerBody.cut) {
     throw new ProviderError(`${host} answered ${response.status} with more than ${MAX_ANSWER_BYTES} bytes, not an API answer: ${mayExist}`, {
       retryable: false,
       status: response.status,
+      mayHaveBeenCharged: true,
     });
   }
   let answer: unknown;
@@ -260,6 +306,7 @@ async function requestGeneration(
     throw new ProviderError(`${host} answered ${response.status} with a body that is not JSON (${quote(text)}): ${mayExist}`, {
       retryable: false,
       status: response.status,
+      mayHaveBeenCharged: true,
       cause,
     });
   }
@@ -313,20 +360,18 @@ async function downloadWithRetries(settings: OneminSettings, temporaryUrl: strin
   }
 }
 
-/** Downloads the image, bounded in size and time, following at most a few allowed redirects. */
+/** Downloads the image, bounded in size and in time without a byte, following at most a few allowed redirects. */
 async function downloadImage(
   settings: OneminSettings,
   temporaryUrl: string,
   signal: AbortSignal,
 ): Promise<{ bytes: Uint8Array; host: string }> {
-  const timeout = AbortSignal.timeout(settings.downloadTimeoutMs);
-  const downloadSignal = AbortSignal.any([signal, timeout]);
   let url = allowedDownloadUrl(settings, temporaryUrl, undefined);
   for (let redirects = 0; ; redirects++) {
     const progress: DownloadProgress = { received: 0, declared: undefined };
     try {
       // No API-KEY here: the pre-signed URL is its own credential.
-      const response = await httpRequest(url, { signal: downloadSignal });
+      const response = await httpRequest(url, { signal, idleTimeoutMs: settings.downloadTimeoutMs });
       if (REDIRECT_STATUSES.has(response.status)) {
         response.cancel();
         const location = response.header("location");
@@ -344,11 +389,11 @@ async function downloadImage(
     } catch (error) {
       if (error instanceof ProviderError) throw error;
       if (signal.aborted) throw signal.reason;
-      if (timeout.aborted) {
-        throw downloadError(`The image download from ${url.host} took longer than ${settings.downloadTimeoutMs} ms`, true, error);
-      }
       const { received, declared } = progress;
       const after = received > 0 ? ` after ${received}${declared === undefined ? "" : ` of ${declared}`} bytes` : "";
+      if (error instanceof IdleTimeoutError) {
+        throw downloadError(`The image download from ${url.host} stalled${after}: no data for ${settings.downloadTimeoutMs} ms`, true, error);
+      }
       throw downloadError(`The image download from ${url.host} failed${after}: ${describeNetworkError(error)}`, true, error);
     }
   }

@@ -12,9 +12,15 @@ export type GenerationRequest = GenerationParams;
  * keeps it in the store). A remembered path may have expired: the provider uploads again when the
  * API refuses it.
  */
+/**
+ * The API's asset path of each uploaded input file, remembered between runs by the file's sha256
+ * and the API's origin (a path one API gave means nothing to another, nor to another account's).
+ */
 export interface AssetPaths {
-  recall(sha256: string): Promise<string | undefined>;
-  remember(sha256: string, assetPath: string): Promise<void>;
+  recall(sha256: string, origin: string): Promise<string | undefined>;
+  remember(sha256: string, origin: string, assetPath: string): Promise<void>;
+  /** The API refused the path (or failed with it): the next request uploads the file again. */
+  forget(sha256: string, origin: string): Promise<void>;
 }
 
 export interface GenerateContext {
@@ -36,6 +42,8 @@ export interface GeneratedImage {
   bytes: Uint8Array;
   /** The provider's own id for this generation, kept in the store's metadata. */
   recordId?: string;
+  /** The origin of the API that made it (`https://api.1min.ai`, an emulator's), kept in the store's metadata. */
+  origin?: string;
 }
 
 /**
@@ -51,6 +59,8 @@ export interface Provider {
    * @default true
    */
   persistent?: boolean;
+  /** The origin of the API it calls, when it calls one: recorded with each original it makes. */
+  origin?: string;
   /** Resolves with the encoded bytes (a `Uint8Array` or a `Buffer`), or with `{ bytes, recordId? }`. */
   generate(request: GenerationRequest, context: GenerateContext): Promise<GeneratedImage | Uint8Array>;
 }
@@ -62,8 +72,8 @@ export interface Provider {
 export function toGeneratedImage(value: unknown, providerId: string): GeneratedImage {
   if (value instanceof Uint8Array) return { bytes: value };
   if (typeof value === "object" && value !== null && (value as GeneratedImage).bytes instanceof Uint8Array) {
-    const { bytes, recordId } = value as GeneratedImage;
-    return typeof recordId === "string" ? { bytes, recordId } : { bytes };
+    const { bytes, recordId, origin } = value as GeneratedImage;
+    return { bytes, ...(typeof recordId === "string" && { recordId }), ...(typeof origin === "string" && { origin }) };
   }
   throw new ProviderError(
     `the provider "${providerId}" resolved with ${describeValue(value)}; generate() must resolve with a Uint8Array, a Buffer or { bytes: Uint8Array, recordId?: string }`,
@@ -89,14 +99,20 @@ export class ProviderError extends Error {
   readonly retryable: boolean;
   readonly status: number | undefined;
   readonly retryAfterMs: number | undefined;
+  /**
+   * The API accepted the request but its answer could not be used (cut off, not JSON): the image
+   * may exist and be charged. Never retryable, and it counts as spent.
+   */
+  readonly mayHaveBeenCharged: boolean;
 
   constructor(
     message: string,
-    options: { retryable: boolean; status?: number; retryAfterMs?: number; cause?: unknown },
+    options: { retryable: boolean; status?: number; retryAfterMs?: number; mayHaveBeenCharged?: boolean; cause?: unknown },
   ) {
     super(message, { cause: options.cause });
     this.name = "ProviderError";
-    this.retryable = options.retryable;
+    this.mayHaveBeenCharged = options.mayHaveBeenCharged === true;
+    this.retryable = options.retryable && !this.mayHaveBeenCharged;
     this.status = options.status;
     this.retryAfterMs = options.retryAfterMs;
   }

@@ -119,13 +119,17 @@ const OPTION_RULES: Record<keyof ResolveOptionsInput, OptionRule> = {
   retryDelayMs: wholeNumber,
   maxDownloadBytes: positiveInteger,
   remote: (value) => {
-    const allowed = `must be an s3:// URL or { url, write } (got ${describeValue(value)})`;
+    const allowed = `must be an s3:// URL or { url, write, concurrency } (got ${describeValue(value)})`;
     if (typeof value === "string") return value === "" ? allowed : undefined;
     if (!isObject(value) || typeof value.url !== "string" || value.url === "") return allowed;
-    const extra = Object.keys(value).find((key) => key !== "url" && key !== "write");
-    if (extra !== undefined) return `unknown field ${JSON.stringify(extra)}; allowed: url, write`;
+    const extra = Object.keys(value).find((key) => key !== "url" && key !== "write" && key !== "concurrency");
+    if (extra !== undefined) return `unknown field ${JSON.stringify(extra)}; allowed: url, write, concurrency`;
+    if (value.concurrency !== undefined && positiveInteger(value.concurrency) !== undefined) {
+      return `concurrency must be a whole number, 1 or more (got ${describeValue(value.concurrency)})`;
+    }
     return value.write === undefined || typeof value.write === "boolean" ? undefined : `write must be true or false (got ${describeValue(value.write)})`;
   },
+  persistent: flag,
   root: rule("a path", (v) => typeof v === "string"),
   logger: rule("an object with info and warn functions", isObject),
   configFile: rule("a path or false", (v) => typeof v === "string" || v === false),
@@ -147,6 +151,18 @@ export const consoleLogger: Logger = {
 
 function envFlag(value: string | undefined): boolean {
   return value !== undefined && value !== "" && value !== "0" && value.toLowerCase() !== "false";
+}
+
+/**
+ * A yes/no environment variable read strictly: 1/true/yes/on or 0/false/no/off (any case), unset
+ * or empty for `undefined`; anything else is refused, naming the variable, rather than guessed.
+ */
+function envSwitch(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const value = env[name]?.trim().toLowerCase();
+  if (value === undefined || value === "") return undefined;
+  if (["1", "true", "yes", "on"].includes(value)) return true;
+  if (["0", "false", "no", "off"].includes(value)) return false;
+  throw new ImagegenError(`${name}=${JSON.stringify(env[name])} is not understood; use 1, true, yes or on, or 0, false, no or off.`);
 }
 
 export interface ResolveOptionsInput extends ImagegenOptions {
@@ -198,12 +214,15 @@ export async function resolveOptions(
   } else if (merged.provider === "placeholder") {
     provider = createPlaceholderProvider();
   } else if (apiKey) {
+    const persistent = merged.persistent ?? envSwitch(env, "IMAGEGEN_PERSISTENT");
     provider = createOneminProvider({
       apiKey,
       apiUrl,
       maxDownloadBytes,
+      // An inactivity timeout: a large original on a slow link may take longer, while bytes arrive.
       downloadTimeoutMs: Math.min(timeoutMs, 60_000),
       downloadRetryDelayMs: retryDelayMs,
+      ...(persistent !== undefined && { persistent }),
     });
   } else {
     provider = createPlaceholderProvider();
@@ -216,6 +235,7 @@ export async function resolveOptions(
     attempts: merged.attempts ?? merged.retries ?? 4,
     timeoutMs: Math.min(timeoutMs, 60_000),
     retryDelayMs,
+    onHint: (message) => logger.warn(message),
   });
 
   return {
@@ -260,23 +280,24 @@ function resolveRemote(
   option: ImagegenOptions["remote"],
   env: NodeJS.ProcessEnv,
   where: string,
-  settings: { frozen: boolean; attempts: number; timeoutMs: number; retryDelayMs: number },
+  settings: { frozen: boolean; attempts: number; timeoutMs: number; retryDelayMs: number; onHint: (message: string) => void },
 ): RemoteStore | undefined {
   const fromEnv = env.IMAGEGEN_REMOTE?.trim() || undefined;
-  const { url, write = true } = typeof option === "string" ? { url: option } : (option ?? { url: fromEnv });
+  const { url, write = true, concurrency } = typeof option === "string" ? { url: option } : (option ?? { url: fromEnv });
   if (url === undefined) return undefined;
   const location = parseRemoteUrl(url);
   if (typeof location === "string") {
     throw new ImagegenError(`Invalid option "remote" in ${option === undefined ? "IMAGEGEN_REMOTE" : where}: ${location}; expected s3://bucket/prefix.`);
   }
-  const writeEnv = env.IMAGEGEN_REMOTE_WRITE;
-  const writeOff = writeEnv !== undefined && writeEnv !== "" && !envFlag(writeEnv);
+  const writeOff = envSwitch(env, "IMAGEGEN_REMOTE_WRITE") === false;
   return new RemoteStore({
     url,
     write: write && !writeOff && !settings.frozen,
     attempts: settings.attempts,
     timeoutMs: settings.timeoutMs,
     retryDelayMs: settings.retryDelayMs,
+    ...(concurrency !== undefined && { concurrency }),
+    onHint: settings.onHint,
     env,
   });
 }

@@ -1,3 +1,4 @@
+import { relativeInside } from "../spec/project-path.js";
 import { readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { ImagegenError, formatLocation } from "../errors.js";
@@ -13,8 +14,8 @@ import type { ImageSpec, InputImage } from "../spec/spec.js";
 export const MAX_INPUT_BYTES = 20 * 1024 * 1024;
 
 interface HashedFile {
-  mtimeMs: number;
-  size: number;
+  /** What changes when the bytes may have: `cp -p` keeps the size and mtime, never the ctime. */
+  stamp: string;
   sha256: Promise<string>;
 }
 
@@ -57,8 +58,7 @@ async function hashInput(input: InputImage, spec: ImageSpec, root: string): Prom
     throw fail(`cannot be read (${code ?? String(error)})`, error);
   }
   if (!info.isFile()) throw fail(`is not a file (${input.path})`);
-  const relative = path.relative(await realRoot(root), real);
-  if (relative.startsWith("..") || path.isAbsolute(relative)) {
+  if (relativeInside(await realRoot(root), real) === undefined) {
     throw fail(`links outside the project root (to ${real}); use an image file inside the project`);
   }
   if (info.size > MAX_INPUT_BYTES) {
@@ -67,9 +67,10 @@ async function hashInput(input: InputImage, spec: ImageSpec, root: string): Prom
   }
 
   let known = hashes.get(real);
-  if (!known || known.mtimeMs !== info.mtimeMs || known.size !== info.size) {
+  const stamp = `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}`;
+  if (!known || known.stamp !== stamp) {
     const sha256 = readImageHash(real);
-    known = { mtimeMs: info.mtimeMs, size: info.size, sha256 };
+    known = { stamp, sha256 };
     hashes.set(real, known);
     sha256.catch(() => hashes.delete(real));
   }

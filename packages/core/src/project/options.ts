@@ -128,6 +128,14 @@ export interface ImagegenOptions {
    */
   maxDownloadBytes?: number;
   /**
+   * Whether the images the 1min.ai provider makes are kept in the store and the lock. Against an
+   * `apiUrl` other than 1min.ai's (the emulator, a test server) they are throwaway by default, like
+   * the placeholder provider's, so that offline work never looks paid; set `true` for a relay of the
+   * same model, or for a demo that should not pay its emulator twice. `IMAGEGEN_PERSISTENT=1` does the same.
+   * @default true for https://api.1min.ai, false for any other apiUrl
+   */
+  persistent?: boolean;
+  /**
    * A remote store shared by a team and its CI (SPEC §10): `"s3://bucket/prefix"` on AWS S3, R2,
    * MinIO or any S3-compatible server, configured by the standard AWS variables
    * (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`,
@@ -154,6 +162,12 @@ export interface ImagegenOptions {
 export interface RemoteOption {
   /** `s3://bucket/prefix` */
   url: string;
+  /**
+   * Requests to the remote at once (uploads and downloads); each original is read from the store
+   * only inside its upload's turn, so this also bounds the memory of `imagegen push`.
+   * @default 16
+   */
+  concurrency?: number;
   /**
    * Upload new originals and renditions. Pull-request builds should not (docs/ci.md).
    * @default process.env.IMAGEGEN_REMOTE_WRITE !== "0", and never in frozen mode

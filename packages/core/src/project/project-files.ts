@@ -1,3 +1,4 @@
+import { relativeInside } from "../spec/project-path.js";
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path, { join } from "node:path";
@@ -261,7 +262,7 @@ function depth(dir: string): number {
 /** Globs for folders below the root (the store, the cache), relative to it. */
 function insideRoot(root: string, dirs: string[]): string[] {
   return dirs
-    .map((dir) => path.relative(root, dir))
-    .filter((relative) => relative !== "" && !relative.startsWith("..") && !path.isAbsolute(relative))
+    .map((dir) => relativeInside(root, dir))
+    .filter((relative): relative is string => relative !== undefined && relative !== "")
     .map((relative) => `${relative.split(path.sep).join("/")}/**`);
 }

@@ -1,3 +1,4 @@
+import { relativeInside } from "../spec/project-path.js";
 import path from "node:path";
 import { type DiscoveredSpec, discoverSpecs } from "./discovery.js";
 import { ImagegenError, formatLocation, truncate } from "../errors.js";
@@ -45,6 +46,6 @@ async function withoutStoredOriginal(specs: DiscoveredSpec[], options: ResolvedO
 }
 
 function relativeTo(root: string, location: SourceLocation): SourceLocation {
-  const relative = path.relative(root, location.file);
-  return relative.startsWith("..") || path.isAbsolute(relative) ? location : { ...location, file: relative };
+  const relative = relativeInside(root, location.file);
+  return relative === undefined ? location : { ...location, file: relative };
 }

@@ -67,6 +67,8 @@ export interface OriginalSource {
   width: number;
   height: number;
   load(): Promise<Buffer>;
+  /** Brings the bytes within reach (a download into the local store) before memory and a pipeline are reserved. */
+  ready?(): Promise<void>;
 }
 
 /**
@@ -92,6 +94,8 @@ export async function renderVariants(
   // RGBA at most: the channels are known only once decoded.
   const originalBytes = source.width * source.height * 4;
   const frameBytes = sum(variantSizes(source, output).map((size) => size.width * size.height * 4));
+  // A download holds neither memory nor a pipeline: they are reserved once the bytes are here.
+  await source.ready?.();
   const budget = await pool.reserve(originalBytes + frameBytes);
   const large = pipelineFor(source);
   try {
@@ -187,6 +191,7 @@ async function withDecoded<T>(
 ): Promise<T> {
   const sharp = await loadSharp();
   pool ??= sharedRenderPool(sharp);
+  await original.ready?.();
   const budget = await pool.reserve(bytes);
   try {
     return await pool.pipeline(async () => work(sharp, await decode(sharp, await original.load())), pipelineFor(original));

@@ -1,3 +1,4 @@
+import { relativeInside } from "./project-path.js";
 import path from "node:path";
 import { ImagegenError, formatLocation } from "../errors.js";
 import type { ImageParameters } from "./image-options-schema.js";
@@ -96,8 +97,8 @@ function resolveInputs(options: ImageOptions, source: SourceLocation, root: stri
   if (root === undefined) throw new Error("resolveSpec needs the project root to resolve edit and ref paths");
   return written.map(({ role, written }) => {
     const file = written.startsWith("/") ? path.join(root, written) : path.resolve(path.dirname(source.file), written);
-    const relative = path.relative(root, file);
-    if (relative === "" || relative.startsWith("..") || path.isAbsolute(relative)) {
+    const relative = relativeInside(root, file);
+    if (relative === undefined || relative === "") {
       throw new ImagegenError(
         `${formatLocation(source)}: ${role} "${written}" is outside the project root (${root}); use an image file inside the project`,
         { location: source },

@@ -33,8 +33,10 @@ export class RemoteTier {
   readonly #store: Store;
   readonly #stats: RemoteTierStats;
   readonly #warn: (message: string) => void;
-  /** Set once a rendition read or write failed: the rest of the run renders locally. */
-  #renditionsOff = false;
+  /** Set once a rendition read failed (the remote is unreachable): the rest of the run renders locally. */
+  #readsOff = false;
+  /** Set once a rendition upload failed: the rest of the run does not try again. A failed read never sets it. */
+  #uploadsOff = false;
 
   constructor(remote: RemoteStore | undefined, store: Store, stats: RemoteTierStats, warn: (message: string) => void) {
     this.remote = remote;
@@ -67,8 +69,8 @@ export class RemoteTier {
       );
     }
     if (!found) return undefined;
-    const { recordId, provider, createdAt } = found.meta;
-    const image = { bytes: found.bytes, ...(recordId !== undefined && { recordId }) };
+    const { recordId, provider, createdAt, origin } = found.meta;
+    const image = { bytes: found.bytes, ...(recordId !== undefined && { recordId }), ...(origin !== undefined && { origin }) };
     const meta = await this.#store.put(spec.generation, image, provider, { createdAt, ...(chosenAt !== undefined && { chosenAt }) });
     this.#stats.downloaded++;
     return { meta, bytes: found.bytes };
@@ -113,7 +115,7 @@ export class RemoteTier {
   /** A rendition from the remote's `derived/`, or `undefined` (a miss, a corrupt entry, an unreachable remote: it is rendered here). */
   async rendition(key: string): Promise<Rendition | undefined> {
     const remote = this.remote;
-    if (!remote || this.#renditionsOff) return undefined;
+    if (!remote || this.#readsOff) return undefined;
     try {
       const rendition = await remote.getRendition(key);
       if (rendition) this.#stats.remoteRenditions++;
@@ -122,7 +124,7 @@ export class RemoteTier {
       if (error instanceof CorruptRemoteObjectError) {
         this.#warn(`${error.message}; rendering it here instead.`);
       } else {
-        this.#renditionsOff = true;
+        this.#readsOff = true;
         this.#warn(`${(error as Error).message} Renditions are rendered here for the rest of this run.`);
       }
       return undefined;
@@ -132,12 +134,12 @@ export class RemoteTier {
   /** Shares a new rendition; a failure costs the next machine an encode, so it only warns. */
   async shareRendition(key: string, rendition: Rendition): Promise<void> {
     const remote = this.remote;
-    if (!remote?.writable || this.#renditionsOff) return;
+    if (!remote?.writable || this.#uploadsOff) return;
     try {
       await remote.putRendition(key, rendition);
       this.#stats.uploaded++;
     } catch (error) {
-      this.#renditionsOff = true;
+      this.#uploadsOff = true;
       this.#warn(`${(error as Error).message} Renditions are not uploaded for the rest of this run.`);
     }
   }

@@ -2,7 +2,7 @@ import { AwsClient } from "aws4fetch";
 import pLimit, { type LimitFunction } from "p-limit";
 import { backoffDelay, sleep } from "../abortable-sleep.js";
 import { ImagegenError } from "../errors.js";
-import { httpRequest, isTransientStatus } from "../http.js";
+import { IdleTimeoutError, httpRequest, isTransientStatus } from "../http.js";
 import { contentTypeOfFile, extensionOf, isOriginalFormat } from "../spec/formats.js";
 import { sha256Hex } from "../spec/key.js";
 import type { Rendition } from "../render/variants.js";
@@ -27,6 +27,8 @@ export interface RemoteOriginalMeta {
   height: number;
   provider: string;
   recordId?: string;
+  /** The origin of the API that made it, as the local store records it. */
+  origin?: string;
   createdAt: string;
 }
 
@@ -52,10 +54,14 @@ export interface RemoteStoreOptions {
   url: string;
   /** May this process upload? False for `remote.write: false`, `IMAGEGEN_REMOTE_WRITE=0` and frozen mode. */
   write: boolean;
-  /** Attempts in total for a transient failure (5xx, 429, 408, resets, timeouts). */
+  /** Attempts in total for a transient failure (5xx, 429, 409 conflicts, 408, resets, timeouts). */
   attempts: number;
-  /** Time allowed for each request, in milliseconds. */
+  /** How long a request may go without a byte either way, in milliseconds (an inactivity timeout: a large transfer on a slow link is never cut while it moves). */
   timeoutMs: number;
+  /** Requests at once. @default 16 */
+  concurrency?: number;
+  /** Told once per run when the bucket's answers need explaining (a 403 for a missing object). */
+  onHint?: (message: string) => void;
   /** Wait before the first retry, in milliseconds; it grows as the API's retries do. */
   retryDelayMs: number;
   /** The AWS variables (`AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT_URL_S3`, …). */
@@ -77,8 +83,9 @@ export function parseRemoteUrl(text: string): RemoteLocation | string {
   const match = /^s3:\/\/([^/?#]+)(?:\/([^?#]*))?$/.exec(text.trim());
   if (!match) return `"${text}" is not an s3://bucket/prefix URL`;
   const bucket = match[1]!;
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
-    return `"${bucket}" is not a bucket name (3 to 63 lower-case letters, digits, "." or "-")`;
+  // S3's and R2's rules, and Google Cloud Storage's, which also allow "_" (and longer dotted names).
+  if (!/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/.test(bucket) || bucket.split(".").some((part) => part.length > 63)) {
+    return `"${bucket}" is not a bucket name (3 to 63 lower-case letters, digits, ".", "-" or "_", dotted parts up to 63 each)`;
   }
   const prefix = (match[2] ?? "").replace(/^\/+|\/+$/g, "");
   if (prefix.split("/").some((part) => part === "." || part === "..")) return `the prefix "${prefix}" has a "." or ".." segment`;
@@ -86,7 +93,10 @@ export function parseRemoteUrl(text: string): RemoteLocation | string {
 }
 
 /** Transfers at once per process: enough to fill a link, few enough for a small MinIO. */
-const REMOTE_CONCURRENCY = 16;
+export const DEFAULT_REMOTE_CONCURRENCY = 16;
+
+/** Where the original of a sha256 stands on the remote (`imagegen check` and `push` look at both its objects). */
+export type RemoteOriginalState = "present" | "absent" | "bytes missing" | "bytes wrong size";
 
 /**
  * The remote tier of the store (SPEC §10): an S3-compatible bucket shared by a team and its CI.
@@ -105,13 +115,17 @@ export class RemoteStore {
   readonly #endpointNote: string;
   readonly #client: AwsClient | undefined;
   readonly #secrets: string[];
-  readonly #limit: LimitFunction = pLimit(REMOTE_CONCURRENCY);
+  readonly #limit: LimitFunction;
   readonly #options: RemoteStoreOptions;
+  /** Google Cloud Storage's XML API takes its create-only precondition in its own header. */
+  readonly #gcs: boolean;
+  #hinted403 = false;
 
   constructor(options: RemoteStoreOptions) {
     const location = parseRemoteUrl(options.url);
     if (typeof location === "string") throw new ImagegenError(`Invalid remote: ${location}.`);
     this.#options = options;
+    this.#limit = pLimit(options.concurrency ?? DEFAULT_REMOTE_CONCURRENCY);
     this.location = location;
     this.url = `s3://${location.bucket}${location.prefix ? `/${location.prefix}` : ""}`;
     this.writable = options.write;
@@ -131,12 +145,14 @@ export class RemoteStore {
       // A custom endpoint (MinIO, R2, a local server) is addressed path-style.
       this.#base = `${origin}/${location.bucket}`;
       this.#endpointNote = ` at ${origin}`;
+      this.#gcs = parsed.hostname === "storage.googleapis.com";
     } else {
       // Virtual-hosted style; a bucket with dots would not match the wildcard certificate.
       this.#base = location.bucket.includes(".")
         ? `https://s3.${region}.amazonaws.com/${location.bucket}`
         : `https://${location.bucket}.s3.${region}.amazonaws.com`;
       this.#endpointNote = "";
+      this.#gcs = false;
     }
     const accessKeyId = env.AWS_ACCESS_KEY_ID;
     const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
@@ -147,6 +163,11 @@ export class RemoteStore {
         ? // Retries are ours (below), like the API's: aws4fetch's own would multiply them.
           new AwsClient({ accessKeyId, secretAccessKey, ...(sessionToken && { sessionToken }), region, service: "s3", retries: 0 })
         : undefined;
+  }
+
+  /** Requests at once (`remote.concurrency`): how many transfers a caller should keep going. */
+  get concurrency(): number {
+    return this.#options.concurrency ?? DEFAULT_REMOTE_CONCURRENCY;
   }
 
   /** `s3://bucket/prefix/<path>`, the name of an object in messages. */
@@ -180,13 +201,41 @@ export class RemoteStore {
     return { bytes, meta };
   }
 
-  /** Whether the remote holds the original of `sha256` (its JSON, written last, commits it). */
+  /** Whether the remote holds the original of `sha256`: its JSON (written last, it commits it) and its bytes, of the size the JSON says. */
   async hasOriginal(sha256: string): Promise<boolean> {
-    return (await this.#request("HEAD", `originals/${sha256}.json`)) !== undefined;
+    return (await this.originalState(sha256)) === "present";
   }
 
-  /** Uploads an original, bytes first and the JSON last; an object already there is kept (write-once). */
-  async putOriginal(meta: OriginalMeta, bytes: Uint8Array): Promise<void> {
+  /** Where the original of `sha256` stands: both objects there, none, or its JSON without (the right) bytes. */
+  async originalState(sha256: string): Promise<RemoteOriginalState> {
+    const metaPath = `originals/${sha256}.json`;
+    const text = (await this.#request("GET", metaPath))?.body;
+    if (text === undefined) return "absent";
+    const meta = parseOriginalMeta(text.toString("utf8"), sha256);
+    if (typeof meta === "string") throw new CorruptRemoteObjectError(this.objectUrl(metaPath), `is not valid original metadata (${meta})`);
+    const head = await this.#request("HEAD", `originals/${meta.file}`);
+    if (!head) return "bytes missing";
+    return head.length === undefined || head.length === meta.bytes ? "present" : "bytes wrong size";
+  }
+
+  /**
+   * Whether the bytes of the original of `sha256` on the remote hash to it (`imagegen push
+   * --repair`): downloads them. `undefined` when the remote has no such original.
+   */
+  async verifyOriginal(sha256: string): Promise<boolean | undefined> {
+    try {
+      return (await this.getOriginal(sha256)) !== undefined ? true : undefined;
+    } catch (error) {
+      if (error instanceof CorruptRemoteObjectError) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Uploads an original, bytes first and the JSON last; an object already there is kept
+   * (write-once), unless `replace` (`imagegen push --repair`, for objects whose bytes are wrong).
+   */
+  async putOriginal(meta: OriginalMeta, bytes: Uint8Array, { replace = false } = {}): Promise<void> {
     const extension = isOriginalFormat(meta.format) ? extensionOf(meta.format) : meta.file.slice(meta.file.lastIndexOf(".") + 1);
     const file = `${meta.sha256}.${extension}`;
     const remoteMeta: RemoteOriginalMeta = {
@@ -198,10 +247,17 @@ export class RemoteStore {
       height: meta.height,
       provider: meta.provider,
       ...(meta.recordId !== undefined && { recordId: meta.recordId }),
+      ...(meta.origin !== undefined && { origin: meta.origin }),
       createdAt: meta.createdAt,
     };
+    const json = Buffer.from(`${JSON.stringify(remoteMeta, null, 2)}\n`);
+    if (replace) {
+      await this.#put(`originals/${file}`, bytes, {}, meta.sha256);
+      await this.#put(`originals/${meta.sha256}.json`, json, {});
+      return;
+    }
     await this.#putOnce(`originals/${file}`, bytes, meta.sha256);
-    await this.#putOnce(`originals/${meta.sha256}.json`, Buffer.from(`${JSON.stringify(remoteMeta, null, 2)}\n`));
+    await this.#putOnce(`originals/${meta.sha256}.json`, json);
   }
 
   // ── Originals by key ─────────────────────────────────────────────────────────────────────────
@@ -223,7 +279,7 @@ export class RemoteStore {
       const merged = mergeKeyIndex(current?.index ?? { version: 1, key, candidates: [] }, candidates);
       if (current && JSON.stringify(merged) === JSON.stringify(current.index)) return;
       // A server that names no version of what it sent is written over: merging lost nothing of what it held.
-      const precondition: Record<string, string> = !current ? { "If-None-Match": "*" } : current.etag ? { "If-Match": current.etag } : {};
+      const precondition: Record<string, string> = !current ? this.#createOnly() : current.etag ? { "If-Match": current.etag } : {};
       const written = await this.#put(path, Buffer.from(`${JSON.stringify(merged, null, 2)}\n`), precondition);
       if (written) return;
       if (attempt >= 5) throw new ImagegenError(`Could not write ${this.objectUrl(path)}${this.#endpointNote}: other writers kept changing it.`);
@@ -263,7 +319,11 @@ export class RemoteStore {
 
   /** PUT with `If-None-Match: *`: a 412 means the object is already there, which is success. */
   async #putOnce(path: string, bytes: Uint8Array, sha256 = sha256Hex(bytes)): Promise<void> {
-    await this.#put(path, bytes, { "If-None-Match": "*" }, sha256);
+    await this.#put(path, bytes, this.#createOnly(), sha256);
+  }
+
+  #createOnly(): Record<string, string> {
+    return this.#gcs ? { "If-None-Match": "*", "x-goog-if-generation-match": "0" } : { "If-None-Match": "*" };
   }
 
   /** PUT under a precondition; `false` when it did not hold (412), written otherwise. */
@@ -290,7 +350,7 @@ export class RemoteStore {
     method: "GET" | "HEAD" | "PUT",
     path: string,
     init: { body?: Uint8Array; headers?: Record<string, string> } = {},
-  ): Promise<{ status: number; body: Buffer; etag: string | undefined } | undefined> {
+  ): Promise<{ status: number; body: Buffer; etag: string | undefined; length: number | undefined } | undefined> {
     const { attempts, timeoutMs, retryDelayMs } = this.#options;
     const url = `${this.#base}/${[...(this.location.prefix ? this.location.prefix.split("/") : []), ...path.split("/")].map(encodeURIComponent).join("/")}`;
     const name = `${this.objectUrl(path)}${this.#endpointNote}`;
@@ -300,11 +360,17 @@ export class RemoteStore {
       try {
         const response = await this.#limit(() => this.#send(method, url, init, timeoutMs));
         if (response.status === 404 && method !== "PUT") return undefined;
+        // A bucket policy without s3:ListBucket answers 403, not 404, for an object that is not there.
+        if (response.status === 403 && method !== "PUT" && (response.code === "AccessDenied" || method === "HEAD")) {
+          this.#hint403();
+          return undefined;
+        }
         if ((response.status === 412 && method === "PUT") || response.ok) return response;
-        lastProblem = `HTTP ${response.status}${response.code ? ` ${response.code}` : ""}`;
-        retryable = isTransientStatus(response.status);
+        lastProblem = `HTTP ${response.status}${response.code ? ` ${response.code}` : ""}${regionHint(response)}`;
+        // 409 is two writers racing on one key (ConditionalRequestConflict): the next try settles it.
+        retryable = isTransientStatus(response.status) || (response.status === 409 && method === "PUT");
       } catch (error) {
-        lastProblem = this.#redact(error instanceof Error && error.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : causeMessage(error));
+        lastProblem = this.#redact(error instanceof IdleTimeoutError ? `no data for ${timeoutMs} ms` : causeMessage(error));
         retryable = true;
       }
       if (!retryable || attempt >= attempts) {
@@ -321,23 +387,36 @@ export class RemoteStore {
     url: string,
     init: { body?: Uint8Array; headers?: Record<string, string> },
     timeoutMs: number,
-  ): Promise<{ status: number; ok: boolean; body: Buffer; etag: string | undefined; code: string | undefined }> {
-    const signal = AbortSignal.timeout(timeoutMs);
+  ): Promise<{ status: number; ok: boolean; body: Buffer; etag: string | undefined; length: number | undefined; code: string | undefined; region: string | undefined }> {
     const requestInit: RequestInit = { method, headers: init.headers ?? {}, ...(init.body && { body: init.body }) };
     // Signed by aws4fetch, sent by node:http (a cold CI build reads one object per image: fetch's
     // streams cost several times the CPU of the request itself).
     const headers = this.#client ? Object.fromEntries((await this.#client.sign(url, requestInit)).headers) : (init.headers ?? {});
-    try {
-      const response = await httpRequest(new URL(url), { method, headers, ...(init.body && { body: init.body }), signal });
-      const chunks: Uint8Array[] = [];
-      for await (const chunk of response.body) chunks.push(chunk);
-      const body = Buffer.concat(chunks);
-      // S3's error code (NoSuchBucket, AccessDenied, …); the rest of its XML may echo a key id.
-      const code = response.ok ? undefined : /<Code>([A-Za-z]+)<\/Code>/.exec(body.toString("utf8"))?.[1];
-      return { status: response.status, ok: response.ok, body, etag: response.header("etag") ?? undefined, code };
-    } catch (error) {
-      throw signal.aborted ? signal.reason : error;
-    }
+    const response = await httpRequest(new URL(url), { method, headers, ...(init.body && { body: init.body }), idleTimeoutMs: timeoutMs });
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of response.body) chunks.push(chunk);
+    const body = Buffer.concat(chunks);
+    // S3's error code (NoSuchBucket, AccessDenied, …); the rest of its XML may echo a key id.
+    const code = response.ok ? undefined : /<Code>([A-Za-z]+)<\/Code>/.exec(body.toString("utf8"))?.[1];
+    const length = response.header("content-length");
+    return {
+      status: response.status,
+      ok: response.ok,
+      body,
+      etag: response.header("etag") ?? undefined,
+      length: length === null ? undefined : Number(length),
+      code,
+      region: response.header("x-amz-bucket-region") ?? undefined,
+    };
+  }
+
+  #hint403(): void {
+    if (this.#hinted403) return;
+    this.#hinted403 = true;
+    this.#options.onHint?.(
+      `${this.url}${this.#endpointNote} answers 403 for objects that are not there, as a bucket policy without s3:ListBucket does: ` +
+        "imagegen reads them as missing. Grant s3:ListBucket on the bucket to tell a missing object from a refused one.",
+    );
   }
 
   #redact(text: string): string {
@@ -352,6 +431,12 @@ function causeMessage(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const cause = (error.cause ?? error) as { code?: string; message?: string };
   return cause.code ?? cause.message ?? error.message;
+}
+
+/** S3 answers a bucket of another region with 301 PermanentRedirect and names the region. */
+function regionHint(response: { status: number; region: string | undefined }): string {
+  if (response.status !== 301) return "";
+  return response.region ? ` (the bucket is in ${response.region}: set AWS_REGION=${response.region})` : " (the bucket is in another region: set AWS_REGION to it)";
 }
 
 function accessHint(problem: string, method: string): string {

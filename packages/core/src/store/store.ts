@@ -24,6 +24,8 @@ export interface OriginalMeta {
   provider: string;
   /** The provider's own id for the generation, when it gave one. */
   recordId?: string;
+  /** The origin of the API that made it (`https://api.1min.ai`), when the provider named one. */
+  origin?: string;
   /** sha256 hex of the bytes file. */
   sha256: string;
   /** Pixel size after EXIF orientation. */
@@ -231,6 +233,7 @@ export class Store {
       variant: generation.variant,
       provider: providerId,
       ...(image.recordId !== undefined ? { recordId: image.recordId } : {}),
+      ...(image.origin !== undefined ? { origin: image.origin } : {}),
       sha256,
       width,
       height,
@@ -358,7 +361,7 @@ function metaProblem(value: unknown, key: OriginalKey, metaFile: string): string
   }
   if (!IMAGE_SIZES.includes(meta.size as ImageSize)) return `"size" is not one of ${IMAGE_SIZES.join(", ")}`;
   if (meta.recordId !== undefined && typeof meta.recordId !== "string") return `"recordId" is not a string`;
-  if (meta.chosenAt !== undefined && typeof meta.chosenAt !== "string") return `"chosenAt" is not a string`;
+  for (const field of ["chosenAt", "origin"]) if (meta[field] !== undefined && typeof meta[field] !== "string") return `"${field}" is not a string`;
   if (!/^[0-9a-f]{64}$/.test(meta.sha256 as string)) return `"sha256" is not 64 hex digits`;
   const inputs = inputRecordsProblem(meta.inputs);
   if (inputs) return `"inputs" ${inputs}`;

@@ -179,6 +179,17 @@ describe("generateWithRetry", () => {
     expect(emulator.requests).toHaveLength(1);
   });
 
+  it("does not generate again after a 200 whose answer is cut off: the first may have been paid", async () => {
+    emulator.injectFault({ kind: "cut-answer", times: 4 });
+    const { error, retries } = await run({ attempts: 4 });
+    expect(error).toBeInstanceOf(ProviderError);
+    expect((error as ProviderError).mayHaveBeenCharged).toBe(true);
+    expect((error as Error).message).toMatch(/answered 200 but its answer was cut off .*: the image may have been generated and charged anyway/);
+    expect((error as Error).message).not.toContain("Could not reach");
+    expect(retries).toEqual([]);
+    expect(emulator.requests).toHaveLength(1);
+  });
+
   it("never generates again once the provider reports the attempt paid: a failed download is final", async () => {
     const fast = createOneminProvider({ apiKey: KEY, apiUrl: emulator.url, downloadTimeoutMs: 300, downloadRetryDelayMs: 1 });
     emulator.injectFault({ kind: "truncated-download" });
@@ -191,8 +202,8 @@ describe("generateWithRetry", () => {
     emulator.reset();
     emulator.injectFault({ kind: "download-hang" });
     const hung = await run({ attempts: 4, timeoutMs: 200 }, fast);
-    // The attempt's 200 ms timeout stops at the paid answer: the download has its own 300 ms, three times.
-    expect((hung.error as Error).message).toMatch(/took longer than 300 ms \(after 3 download attempts\)$/);
+    // The attempt's 200 ms timeout stops at the paid answer: the download has its own 300 ms without a byte, three times.
+    expect((hung.error as Error).message).toMatch(/stalled after \d+ of \d+ bytes: no data for 300 ms \(after 3 download attempts\)$/);
     expect(emulator.requests).toHaveLength(1);
     expect(emulator.downloads).toHaveLength(3);
   });

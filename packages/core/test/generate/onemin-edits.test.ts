@@ -44,13 +44,22 @@ const promptObjects = () => emulator.requests.map((r) => (r.body as any).promptO
 const signal = () => AbortSignal.timeout(20_000);
 
 /** A store of asset paths in memory, counting what was asked of it. */
-function memory(initial: Record<string, string> = {}): AssetPaths & { remembered: Record<string, string> } {
+/** Asset paths remembered by sha256, for the emulator's origin unless `origin` says another. */
+function memory(initial: Record<string, string> = {}, origin = new URL(emulator.url).origin): AssetPaths & { remembered: Record<string, string>; forgotten: string[] } {
   const remembered = { ...initial };
+  const forgotten: string[] = [];
   return {
     remembered,
-    recall: async (sha256) => remembered[sha256],
-    remember: async (sha256, assetPath) => {
+    forgotten,
+    recall: async (sha256, asked) => (asked === origin ? remembered[sha256] : undefined),
+    remember: async (sha256, asked, assetPath) => {
+      expect(asked).toBe(new URL(emulator.url).origin);
+      origin = asked;
       remembered[sha256] = assetPath;
+    },
+    forget: async (sha256) => {
+      forgotten.push(sha256);
+      delete remembered[sha256];
     },
   };
 }
@@ -91,6 +100,36 @@ describe("onemin edits", () => {
     await createOneminProvider({ apiKey: KEY, apiUrl: emulator.url }).generate(request([red], "expired"), { signal: signal(), assets: stale });
     expect(emulator.uploads).toHaveLength(1);
     expect(promptObjects().map((p) => p.imageUrl)).toEqual(["images/expired_red.png", stale.remembered[red.sha256!]]);
+  });
+
+  it("sends a remembered path only to the API that gave it, and forgets one that failed", async () => {
+    const red = await input("edit", "red.png");
+    // Remembered for another API (another account, the real one): never sent here.
+    const elsewhere = memory({ [red.sha256!]: "images/theirs_red.png" }, "https://api.example.invalid");
+    await createOneminProvider({ apiKey: KEY, apiUrl: emulator.url }).generate(request([red], "elsewhere"), { signal: signal(), assets: elsewhere });
+    expect(emulator.uploads).toHaveLength(1);
+    expect(promptObjects()[0].imageUrl).not.toBe("images/theirs_red.png");
+
+    // A FAILED record for a remembered path: forgotten, uploaded again, sent once more.
+    const known = elsewhere.remembered[red.sha256!]!;
+    emulator.reset();
+    const failed = memory({ [red.sha256!]: known });
+    emulator.injectFault({ kind: "failed-record", match: "failing" });
+    await createOneminProvider({ apiKey: KEY, apiUrl: emulator.url }).generate(request([red], "failing"), { signal: signal(), assets: failed });
+    expect(failed.forgotten).toEqual([red.sha256]);
+    expect(emulator.uploads).toHaveLength(1);
+    expect(promptObjects().map((p) => p.imageUrl)).toEqual([known, failed.remembered[red.sha256!]]);
+
+    // A 5xx: transient, so not sent again here (the caller retries), but the path is forgotten.
+    emulator.reset();
+    const flaky = memory({ [red.sha256!]: known });
+    emulator.injectFault({ kind: "status", status: 503, match: "flaky" });
+    const error = await createOneminProvider({ apiKey: KEY, apiUrl: emulator.url })
+      .generate(request([red], "flaky"), { signal: signal(), assets: flaky })
+      .catch((e: unknown) => e);
+    expect((error as ProviderError).retryable).toBe(true);
+    expect(flaky.forgotten).toEqual([red.sha256]);
+    expect(emulator.uploads).toHaveLength(0);
   });
 
   it("refuses a file whose bytes changed since its key was computed", async () => {

@@ -75,6 +75,33 @@ describe("resolveOptions", () => {
     expect(error.message.split("\n").length).toBeLessThanOrEqual(2);
   });
 
+  it("keeps what 1min.ai makes, and throws away what another apiUrl makes unless asked", async () => {
+    const key = { ONEMIN_API_KEY: "fake-config-key" };
+    expect((await resolveOptions({ root }, key)).provider).toMatchObject({ id: "onemin", persistent: true, origin: "https://api.1min.ai" });
+    const emulated = { ...key, ONEMIN_API_URL: "http://127.0.0.1:9" };
+    expect((await resolveOptions({ root }, emulated)).provider).toMatchObject({ persistent: false, origin: "http://127.0.0.1:9" });
+    expect((await resolveOptions({ root, persistent: true }, emulated)).provider.persistent).toBe(true);
+    expect((await resolveOptions({ root }, { ...emulated, IMAGEGEN_PERSISTENT: "yes" })).provider.persistent).toBe(true);
+    await expect(resolveOptions({ root }, { ...emulated, IMAGEGEN_PERSISTENT: "maybe" })).rejects.toThrow(
+      'IMAGEGEN_PERSISTENT="maybe" is not understood; use 1, true, yes or on, or 0, false, no or off.',
+    );
+  });
+
+  it("turns remote writes off for IMAGEGEN_REMOTE_WRITE=0, false, no or off, and refuses what it does not understand", async () => {
+    const remote = (value: string | undefined) => resolveOptions({ root, remote: "s3://bucket/prefix" }, { IMAGEGEN_REMOTE_WRITE: value });
+    for (const off of ["0", "false", "no", "off", "OFF", " No "]) expect((await remote(off)).remote!.writable, off).toBe(false);
+    for (const on of [undefined, "", "1", "true", "yes", "on"]) expect((await remote(on)).remote!.writable, on).toBe(true);
+    await expect(remote("nope")).rejects.toThrow('IMAGEGEN_REMOTE_WRITE="nope" is not understood');
+  });
+
+  it("takes bucket names with underscores (Google Cloud Storage) and the remote's concurrency", async () => {
+    const options = await resolveOptions({ root, remote: { url: "s3://my_team_bucket/site", concurrency: 4 } }, {});
+    expect(options.remote).toMatchObject({ url: "s3://my_team_bucket/site", concurrency: 4 });
+    await expect(resolveOptions({ root, remote: { url: "s3://b/site", concurrency: 0 } }, {})).rejects.toThrow(
+      /Invalid option "remote" in imagegen options: concurrency must be a whole number, 1 or more \(got 0\)/,
+    );
+  });
+
   it("names the config file in its errors", async () => {
     await writeFile(join(root, "imagegen.config.mjs"), `export default { maxGenerations: -1 };\n`);
     await expect(resolveOptions({ root }, {})).rejects.toThrow(/Invalid option "maxGenerations" in .*imagegen\.config\.mjs/);

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, open, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readFile, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import sharp from "sharp";
@@ -62,5 +62,27 @@ describe("hashInputs", () => {
     const message = await failure(id);
     expect(message).toContain(`${importer()}:1:8 (import "${id}"): ${problem}`);
     expect(message.split("\n")).toHaveLength(1);
+  });
+
+  test("a root-level name that starts with two dots is inside the root", async () => {
+    await mkdir(path.join(root, "..assets"), { recursive: true });
+    await sharp({ create: { width: 8, height: 8, channels: 3, background: "#3c3" } }).png().toFile(path.join(root, "..assets/x.png"));
+    const spec = await hash("gen:x?edit=/..assets/x.png");
+    expect(spec.generation.inputs![0]!.path).toBe("..assets/x.png");
+  });
+
+  test("a copy that keeps the size and the modification time (cp -p) is hashed again", async () => {
+    const file = path.join(root, "src/photos/copied.png");
+    await sharp({ create: { width: 8, height: 8, channels: 3, background: "#c33" } }).png().toFile(file);
+    const first = (await hash("gen:x?edit=./photos/copied.png")).generation.inputs![0]!.sha256;
+    const { mtime, size } = await stat(file);
+    // Other pixels, the same length (an 8×8 PNG of one colour), the old mtime put back as cp -p does.
+    const other = await sharp({ create: { width: 8, height: 8, channels: 3, background: "#3cc" } }).png().toBuffer();
+    expect(other.length).toBe(size);
+    await writeFile(file, other);
+    await utimes(file, mtime, mtime);
+    const second = (await hash("gen:x?edit=./photos/copied.png")).generation.inputs![0]!.sha256;
+    expect(second).not.toBe(first);
+    expect(second).toBe(sha256Hex(other));
   });
 });

@@ -81,7 +81,11 @@ function imageLine(out: Output, image: AuditedImage): string {
   return `"${truncate(image.spec.generation.prompt)}" key ${image.key} — ${places}`;
 }
 
-/** Locked images in use whose original the remote store lacks (none without a remote); a remote that cannot be read is an error. */
+/**
+ * Locked images in use whose original the remote store lacks, its JSON and its bytes both looked at
+ * (none without a remote); one whose bytes there are of the wrong size, and a remote that cannot be
+ * read, are errors.
+ */
 async function originalsMissingFromRemote(
   remote: RemoteStore | undefined,
   images: AuditedImage[],
@@ -89,8 +93,15 @@ async function originalsMissingFromRemote(
   if (!remote) return { images: [], errors: [] };
   const locked = images.filter((image) => image.locked);
   try {
-    const present = await Promise.all(locked.map((image) => remote.hasOriginal(image.locked!.sha256)));
-    return { images: locked.filter((_, i) => !present[i]), errors: [] };
+    const states = await Promise.all(locked.map((image) => remote.originalState(image.locked!.sha256)));
+    const corrupt = locked.filter((_, i) => states[i] === "bytes wrong size");
+    return {
+      images: locked.filter((_, i) => states[i] === "absent" || states[i] === "bytes missing"),
+      errors: corrupt.map(
+        (image) =>
+          `"${truncate(image.spec.generation.prompt)}" key ${image.key}: its original on ${remote.url} has bytes of the wrong size; \`imagegen push --repair\` replaces it`,
+      ),
+    };
   } catch (error) {
     return { images: [], errors: [(error as Error).message] };
   }

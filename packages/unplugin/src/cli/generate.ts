@@ -58,7 +58,9 @@ export async function generateCommand(flags: GenerateFlags, out: Output): Promis
     } else if (provider.persistent === false) {
       refusal = options.usingFallbackPlaceholder
         ? `${count(plan.length, "image")} ${need} generating but ONEMIN_API_KEY is not set: nothing was generated.`
-        : `${count(plan.length, "image")} ${need} generating but provider "${provider.id}" makes throwaway images that are never stored: nothing was generated.`;
+        : provider.origin !== undefined
+          ? `${count(plan.length, "image")} ${need} generating but ${provider.origin} is not the 1min.ai API, whose images are not kept: nothing was generated (set persistent: true or IMAGEGEN_PERSISTENT=1 to keep them).`
+          : `${count(plan.length, "image")} ${need} generating but provider "${provider.id}" makes throwaway images that are never stored: nothing was generated.`;
     } else if (plan.length > maxGenerations) {
       refusal = `${count(plan.length, "image")} ${need} generating but maxGenerations is ${maxGenerations}: nothing was generated; raise maxGenerations (or --max-generations) to allow it.`;
     }
@@ -113,7 +115,7 @@ export async function generateCommand(flags: GenerateFlags, out: Output): Promis
         if (!planned.has(image.key)) {
           if (image.status !== "missing") return { image, outcome: "cached" };
           // Locked but not stored here: the engine reads it from the remote store into the store.
-          await original.load();
+          await (original.ready ?? original.load)();
           return { image, outcome: "downloaded" };
         }
         progress!.tick(

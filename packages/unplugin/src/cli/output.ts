@@ -1,5 +1,5 @@
 import path from "node:path";
-import { type SourceLocation, formatLocation } from "@imagegen/core";
+import { type SourceLocation, formatLocation, relativeInside } from "@imagegen/core";
 
 /** A mistake in how the command was called (exit 2, one line). */
 export class UsageError extends Error {
@@ -68,8 +68,7 @@ export class Output {
 
   relative(file: string): string {
     if (!this.#root || !path.isAbsolute(file)) return file;
-    const relative = path.relative(this.#root, file);
-    return relative.startsWith("..") ? file : relative;
+    return relativeInside(this.#root, file) ?? file;
   }
 }
 

@@ -138,8 +138,9 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
       .action((options: Record<string, unknown>) => typesCommand(commonFlags(cli, options), out));
 
     cli
-      .command("push", "Upload every locked original that the remote store lacks (exit 1 if any failed)")
-      .action((options: Record<string, unknown>) => pushCommand(commonFlags(cli, options), out));
+      .command("push", "Upload every original of the store that the remote store lacks, with its key's index (exit 1 if any failed)")
+      .option("--repair", "Also download every original on the remote and replace those whose bytes do not match their sha256")
+      .action((options: Record<string, unknown>) => pushCommand({ ...commonFlags(cli, options), ...(options.repair === true && { repair: true }) }, out));
 
     cli
       .command("pull", "Download every locked original in use that the local store lacks from the remote store (exit 1 if any failed)")

@@ -1,4 +1,5 @@
 import cliProgress from "cli-progress";
+import pLimit from "p-limit";
 import type { Output } from "./output.js";
 
 /** How `imagegen generate` shows its work: a live bar on a terminal, one plain line per image in CI logs. */
@@ -60,21 +61,24 @@ export interface Transfer<Outcome extends string> {
 }
 
 /**
- * Runs `transfer` on every item at once, with a progress line for each: the outcome and its line
- * from `transfer`, or "failed" with the error's message (a failure is counted, never thrown).
+ * Runs `transfer` on every item, `concurrency` at a time (whatever one holds in memory, an
+ * original's bytes, it holds only in its turn), with a progress line for each: the outcome and its
+ * line from `transfer`, or "failed" with the error's message (a failure is counted, never thrown).
  */
 export async function transferEach<T, Outcome extends string>(
   out: Output,
   items: T[],
   nameOf: (item: T) => { key: string; prompt: string },
   transfer: (item: T) => Promise<{ outcome: Outcome; line: string }>,
+  concurrency: number,
 ): Promise<Transfer<Outcome>[]> {
   const progress = createProgress(out, items.length);
+  const limit = pLimit(concurrency);
   const results = await Promise.all(
     items.map(async (item): Promise<Transfer<Outcome>> => {
       const { key, prompt } = nameOf(item);
       try {
-        const { outcome, line } = await transfer(item);
+        const { outcome, line } = await limit(() => transfer(item));
         progress.tick(line);
         return { key, prompt, outcome };
       } catch (error) {

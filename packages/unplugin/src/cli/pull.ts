@@ -25,12 +25,13 @@ export async function pullCommand(flags: CommonFlags, out: Output): Promise<numb
     (image) => ({ key: image.key, prompt: image.spec.prompt }),
     async (image) => {
       const original = await engine.resolveOriginal(image.spec);
-      await original.load();
+      await (original.ready ?? original.load)();
       return {
         outcome: "downloaded" as const,
         line: `downloaded "${truncate(image.spec.prompt)}" ${original.width}×${original.height} (${out.where(image.locations[0]!)})`,
       };
     },
+    remote.concurrency,
   );
 
   const downloaded = results.filter((result) => result.outcome === "downloaded").length;

@@ -1,6 +1,6 @@
 import { readdir, readFile, rmdir, stat, unlink } from "node:fs/promises";
 import path from "node:path";
-import { writeFileAtomic } from "@imagegen/core";
+import { relativeInside, writeFileAtomic } from "@imagegen/core";
 import { UsageError } from "./output.js";
 
 /** Marks a folder as a report's, with the files the report wrote (paths relative to the folder). */
@@ -61,7 +61,7 @@ async function readMarker(dir: string): Promise<Marker | undefined> {
     if (marker.writtenBy !== "imagegen report" || !Array.isArray(marker.files)) return undefined;
     // Only plain relative paths inside the folder: an edited marker cannot point elsewhere.
     const files = marker.files.filter(
-      (file): file is string => typeof file === "string" && !path.isAbsolute(file) && !path.normalize(file).startsWith(".."),
+      (file): file is string => typeof file === "string" && !path.isAbsolute(file) && relativeInside(dir, path.join(dir, file)) !== undefined,
     );
     return { writtenBy: "imagegen report", files };
   } catch {

@@ -7,6 +7,7 @@ import {
   type Engine,
   type ImageSpec,
   type Logger,
+  type OriginalKey,
   type OriginalRef,
   type PlannedVariant,
   SIZE_PIXELS,
@@ -21,6 +22,15 @@ import type { ViteDevServer } from "vite";
 import { promptSlug } from "../output/file-names.js";
 import type { ModuleImage } from "../module/module-code.js";
 
+/**
+ * How long a missing image's spec must stay the same before it is paid for: an editor that saves
+ * as you type ("a fox", then "a red fox") pays for what you stopped at, not for every word.
+ */
+export const GENERATION_DELAY_MS = 1_500;
+
+/** URL names the dev server keeps answering: the newest ones; an older page asks to be reloaded. */
+const MAX_ASSETS = 4_096;
+
 /** A variant of a dev module: its pixel size, and the URL the dev server answers it at. */
 export interface DevVariant extends PlannedVariant {
   url: string;
@@ -31,9 +41,23 @@ type DevAsset =
   | { kind: "variant"; original: OriginalRef; spec: ImageSpec; planned: PlannedVariant }
   | { kind: "pending"; spec: ImageSpec; planned: PlannedVariant };
 
-/** A generation running in the background, and the modules to reload when it is stored. */
+/** A generation waiting for its delay or its turn, or running, and the modules to reload when it is stored. */
 interface Generation {
+  spec: ImageSpec;
   modules: Set<string>;
+  state: "waiting" | "queued" | "running";
+  timer?: NodeJS.Timeout;
+}
+
+export interface DevServerOptions {
+  /** `<base>@imagegen/`: where the images are served. */
+  urlPrefix: string;
+  getEngine: () => Promise<Engine>;
+  logger: () => Logger;
+  /** An original was stored (and locked) in the background. */
+  onStored?: () => void;
+  /** @default {@link GENERATION_DELAY_MS} */
+  delayMs?: number;
 }
 
 export class DevServer {
@@ -41,17 +65,21 @@ export class DevServer {
   readonly #getEngine: () => Promise<Engine>;
   readonly #logger: () => Logger;
   readonly #onStored: () => void;
+  readonly #delayMs: number;
   readonly #assets = new Map<string, DevAsset>();
-  readonly #generations = new Map<string, Generation>();
+  readonly #generations = new Map<OriginalKey, Generation>();
+  /** The keys each module showed when it was last loaded: what the page still wants. */
+  readonly #wanted = new Map<string, Set<OriginalKey>>();
+  #running = 0;
   #server: ViteDevServer | undefined;
   #closed = false;
 
-  /** `onStored`: an original was stored (and locked) in the background. */
-  constructor(urlPrefix: string, getEngine: () => Promise<Engine>, logger: () => Logger, onStored: () => void = () => {}) {
+  constructor({ urlPrefix, getEngine, logger, onStored = () => {}, delayMs = GENERATION_DELAY_MS }: DevServerOptions) {
     this.#urlPrefix = urlPrefix;
     this.#getEngine = getEngine;
     this.#logger = logger;
     this.#onStored = onStored;
+    this.#delayMs = delayMs;
   }
 
   /** Serves the images, and lets the background generations reload modules and report failures. */
@@ -64,26 +92,35 @@ export class DevServer {
     });
   }
 
-  /** The server is closing: nothing is reloaded or reported any more (the engine's signal stops the work). */
+  /**
+   * The server is closing: nothing is reloaded or reported any more, and nothing waiting starts
+   * (the engine's signal stops the rest; what the API already made is still stored, see `drain`).
+   */
   close(): void {
     this.#closed = true;
-    if (this.#generations.size > 0) {
-      this.#logger().info(`cancelled ${this.#generations.size} generation(s) in progress`);
-    }
+    const pending = [...this.#generations.values()];
+    for (const generation of pending) clearTimeout(generation.timer);
+    if (pending.length > 0) this.#logger().info(`cancelled ${pending.length} generation(s) in progress`);
   }
 
   /**
-   * What module `moduleId` shows for `spec`, at once: the stored original's variants (encoded when
-   * asked for), or stand-ins of the final size while the original is generated in the background.
-   * Frozen mode's missing originals and bad specs throw here, for the bundler's error overlay.
+   * What module `moduleId` shows for each of its specs, at once: the stored original's variants
+   * (encoded when asked for), or stand-ins of the final size while the original is generated in
+   * the background, once its spec has stayed the same for a moment. Frozen mode's missing
+   * originals and bad specs throw here, for the bundler's error overlay.
    */
-  async image(spec: ImageSpec, moduleId: string): Promise<ModuleImage<DevVariant>> {
+  async images(specs: ImageSpec[], moduleId: string): Promise<ModuleImage<DevVariant>[]> {
     const engine = await this.#getEngine();
+    this.#wanted.set(moduleId, new Set(specs.map((spec) => originalKey(spec.generation))));
+    return Promise.all(specs.map((spec) => this.#image(engine, spec, moduleId)));
+  }
+
+  async #image(engine: Engine, spec: ImageSpec, moduleId: string): Promise<ModuleImage<DevVariant>> {
     // Placeholder-provider images are made in moments and frozen mode fails at once: neither waits,
     // and resolveOriginal looks in the store first.
     const original = this.#generatesInBackground(engine) ? await engine.storedOriginal(spec) : await engine.resolveOriginal(spec);
-    if (original) return this.#ready(engine, original, spec);
-    this.#generate(engine, spec, moduleId);
+    if (original) return this.#ready(engine, original, spec, moduleId);
+    this.#schedule(engine, spec, moduleId);
     return this.#pending(spec);
   }
 
@@ -91,14 +128,29 @@ export class DevServer {
     return !engine.options.frozen && engine.options.provider.persistent !== false;
   }
 
-  async #ready(engine: Engine, original: OriginalRef, spec: ImageSpec): Promise<ModuleImage<DevVariant>> {
+  async #ready(engine: Engine, original: OriginalRef, spec: ImageSpec, moduleId: string): Promise<ModuleImage<DevVariant>> {
     const key = (await engine.renditionKey(original, spec)).slice(0, 12);
     const variants = planVariants(original, spec.output).map((planned) => {
       const name = `${promptSlug(spec.prompt)}-${planned.width}.${key}.${extensionOf(planned.format)}`;
-      this.#assets.set(name, { kind: "variant", original, spec, planned });
+      this.#remember(name, { kind: "variant", original, spec, planned });
       return { ...planned, url: `${this.#urlPrefix}${name}` };
     });
-    return { spec, rendition: { variants, placeholder: await engine.placeholder(original, spec) } };
+    return { spec, rendition: { variants, placeholder: await this.#placeholder(engine, original, spec, moduleId) } };
+  }
+
+  /**
+   * The blurred placeholder, when it can be had at once: an original only in the remote store is
+   * downloaded in the background, and the module is reloaded with its placeholder then.
+   */
+  async #placeholder(engine: Engine, original: OriginalRef, spec: ImageSpec, moduleId: string): Promise<string | undefined> {
+    if (spec.output.placeholder !== "blur") return undefined;
+    const cached = engine.derivedCache.getPlaceholder(await engine.renditionKey(original, spec));
+    if (cached !== undefined || !original.ready) return cached ?? engine.placeholder(original, spec);
+    engine.placeholder(original, spec).then(
+      () => this.#reload(new Set([moduleId]), true),
+      (error: unknown) => this.#reportError(error as Error, spec),
+    );
+    return undefined;
   }
 
   /** Stand-ins of the final pixel size (the API makes square images of the asked size). */
@@ -106,37 +158,110 @@ export class DevServer {
     const pixels = SIZE_PIXELS[spec.generation.size];
     const key = originalKey(spec.generation);
     const variants = planVariants({ width: pixels, height: pixels }, spec.output).map((planned) => {
-      const name = `pending/${promptSlug(spec.prompt)}-${planned.width}.${key}.${planned.format}.svg`;
-      this.#assets.set(name, { kind: "pending", spec, planned });
+      // By both sides: two imports of one prompt with another aspect are two stand-ins.
+      const name = `pending/${promptSlug(spec.prompt)}-${planned.width}x${planned.height}.${key}.${planned.format}.svg`;
+      this.#remember(name, { kind: "pending", spec, planned });
       return { ...planned, url: `${this.#urlPrefix}${name}` };
     });
     return { spec, rendition: { variants, placeholder: undefined } };
   }
 
-  #generate(engine: Engine, spec: ImageSpec, moduleId: string): void {
+  #remember(name: string, asset: DevAsset): void {
+    this.#assets.delete(name);
+    this.#assets.set(name, asset);
+    for (const oldest of this.#assets.keys()) {
+      if (this.#assets.size <= MAX_ASSETS) break;
+      this.#assets.delete(oldest);
+    }
+  }
+
+  /** A missing original is generated once its spec has been asked for unchanged for the delay. */
+  #schedule(engine: Engine, spec: ImageSpec, moduleId: string): void {
     const key = originalKey(spec.generation);
-    const running = this.#generations.get(key);
-    if (running) {
-      running.modules.add(moduleId);
+    const known = this.#generations.get(key);
+    if (known) {
+      known.modules.add(moduleId);
+      if (known.state === "waiting") this.#wait(engine, key, known);
       return;
     }
-    const generation: Generation = { modules: new Set([moduleId]) };
+    const generation: Generation = { spec, modules: new Set([moduleId]), state: "waiting" };
     this.#generations.set(key, generation);
+    this.#wait(engine, key, generation);
+  }
+
+  #wait(engine: Engine, key: OriginalKey, generation: Generation): void {
+    clearTimeout(generation.timer);
+    generation.timer = setTimeout(() => {
+      generation.state = "queued";
+      this.#startNext(engine);
+    }, this.#delayMs);
+    generation.timer.unref();
+  }
+
+  /**
+   * Starts queued generations while fewer than `concurrency` run (the engine itself never queues
+   * one), once the ones no loaded module wants any more are dropped.
+   */
+  #startNext(engine: Engine): void {
+    this.#dropUnwanted();
+    for (const [key, generation] of this.#generations) {
+      if (this.#closed || this.#running >= engine.options.concurrency) return;
+      if (generation.state === "queued") this.#run(engine, key, generation);
+    }
+  }
+
+  /**
+   * Drops the generations not yet started that no loaded module wants any more (a prompt typed
+   * over). Asked when one would start, after the delay: by then the importers' new imports are known.
+   */
+  #dropUnwanted(): void {
+    const wanted = new Set<OriginalKey>();
+    for (const [moduleId, keys] of this.#wanted) {
+      if (!this.#isLoaded(moduleId)) this.#wanted.delete(moduleId);
+      else for (const key of keys) wanted.add(key);
+    }
+    for (const [key, generation] of this.#generations) {
+      if (generation.state === "running" || wanted.has(key)) continue;
+      clearTimeout(generation.timer);
+      this.#generations.delete(key);
+      this.#logger().info(`not generating "${truncate(generation.spec.prompt)}": no module uses it any more`);
+    }
+  }
+
+  /** Whether a page (or a server render) still has the module: in a graph, and imported by something. */
+  #isLoaded(moduleId: string): boolean {
+    const server = this.#server;
+    if (!server) return true;
+    return Object.values(server.environments).some((environment) => {
+      const module = environment.moduleGraph.getModuleById(moduleId);
+      return module !== undefined && module.importers.size > 0;
+    });
+  }
+
+  #run(engine: Engine, key: OriginalKey, generation: Generation): void {
+    generation.state = "running";
+    this.#running++;
+    const { spec } = generation;
     const logger = this.#logger();
     const where = this.#relative(spec.source.file);
     const started = performance.now();
-    logger.info(`generating "${truncate(spec.prompt)}" for ${where} in the background (${this.#generations.size} in progress)`);
+    logger.info(`generating "${truncate(spec.prompt)}" for ${where} in the background (${this.#running} in progress)`);
+    const settle = () => {
+      this.#generations.delete(key);
+      this.#running--;
+      this.#startNext(engine);
+    };
     engine.resolveOriginal(spec).then(
       () => {
-        this.#generations.delete(key);
+        settle();
         if (this.#closed) return;
         this.#onStored();
         const seconds = ((performance.now() - started) / 1000).toFixed(1);
-        logger.info(`"${truncate(spec.prompt)}" is ready after ${seconds} s; updating the page (${this.#generations.size} still generating)`);
+        logger.info(`"${truncate(spec.prompt)}" is ready after ${seconds} s; updating the page (${this.#running} still generating)`);
         this.#reload(generation.modules, true);
       },
       (error: unknown) => {
-        this.#generations.delete(key);
+        settle();
         if (this.#closed) return;
         this.#reportError(error as Error, spec);
         // The stand-ins stay on the page; the next load of these modules tries again.
@@ -148,7 +273,7 @@ export class DevServer {
   /** Invalidates the modules; with `hot`, the browser re-imports them (HMR, or a full reload where none accepts). */
   #reload(moduleIds: Set<string>, hot: boolean): void {
     const server = this.#server;
-    if (!server) return;
+    if (!server || this.#closed) return;
     for (const environment of Object.values(server.environments)) {
       for (const id of moduleIds) {
         const module = environment.moduleGraph.getModuleById(id);
@@ -205,4 +330,3 @@ export class DevServer {
     return root ? path.relative(root, file) || file : file;
   }
 }
-

@@ -80,6 +80,6 @@ function loaderPath(file: string): string {
 
 /** The options a Turbopack loader can be given; the rest comes from `imagegen.config.ts`. */
 function jsonOptions(options: ImagegenPluginOptions): TurbopackImagegenOptions {
-  const { provider, logger: _logger, dts: _dts, ...rest } = options;
+  const { provider, logger: _logger, dts: _dts, generationDelayMs: _delay, ...rest } = options;
   return JSON.parse(JSON.stringify({ ...rest, ...(typeof provider === "string" && { provider }) })) as TurbopackImagegenOptions;
 }

@@ -7,6 +7,7 @@ import {
   type ResolvedOptions,
   ImagegenError,
   ProjectFileVerdicts,
+  relativeInside,
   originalKey,
   resolveSpec,
 } from "@imagegen/core";
@@ -136,12 +137,13 @@ function formatSource(root: string, spec: ImageSpec): string {
 
 /** `file` relative to the root (through symlinks too: the root's real path is asked only then), or undefined when it lies outside it. */
 function relativeToRoot(root: string, file: string): string | undefined {
-  return relativeInside(root, file) ?? relativeInside(realpath(root), file);
+  return posixInside(root, file) ?? posixInside(realpath(root), file);
 }
 
-function relativeInside(base: string, file: string): string | undefined {
-  const relative = path.relative(base, file);
-  return relative !== "" && !relative.startsWith("..") && !path.isAbsolute(relative) ? toPosix(relative) : undefined;
+/** `file` below `base`, `/`-separated; `undefined` for `base` itself or outside it. */
+function posixInside(base: string, file: string): string | undefined {
+  const relative = relativeInside(base, file);
+  return relative ? toPosix(relative) : undefined;
 }
 
 function realpath(dir: string): string {

@@ -43,6 +43,13 @@ export interface ImagegenPluginOptions extends ResolveOptionsInput {
    * @default false
    */
   dts?: boolean;
+  /**
+   * In a dev server, how long a missing image's spec must stay the same before it is paid for, in
+   * milliseconds: an editor that saves as you type pays for the prompt you stopped at, not for
+   * each word on the way.
+   * @default 1500
+   */
+  generationDelayMs?: number;
 }
 
 const VIRTUAL_PREFIX = "\0imagegen:";
@@ -70,7 +77,7 @@ export function createImagegenUnplugin(placement: Placement = {}) {
 }
 
 function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placement): UnpluginOptions {
-  const { dts = false, ...inline } = pluginOptions;
+  const { dts = false, generationDelayMs, ...inline } = pluginOptions;
   // Found from the bundler's root once its hook below tells it (the current folder until then).
   let root = resolveProjectRoot(inline.root);
   const setBundlerRoot = (dir: string | undefined) => {
@@ -183,9 +190,9 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
           const spec = await withInputs(this, resolveSpec(image, { ...options, source }));
           agreement.checkImage(image, spec, options, "sources");
           if (dev) {
-            const image = await dev.image(spec, id);
+            const [image] = await dev.images([spec], id);
             lockSync.later();
-            return devGenModuleCode(image, devUrl);
+            return devGenModuleCode(image!, devUrl);
           }
           const result = await resolveImage(spec);
           return result ? genModuleCode(result, urlFor(context)) : "export default undefined;";
@@ -203,12 +210,9 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
           }),
         );
         if (dev) {
-          const devServer = dev;
-          const images = await Promise.all(
-            specs.map(async ({ name, exportName, spec }) => ({ name, exportName, image: await devServer.image(spec, id) })),
-          );
+          const shown = await dev.images(specs.map(({ spec }) => spec), id);
           lockSync.later();
-          return devManifestModuleCode(images, devUrl);
+          return devManifestModuleCode(specs.map(({ name, exportName }, i) => ({ name, exportName, image: shown[i]! })), devUrl);
         }
         const images = await Promise.all(
           specs.map(async ({ name, exportName, spec }) => ({ name, exportName, result: await resolveImage(spec) })),
@@ -229,9 +233,11 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
       await agreement.settle();
       // Vite calls it when its dev server closes.
       if (dev) cancelGenerations();
-      // The derived cache stays within cacheMaxBytes: least recently used renditions of other builds go.
       // A build whose options were refused has nothing to trim: buildStart reported why, without a stack.
       const started = await current?.catch(() => undefined);
+      // What the API already made (and charged) is downloaded and stored, even as a dev server closes.
+      await started?.drain();
+      // The derived cache stays within cacheMaxBytes: least recently used renditions of other builds go.
       if (started) await started.trimDerivedCache();
       if (dev) return;
       // The lock holds the images in use: one whose prompt changed in this build is dropped.
@@ -278,7 +284,16 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
           warn: (message) => config.logger.warn(`[imagegen] ${message}`, { timestamp: true }),
         };
         // Set on every config: a framework may run a dev server and then a build with one plugin.
-        dev = config.command === "serve" ? new DevServer(`${config.base}${DEV_URL_PATH}`, getEngine, () => logger!, lockSync.later) : undefined;
+        dev =
+          config.command === "serve"
+            ? new DevServer({
+                urlPrefix: `${config.base}${DEV_URL_PATH}`,
+                getEngine,
+                logger: () => logger!,
+                onStored: lockSync.later,
+                ...(generationDelayMs !== undefined && { delayMs: generationDelayMs }),
+              })
+            : undefined;
         if (!dev) output = fileUrlOutput(this.meta.rolldownVersion ? "ROLLDOWN_FILE_URL" : "ROLLUP_FILE_URL");
       },
       configureServer(server) {
