@@ -1,21 +1,22 @@
 // One Vite build in its own process, as `vite build` would run it, so that no build inherits
 // another's in-memory caches and so that its peak memory is its own.
-// Usage: node child-build.mjs '{"side":"imagegen"|"imagetools"|"static","root":"…","fixtures":["…"]}'
+// Usage: node child-build.mjs '{"side":"imagegen"|"imagetools"|"static","root":"…","fixtures":["…"],"freshPng":"…"}'
 // Prints one JSON line: { buildMs, importMs, maxRssMiB, providerCalls }.
 import path from "node:path";
 
-const { side, root, fixtures = [] } = JSON.parse(process.argv[2]);
+const { side, root, fixtures = [], freshPng } = JSON.parse(process.argv[2]);
 
 const importStarted = performance.now();
 const { build } = await import("vite");
 let plugins = [];
 let provider;
 if (side === "imagegen") {
-  const [{ default: imagegen }, { fixtureProvider }] = await Promise.all([
+  const [{ default: imagegen }, { fixtureProvider, freshPngProvider }] = await Promise.all([
     import("unplugin-imagegen/vite"),
     import("./fixture-provider.mjs"),
   ]);
-  provider = fixtureProvider(fixtures);
+  // The scale sites' provider makes a fresh PNG for each prompt; the others return the fixtures.
+  provider = freshPng ? freshPngProvider(freshPng) : fixtureProvider(fixtures);
   const logger = { info() {}, warn: (message) => console.error(`[imagegen] ${message}`) };
   plugins = [imagegen({ root, provider, strict: true, logger })];
 } else if (side === "imagetools") {
