@@ -3,6 +3,7 @@
 // Usage: node child-build.mjs '{"side":"imagegen"|"imagetools"|"static","root":"…","fixtures":["…"],"freshPng":"…"}'
 // Prints one JSON line: { buildMs, importMs, maxRssMiB, providerCalls }.
 import path from "node:path";
+import { peakRssMiB } from "./peak-rss.mjs";
 
 const { side, root, fixtures = [], freshPng } = JSON.parse(process.argv[2]);
 
@@ -40,7 +41,7 @@ process.stdout.write(
   `${JSON.stringify({
     buildMs,
     importMs,
-    maxRssMiB: process.resourceUsage().maxRSS / 1024,
+    maxRssMiB: peakRssMiB(),
     providerCalls: provider?.calls ?? 0,
   })}\n`,
 );

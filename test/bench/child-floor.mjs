@@ -5,6 +5,7 @@
 // Prints one JSON line: { buildMs, variants, bytes, maxRssMiB }.
 import os from "node:os";
 import { readFile } from "node:fs/promises";
+import { peakRssMiB } from "./peak-rss.mjs";
 
 const { files, widths, formats } = JSON.parse(process.argv[2]);
 const importStarted = performance.now();
@@ -37,4 +38,4 @@ async function worker() {
 }
 await Promise.all(Array.from({ length: os.availableParallelism() }, worker));
 const buildMs = performance.now() - started;
-process.stdout.write(`${JSON.stringify({ buildMs, importMs: started - importStarted, variants, bytes, maxRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`);
+process.stdout.write(`${JSON.stringify({ buildMs, importMs: started - importStarted, variants, bytes, maxRssMiB: peakRssMiB() })}\n`);
