@@ -311,7 +311,8 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
         if (!shown) return "export default {};";
         const images = specs.map(({ name, exportName }, i) => ({ name, exportName, image: shown[i]!.image }));
         // Every image of one manifest is written alike: its URLs come from the same dev server or build.
-        const url: VariantUrl<any> = (variant, spec) => shown[specs.findIndex((entry) => entry.spec === spec)]!.url(variant, spec);
+        const indexOf = new Map(specs.map(({ spec }, i) => [spec, i]));
+        const url: VariantUrl<any> = (variant, spec) => shown[indexOf.get(spec)!]!.url(variant, spec);
         return dev && !webpackHost ? devManifestModuleCode(images, url) : manifestModuleCode(images, url);
       } catch (error) {
         if (error instanceof ImagegenError) this.error(userError(error));
