@@ -41,6 +41,9 @@ export interface ManifestImage {
 
 export const MANIFEST_FIELDS = ["defaults", "images"] as const;
 
+/** Bump when {@link parseManifest} gives another result for the same text, so that no memo of the old one is used. */
+export const MANIFEST_REVISION = 1;
+
 // Starts with a letter, so a name is never a path ("../x"), a number or a dotfile.
 const IMAGE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 const NAME_RULE = `a letter, then up to 63 letters, digits, "_" or "-"`;

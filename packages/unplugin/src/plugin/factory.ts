@@ -11,7 +11,7 @@ import {
   hashInputs,
   isGenId,
   parseGenId,
-  parseManifest,
+  parseManifestRemembered,
   resolveOptions,
   resolveProjectRoot,
   resolveSpec,
@@ -296,9 +296,10 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
         }
         const file = cleanId(id);
         this.addWatchFile(file);
-        const manifest = parseManifest(await readFile(file, "utf8"), file);
-        if (dts) await writeManifestDeclarations(manifest, CLIENT_TYPES);
+        const text = await readFile(file, "utf8");
         const { options } = await getEngine();
+        const manifest = parseManifestRemembered(text, file, options.cacheDir);
+        if (dts) await writeManifestDeclarations(manifest, CLIENT_TYPES);
         const specs = await Promise.all(
           manifest.images.map(async ({ name, exportName, options: imageOptions, location }) => {
             const spec = await withInputs(this, resolveSpec(imageOptions, { ...options, source: location }));
