@@ -74,6 +74,8 @@ const scale = settings.devOnly ? undefined : await benchScale({
   apps,
   counts: settings.scaleSizes,
   pairs: settings.scaleRuns,
+  // Each round reads the 2,000 originals (4 GiB) three times: 20 s a round on this machine.
+  commandRounds: Math.min(settings.scaleRuns, 5),
   freshPng: fixture1k,
   run: runChild,
   cli: runCli,

@@ -1,7 +1,7 @@
 // One Vite build in its own process, as `vite build` would run it, so that no build inherits
 // another's in-memory caches and so that its peak memory is its own.
 // Usage: node child-build.mjs '{"side":"imagegen"|"imagetools"|"static","root":"…","fixtures":["…"],"freshPng":"…"}'
-// Prints one JSON line: { buildMs, importMs, maxRssMiB, providerCalls }.
+// Prints one JSON line: { buildMs, importMs, maxRssMiB, cpuMs, providerCalls }.
 import path from "node:path";
 import { peakRssMiB } from "./peak-rss.mjs";
 
@@ -42,6 +42,8 @@ process.stdout.write(
     buildMs,
     importMs,
     maxRssMiB: peakRssMiB(),
+    // User and system CPU of the whole process: steadier than wall time on a shared machine.
+    cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
     providerCalls: provider?.calls ?? 0,
   })}\n`,
 );

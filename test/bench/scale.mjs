@@ -58,10 +58,10 @@ export async function writeScaleStaticApp(root, dist) {
  * empty, `freshPng` making each original) and its peak RSS; `pairs` alternating pairs of warm
  * whole `vite build` processes against the static app of the files it emitted (after one untimed
  * pair); and, on the largest site, `imagegen check` and `imagegen list --json` against reading and
- * hashing the project's files, alternating. `run(script, args, cwd)` runs a bench script in a
+ * hashing the project's files, alternating, `commandRounds` times. `run(script, args, cwd)` runs a bench script in a
  * fresh process and resolves with `{ result, wallMs }`; `cli(args, cwd)` runs the CLI the same way.
  */
-export async function benchScale({ apps, counts, pairs, freshPng, run, cli, log }) {
+export async function benchScale({ apps, counts, pairs, commandRounds = pairs, freshPng, run, cli, log }) {
   const sites = [];
   for (const count of counts) {
     const root = path.join(apps, `scale-${count}`);
@@ -96,10 +96,10 @@ export async function benchScale({ apps, counts, pairs, freshPng, run, cli, log 
   }
 
   const largest = sites.at(-1);
-  log(`Scale: imagegen check and list --json on ${largest.count} images ÷ reading and hashing the project's files (${pairs} rounds)…`);
+  log(`Scale: imagegen check and list --json on ${largest.count} images ÷ reading and hashing the project's files (${commandRounds} rounds)…`);
   const commands = { check: [], list: [], floor: [], checkRatios: [], listRatios: [] };
   let hashed;
-  for (let round = 0; round <= pairs; round++) {
+  for (let round = 0; round <= commandRounds; round++) {
     const order = [["check"], ["list", "--json"], "floor"];
     const walls = {};
     for (const step of round % 2 === 0 ? order : [...order].reverse()) {
