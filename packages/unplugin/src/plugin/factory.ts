@@ -32,6 +32,8 @@ import { devGenModuleCode, devManifestModuleCode } from "../dev/dev-module-code.
 import { HMR_HELPER_CODE, HMR_HELPER_ID } from "../dev/hmr-client.js";
 import { type VariantUrl, genModuleCode, manifestModuleCode } from "../module/module-code.js";
 import { createLockSync } from "./lock-sync.js";
+import { REVIEW_URL_PATH, attachReviewPage } from "../review/dev-review.js";
+import { ReviewServer } from "../review/review-server.js";
 import { rewriteGenRequests } from "./scheme-requests.js";
 
 /** Options of the bundler plugin: every option of `imagegen.config.ts`, and these of the plugin alone. */
@@ -90,6 +92,8 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
   let logger = inline.logger;
   // Vite's dev server only (SPEC §11); closing it aborts the engine's generations.
   let dev: DevServer | undefined;
+  // The review page at `<base>__imagegen/` of Vite's dev server (SPEC §13), on the dev server's engine.
+  let review: { server: ReviewServer; prefix: string } | undefined;
   let abort = new AbortController();
   // Short hashed virtual ids keep prompts (dots, spaces, `?`, non-Latin text) out of URLs and
   // away from Vite's `?import` rewriting.
@@ -294,10 +298,15 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
                 ...(generationDelayMs !== undefined && { delayMs: generationDelayMs }),
               })
             : undefined;
+        const devServer = dev;
+        review = devServer
+          ? { server: new ReviewServer({ getEngine, onChosen: (key) => devServer.reloadImage(key) }), prefix: `${config.base}${REVIEW_URL_PATH}` }
+          : undefined;
         if (!dev) output = fileUrlOutput(this.meta.rolldownVersion ? "ROLLDOWN_FILE_URL" : "ROLLUP_FILE_URL");
       },
       configureServer(server) {
         dev?.attach(server);
+        if (review) attachReviewPage(server, review.server, review.prefix, (message) => logger?.info(message));
       },
     },
   };
