@@ -17,6 +17,8 @@ export default defineConfig([
       next: "src/frameworks/next.ts",
       "next-manifest-loader": "src/frameworks/next-manifest-loader.ts",
       "next-gen-import-loader": "src/frameworks/next-gen-import-loader.ts",
+      "next-gen-module-loader": "src/frameworks/next-gen-module-loader.ts",
+      "next-variant-loader": "src/frameworks/next-variant-loader.ts",
       cli: "src/cli/bin.ts",
     },
     format: "esm",

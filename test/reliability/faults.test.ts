@@ -5,15 +5,14 @@ import { type Emulator, type Fault, startEmulator } from "@imagegen/emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FAKE_API_KEY } from "../support/fixture-project.js";
 import { startFlakyRelay } from "./support/flaky-relay.js";
-import { importing, reliabilityProject, storeState, viteBuild } from "./support/project.js";
+import { FAST_RETRIES, FAULT_ID, FAULT_PROMPT, importing, reliabilityProject, storeState, viteBuild } from "./support/project.js";
 
 // Every fault of SPEC §1 through a real Vite build against the emulator over HTTP: how many
 // requests it costs, what the user reads, and that nothing is left in the store or the lock.
 
-const PROMPT = "a lighthouse at dawn";
-const ID = `gen:${PROMPT}?w=64&format=webp`;
-/** Small knobs so that three attempts take milliseconds, not minutes. */
-const FAST = { attempts: 3, timeoutMs: 400, retryDelayMs: 5 };
+const PROMPT = FAULT_PROMPT;
+const ID = FAULT_ID;
+const FAST = FAST_RETRIES;
 
 let emulator: Emulator;
 let host: string;

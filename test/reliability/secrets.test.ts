@@ -6,7 +6,8 @@ import { type Emulator, startEmulator } from "@imagegen/emulator";
 import type { ImagegenPluginOptions } from "unplugin-imagegen";
 import { build, createServer } from "vite";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { FAKE_API_KEY, captureLogger, filesContaining, listFiles } from "../support/fixture-project.js";
+import { AI_SDK, aiSdkConfig } from "../support/ai-sdk.js";
+import { FAKE_API_KEY, FAKE_GOOGLE_API_KEY, FAKE_OPENAI_API_KEY, captureLogger, filesContaining, listFiles } from "../support/fixture-project.js";
 import { CLI, runCli } from "../support/run-cli.js";
 import { FAKE_AWS, startS3Server } from "../support/s3-server.js";
 import { importing, reliabilityProject } from "./support/project.js";
@@ -76,8 +77,8 @@ const MAIN = `${importing("gen:a red fox?w=64;128&format=avif;webp&placeholder=b
 
 let emulator: Emulator;
 beforeAll(async () => {
-  // Only the fake key is accepted: every request below really carried it.
-  emulator = await startEmulator({ apiKey: FAKE_API_KEY });
+  // Only the fake keys are accepted: every request below really carried them.
+  emulator = await startEmulator({ apiKey: FAKE_API_KEY, googleApiKey: FAKE_GOOGLE_API_KEY, openaiApiKey: FAKE_OPENAI_API_KEY });
 });
 afterAll(() => emulator?.close());
 
@@ -271,5 +272,48 @@ describe("the API key appears nowhere", () => {
     } finally {
       await s3.close();
     }
+  });
+
+  // SPEC §14: an AI SDK model's key is the provider package's (GOOGLE_GENERATIVE_AI_API_KEY,
+  // OPENAI_API_KEY): it goes in a header to the API and nowhere else, even when the API echoes it.
+  it.each(["google", "openai"] as const)("nor does the %s API key of an AI SDK model, in a build, its bundle, the CLI or an error", { timeout: 120_000 }, async (api) => {
+    const { key, keyVariable } = AI_SDK[api];
+    const root = await reliabilityProject(MAIN, { "src/images.prompts.yaml": MANIFEST, "imagegen.config.ts": aiSdkConfig(api, emulator.url) });
+    const shown: string[] = [];
+    emulator.reset();
+    vi.stubEnv(keyVariable, key);
+    try {
+      const log = captureLogger();
+      await BUNDLERS.vite!(root, { root, logger: log.logger, strict: true });
+      expect(emulator.requests).toHaveLength(3);
+      expect((await listFiles(path.join(root, "dist"))).length).toBeGreaterThan(1);
+      // The API echoes the key in its refusal: the build's error shows it redacted.
+      emulator.injectFault({ kind: "status", status: 403, message: `the key ${key} is not allowed here`, times: 3, api });
+      await writeFile(path.join(root, "src", "main.js"), importing("gen:a refused image?w=64"));
+      const error = await BUNDLERS.vite!(root, { root, logger: log.logger, strict: true }).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      const message = `${inspect(error, { depth: 20 })}\n${(error as Error).stack}`;
+      expect(message).toContain('"the key [redacted] is not allowed here"');
+      shown.push(message, ...log.lines);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    const env = { [keyVariable]: key };
+    for (const args of [["generate"], ["generate", "--json"], ["check"], ["list", "--json"], ["report"]]) {
+      const result = await runCli(args, { cwd: root, env });
+      shown.push(result.stdout, result.stderr);
+    }
+    emulator.injectFault({ kind: "status", status: 401, message: `invalid key ${key}`, times: 3, api });
+    const failed = await runCli(["generate", "--force", "harbour"], { cwd: root, env });
+    expect(failed.code).toBe(1);
+    expect(failed.stdout + failed.stderr).toContain("[redacted]");
+    shown.push(failed.stdout, failed.stderr);
+
+    expect(shown.join("\n")).not.toContain(key);
+    expect(await filesContaining(root, key)).toEqual([]);
+    // The emulator's record of each request redacts the header that carried the key.
+    expect(JSON.stringify(emulator.requests)).not.toContain(key);
   });
 });

@@ -14,9 +14,12 @@ import { type ThrottledLink, startThrottledLink } from "../support/throttled-lin
 // front on loopback that paces every byte through a shared budget, as a home line would.
 
 const PROMPTS = Array.from({ length: 8 }, (_, i) => `a harbour at dawn, frame ${i + 1}`);
-/** The link: at 24 MB/s shared, each 45 MB original takes many seconds, far beyond the 3 s timeoutMs. */
+/**
+ * The link: 24 MB/s shared, so that each 45 MB original takes longer to arrive (four at a time:
+ * about 8 s) than timeoutMs allows a request, while its bytes never stop for that long.
+ */
 const BYTES_PER_SECOND = 24 * 1024 * 1024;
-const TIMEOUT_MS = 3_000;
+const TIMEOUT_MS = 5_000;
 const REPORT_RSS = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "support", "report-peak-rss.mjs");
 
 let emulator: Emulator;
@@ -24,7 +27,8 @@ let s3: S3Server;
 let apiLink: ThrottledLink;
 let s3Link: ThrottledLink;
 beforeAll(async () => {
-  [emulator, s3] = await Promise.all([startEmulator({ apiKey: FAKE_API_KEY, grain: true }), startS3Server()]);
+  // The API takes a moment to answer, as the real one does, and renders each image meanwhile.
+  [emulator, s3] = await Promise.all([startEmulator({ apiKey: FAKE_API_KEY, grain: true, latencyMs: 1_000 }), startS3Server()]);
   [apiLink, s3Link] = await Promise.all([startThrottledLink(emulator.url, BYTES_PER_SECOND), startThrottledLink(s3.endpoint, BYTES_PER_SECOND)]);
 });
 afterAll(async () => {

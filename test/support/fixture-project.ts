@@ -6,6 +6,10 @@ const testDir = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
 /** A recognisable fake key: tests assert that it never shows up anywhere. */
 export const FAKE_API_KEY = "fake-key-9f3c1d7e-never-print-me";
+/** The Google AI Studio key of tests (`GOOGLE_GENERATIVE_AI_API_KEY`), looked for everywhere like the 1min.ai one. */
+export const FAKE_GOOGLE_API_KEY = "fake-google-key-4b8e2a61-never-print-me";
+/** The OpenAI key of tests (`OPENAI_API_KEY`). */
+export const FAKE_OPENAI_API_KEY = "sk-fake-openai-7c1d9e35-never-print-me";
 
 /**
  * Copies a fixture into `test/.tmp/<name>-<n>`, inside the workspace so that its imports

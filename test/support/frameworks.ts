@@ -1,6 +1,7 @@
 import { execFile, spawn } from "node:child_process";
 import { cp, mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { createServer } from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -63,7 +64,10 @@ const OUTPUTS = ["build", "dist", ".svelte-kit", ".astro", ".nuxt", ".output", "
 /** A build's environment: the emulator and the fake key, Node 22 first on the PATH. */
 export async function frameworkEnv(apiUrl: string, extra: Record<string, string> = {}): Promise<NodeJS.ProcessEnv> {
   const binDir = await node22BinDir();
-  return { ...buildEnv(apiUrl), PATH: `${binDir}${path.delimiter}${process.env.PATH}`, NEXT_TELEMETRY_DISABLED: "1", ASTRO_TELEMETRY_DISABLED: "1", NUXT_TELEMETRY_DISABLED: "1", ...extra };
+  // What vitest sets is not a user's shell: Astro's dev server serves no page while VITEST is set,
+  // and Nuxt runs in test mode.
+  const env = Object.fromEntries(Object.entries(buildEnv(apiUrl)).filter(([name]) => !name.startsWith("VITEST") && name !== "NODE_ENV" && name !== "TEST"));
+  return { ...env, PATH: `${binDir}${path.delimiter}${process.env.PATH}`, NEXT_TELEMETRY_DISABLED: "1", ASTRO_TELEMETRY_DISABLED: "1", NUXT_TELEMETRY_DISABLED: "1", ...extra };
 }
 
 export interface RunResult {
@@ -96,16 +100,34 @@ export interface FrameworkServer {
   close(): Promise<void>;
 }
 
+/** The user a server runs as to meet a write bit: root writes through every one. */
+const NOBODY = 65534;
+
 /**
  * Starts a framework's own server (`node <args>`, Node 22) on `port`, and resolves once `url`
- * answers. Stopped by `close()`, which ends only this child.
+ * (or `ready`) answers. With `unprivileged`, a root test runs it as the user nobody (setpriv), so that a folder
+ * without its write bit really cannot be written. Stopped by `close()`, which ends only this child.
  */
-export async function startServer(args: string[], cwd: string, env: NodeJS.ProcessEnv, port: number, pathname = "/"): Promise<FrameworkServer> {
-  const child = spawn(path.join(await node22BinDir(), "node"), args, { cwd, env: { ...env, PORT: String(port), HOST: "127.0.0.1" }, stdio: ["ignore", "pipe", "pipe"] });
+export async function startServer(
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  port: number,
+  pathname = "/",
+  { unprivileged = false, ready = pathname }: { unprivileged?: boolean; ready?: string } = {},
+): Promise<FrameworkServer> {
+  const node = path.join(await node22BinDir(), "node");
+  const asNobody = unprivileged && process.getuid?.() === 0;
+  const [command, commandArgs] = asNobody
+    ? ["setpriv", [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", node, ...args]]
+    : [node, args];
+  const child = spawn(command, commandArgs, { cwd, env: { ...env, PORT: String(port), HOST: "127.0.0.1", ...(asNobody && { HOME: os.tmpdir() }) }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
   const url = `http://127.0.0.1:${port}${pathname}`;
+  // A dev server compiles what it is asked for: `ready` may be a path that does not build the page.
+  const readyUrl = `http://127.0.0.1:${port}${ready}`;
   const close = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill("SIGTERM");
@@ -114,7 +136,7 @@ export async function startServer(args: string[], cwd: string, env: NodeJS.Proce
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode}):\n${output}`);
-    const answered = await fetch(url).then((response) => response.status < 500, () => false);
+    const answered = await fetch(readyUrl).then((response) => response.status < 500, () => false);
     if (answered) return { url, output: () => output, close };
     if (Date.now() > deadline) {
       await close();

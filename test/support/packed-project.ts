@@ -117,7 +117,10 @@ async function contentKey(dependencies: Record<string, string>): Promise<string>
   const hash = createHash("sha256");
   for (const pkg of PACKAGES) {
     const root = path.join(repoRoot, pkg);
-    const files = ["package.json", ...(await listTree(path.join(root, "dist"))).map((f) => path.join("dist", f))];
+    const files = ["package.json"];
+    for (const folder of ["dist", "next-image"]) {
+      if (await exists(path.join(root, folder))) files.push(...(await listTree(path.join(root, folder))).map((f) => path.join(folder, f)));
+    }
     if (await exists(path.join(root, "client.d.ts"))) files.push("client.d.ts");
     for (const file of files.sort()) hash.update(file).update(await readFile(path.join(root, file)));
   }

@@ -27,8 +27,10 @@ export interface CliOptions {
 /** The environment of a CLI run: only what the test gives, so that a key in the shell never leaks in. */
 export function cliEnv(options: CliOptions): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, ONEMIN_API_KEY: undefined, ONEMIN_API_URL: undefined, IMAGEGEN_FROZEN: undefined };
-  // Nor a remote store or AWS credentials of the shell: a test that wants one passes it.
+  // Nor a remote store, AWS credentials or an AI SDK provider's key of the shell: a test that wants one passes it.
   for (const name of Object.keys(env)) if (name.startsWith("AWS_") || name.startsWith("IMAGEGEN_REMOTE")) env[name] = undefined;
+  env.GOOGLE_GENERATIVE_AI_API_KEY = undefined;
+  env.OPENAI_API_KEY = undefined;
   if (options.apiUrl) Object.assign(env, { ONEMIN_API_URL: options.apiUrl, ONEMIN_API_KEY: FAKE_API_KEY });
   for (const [name, value] of Object.entries(options.env ?? {})) {
     if (value === undefined) delete env[name];

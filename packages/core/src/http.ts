@@ -1,4 +1,6 @@
 import type { IncomingMessage } from "node:http";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 
 /** What the provider reads of an HTTP answer: the part of fetch's `Response` it needs. */
 export interface HttpAnswer {
@@ -14,11 +16,18 @@ export interface HttpAnswer {
   cancel(): void;
 }
 
+/** A body read from a file (or anything readable) as it is sent, opened again for each try. */
+export interface StreamedBody {
+  /** Its length in bytes, sent as `Content-Length`. */
+  length: number;
+  open(): Readable;
+}
+
 export interface HttpRequest {
   /** @default "GET" */
   method?: string;
   headers?: Record<string, string>;
-  body?: Uint8Array | string;
+  body?: Uint8Array | string | StreamedBody;
   signal?: AbortSignal;
   /**
    * Fails the request (and the reading of its answer) with an {@link IdleTimeoutError} when no byte
@@ -48,7 +57,9 @@ export class IdleTimeoutError extends Error {
 export async function httpRequest(url: URL, { method = "GET", headers = {}, body, signal, idleTimeoutMs }: HttpRequest = {}): Promise<HttpAnswer> {
   // Loaded when first needed: https brings TLS, and a warm build makes no request.
   const { request } = url.protocol === "https:" ? await import("node:https") : await import("node:http");
-  const length = body === undefined ? {} : { "Content-Length": String(Buffer.byteLength(body)) };
+  const streamed = body !== undefined && typeof body === "object" && "open" in body ? body : undefined;
+  const size = body === undefined ? undefined : streamed ? streamed.length : Buffer.byteLength(body as Uint8Array | string);
+  const length = size === undefined ? {} : { "Content-Length": String(size) };
   return new Promise((resolve, reject) => {
     const outgoing = request(url, { method, headers: { ...headers, ...length }, ...(signal ? { signal } : {}) });
     let answer: IncomingMessage | undefined;
@@ -66,7 +77,9 @@ export async function httpRequest(url: URL, { method = "GET", headers = {}, body
       answer = incoming;
       resolve(answerOf(incoming));
     });
-    outgoing.end(body);
+    if (!streamed) return void outgoing.end(body);
+    // Piped, so that only a chunk of the file is in memory at a time, however large it is.
+    pipeline(streamed.open(), outgoing).catch((error: unknown) => outgoing.destroy(error as Error));
   });
 }
 
@@ -88,6 +101,15 @@ function answerOf(incoming: IncomingMessage): HttpAnswer {
 /** Whether an answer's status is worth another try: a timeout, too many requests, a server error. */
 export function isTransientStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
+}
+
+/** `Retry-After` in milliseconds: delay-seconds or an HTTP date; `undefined` when absent or unreadable. */
+export function parseRetryAfter(value: string | null | undefined): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const text = value.trim();
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
 /**

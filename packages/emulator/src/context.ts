@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { FaultQueue } from "./faults.js";
+import { type EmulatedApi, FaultQueue } from "./faults.js";
 import type { RecordedRequest } from "./http.js";
 import { ImageRenderer, type PromptObject, hashPromptObject } from "./render.js";
 
@@ -24,7 +24,8 @@ export class EmulatorContext {
   constructor(
     /** The emulator's own URL, used when a request carries no Host header. */
     public url: string,
-    readonly apiKey: string | undefined,
+    /** The one key each API accepts; any non-empty key where unset. */
+    readonly apiKeys: Readonly<Record<EmulatedApi, string | undefined>>,
     readonly latencyMs: number,
     grain = false,
   ) {
@@ -35,7 +36,7 @@ export class EmulatorContext {
   keyProblem(req: IncomingMessage): string | undefined {
     const key = req.headers["api-key"];
     if (typeof key !== "string" || key.trim() === "") return "Missing API-KEY header";
-    if (this.apiKey !== undefined && key !== this.apiKey) return "Invalid API key";
+    if (this.apiKeys.onemin !== undefined && key !== this.apiKeys.onemin) return "Invalid API key";
     return undefined;
   }
 
@@ -44,10 +45,15 @@ export class EmulatorContext {
    * counted with `advance`; without it, the take the next generation will be (to render it early).
    */
   take(promptObject: PromptObject, { advance = true } = {}): PromptObject {
-    const request = hashPromptObject(promptObject);
+    const take = this.takeOf(hashPromptObject(promptObject), { advance });
+    return take === 0 ? promptObject : { ...promptObject, take };
+  }
+
+  /** The take of a request known by its hash (Google's and OpenAI's APIs): 0 the first time, then 1, 2, … */
+  takeOf(request: string, { advance = true } = {}): number {
     const take = this.#takes.get(request) ?? 0;
     if (advance) this.#takes.set(request, take + 1);
-    return take === 0 ? promptObject : { ...promptObject, take };
+    return take;
   }
 
   /** The origin the client reached us at, so temporaryUrl works behind port mappings too. */

@@ -7,7 +7,12 @@ export interface FaultScope {
   times?: number;
   /** Only generation requests whose prompt contains this text; every request when absent. */
   match?: string;
+  /** Only requests to this API; every API the fault applies to when absent. */
+  api?: EmulatedApi;
 }
+
+/** The APIs the emulator speaks: 1min.ai's, Google's `generateContent` and OpenAI's images API. */
+export type EmulatedApi = "onemin" | "google" | "openai";
 
 /** Faults of the generation answer itself (`POST /api/features`). */
 export type GenerationFault =
@@ -29,7 +34,9 @@ export type GenerationFault =
   /** 200 SUCCESS with no `temporaryUrl` anywhere. */
   | { kind: "no-temporary-url" }
   /** 200 SUCCESS with `temporaryUrl` at the top level instead of inside `aiRecord`. */
-  | { kind: "top-level-temporary-url" };
+  | { kind: "top-level-temporary-url" }
+  /** Google and OpenAI: 200 without an image (Google's `IMAGE_SAFETY` finish, OpenAI's empty `data`). */
+  | { kind: "no-image" };
 
 /** Faults of the image download; decided when the generation is answered and carried in its file id. */
 export type DownloadFault =
@@ -63,7 +70,16 @@ const GENERATION_KINDS = new Set<string>([
   "failed-record",
   "no-temporary-url",
   "top-level-temporary-url",
+  "no-image",
 ]);
+/** The faults of Google's and OpenAI's APIs, which answer with the image itself (no record, no download). */
+const IMAGE_ANSWER_KINDS = new Set<string>(["status", "hang", "reset", "malformed-json", "no-image"]);
+
+/** Whether a fault can happen to a request of `api`. */
+export function appliesTo(fault: Fault, api: EmulatedApi): boolean {
+  if (fault.api !== undefined && fault.api !== api) return false;
+  return api === "onemin" ? fault.kind !== "no-image" : IMAGE_ANSWER_KINDS.has(fault.kind);
+}
 const DOWNLOAD_KINDS = new Set<string>([
   "download-status",
   "truncated-download",
@@ -101,6 +117,9 @@ export function parseFault(value: unknown): Fault {
     throw new TypeError(`Fault "times" must be a positive integer (got ${JSON.stringify(times)})`);
   }
   if (fault["match"] !== undefined) need("match", "string");
+  if (fault["api"] !== undefined && !["onemin", "google", "openai"].includes(fault["api"] as string)) {
+    throw new TypeError(`Fault "api" must be "onemin", "google" or "openai" (got ${JSON.stringify(fault["api"])})`);
+  }
   return fault as unknown as Fault;
 }
 
@@ -112,9 +131,11 @@ export class FaultQueue {
     this.#queued.push({ fault, left: fault.times ?? 1 });
   }
 
-  /** The first queued fault that applies to this prompt, consuming one of its `times`. */
-  take(prompt: string): Fault | undefined {
-    const index = this.#queued.findIndex(({ fault }) => fault.match === undefined || prompt.includes(fault.match));
+  /** The first queued fault that applies to this prompt at this API, consuming one of its `times`. */
+  take(prompt: string, api: EmulatedApi = "onemin"): Fault | undefined {
+    const index = this.#queued.findIndex(
+      ({ fault }) => appliesTo(fault, api) && (fault.match === undefined || prompt.includes(fault.match)),
+    );
     const entry = this.#queued[index];
     if (entry === undefined) return undefined;
     entry.left -= 1;
@@ -133,7 +154,7 @@ export class FaultQueue {
 
 /** A download fault travels inside the file id, so it applies to that generation's download only. */
 export function encodeDownloadFault(fault: DownloadFault): string {
-  const { times: _times, match: _match, ...rest } = fault as DownloadFault & FaultScope;
+  const { times: _times, match: _match, api: _api, ...rest } = fault as DownloadFault & FaultScope;
   return Buffer.from(JSON.stringify(rest)).toString("base64url");
 }
 

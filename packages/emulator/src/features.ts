@@ -2,7 +2,8 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { EmulatorContext } from "./context.js";
 import { encodeDownloadFault, isDownloadFault, type Fault, type GenerationFault } from "./faults.js";
-import { sendError, sendJson, sendPadded } from "./http.js";
+import { type ErrorShape, answerSharedFault } from "./fault-answers.js";
+import { sendError, sendJson } from "./http.js";
 import { hashPromptObject, type PromptObject } from "./render.js";
 import { checkFeatureRequest, EDITOR_TYPE, FEATURE_TYPE, MODEL } from "./validate.js";
 
@@ -42,6 +43,12 @@ export function answerFeatureRequest(
   sendJson(res, 200, { aiRecord: { ...generation.record, temporaryUrl: generation.temporaryUrl } });
 }
 
+/** 1min.ai's errors are `{"message": …}` with the reason phrase of the status, and `Retry-After` as a header. */
+const oneminError: ErrorShape = (status, message, retryAfter) => ({
+  body: { message: message ?? STATUS_MESSAGES[status] ?? `Error ${status}` },
+  ...(retryAfter === undefined ? {} : { headers: { "Retry-After": retryAfter } }),
+});
+
 function answerFault(
   context: EmulatorContext,
   req: IncomingMessage,
@@ -49,26 +56,8 @@ function answerFault(
   promptObject: PromptObject,
   fault: GenerationFault,
 ): void {
+  if (answerSharedFault(req, res, fault, oneminError, { aiRecord: { uuid: randomUUID(), status: "SUCCESS" } })) return;
   switch (fault.kind) {
-    case "status": {
-      const headers: Record<string, string> = fault.retryAfter === undefined ? {} : { "Retry-After": fault.retryAfter };
-      const message = fault.message ?? STATUS_MESSAGES[fault.status] ?? `Error ${fault.status}`;
-      if (fault.statusText === undefined && fault.bodyBytes === undefined) return sendError(res, fault.status, message, headers);
-      const json = { ...headers, "Content-Type": "application/json; charset=utf-8" };
-      void sendPadded(res, fault.status, fault.statusText, json, JSON.stringify({ message }), fault.bodyBytes ?? 0);
-      return;
-    }
-    case "hang":
-      return; // the socket stays open until the client gives up or the emulator closes
-    case "reset":
-      req.socket.destroy();
-      return;
-    case "malformed-json": {
-      const text = JSON.stringify({ aiRecord: { uuid: randomUUID(), status: "SUCCESS" } }).slice(0, 40);
-      res.writeHead(200, { "Content-Type": "application/json; charset=utf-8" });
-      res.end(text);
-      return;
-    }
     case "cut-answer": {
       const generation = createGeneration(context, req, promptObject, undefined);
       const text = JSON.stringify({ aiRecord: { ...generation.record, temporaryUrl: generation.temporaryUrl } });

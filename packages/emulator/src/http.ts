@@ -3,9 +3,9 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:
 /** What the emulator received, for tests to assert on. */
 export interface RecordedRequest {
   method: string;
-  /** Path and query string as sent. */
+  /** Path and query string as sent; a `key` query parameter (Google's) is replaced by "[redacted]". */
   path: string;
-  /** Lower-case names; the API-KEY value is replaced by "[redacted]". */
+  /** Lower-case names; the API-KEY, Authorization and x-goog-api-key values are replaced by "[redacted]". */
   headers: Record<string, string>;
   /** Parsed JSON when the body was JSON, else its text; `undefined` when there was none. */
   body: unknown;
@@ -14,7 +14,12 @@ export interface RecordedRequest {
 }
 
 export const REDACTED = "[redacted]";
-const SECRET_HEADERS = new Set(["api-key", "authorization"]);
+const SECRET_HEADERS = new Set(["api-key", "authorization", "x-goog-api-key"]);
+
+/** A request's path and query as sent, without the API key Google's clients may put in `key=`. */
+export function recordPath(path: string): string {
+  return path.replace(/([?&]key=)[^&#]*/g, `$1${encodeURIComponent(REDACTED)}`);
+}
 
 export function recordHeaders(headers: IncomingHttpHeaders): Record<string, string> {
   const recorded: Record<string, string> = {};

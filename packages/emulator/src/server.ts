@@ -6,7 +6,9 @@ import { answerFeatureRequest } from "./features.js";
 import { answerAssetUpload } from "./assets.js";
 import { answerDownload } from "./files.js";
 import { checkFeatureRequest } from "./validate.js";
-import { BodyTooLargeError, parseBody, readBody, recordHeaders, sendError, sendJson, type RecordedRequest } from "./http.js";
+import { GENERATE_CONTENT_PATH, answerGenerateContent, recordGoogleBody } from "./google.js";
+import { BodyTooLargeError, parseBody, readBody, recordHeaders, recordPath, sendError, sendJson, type RecordedRequest } from "./http.js";
+import { OPENAI_IMAGES_PATH, answerOpenAiImages } from "./openai.js";
 
 export interface EmulatorOptions {
   /**
@@ -16,10 +18,24 @@ export interface EmulatorOptions {
   port?: number;
   /** @default "127.0.0.1" */
   host?: string;
-  /** When set, only this API-KEY is accepted (401 otherwise); when unset, any non-empty key is. */
+  /**
+   * When set, only this key is accepted by every API (the 1min.ai `API-KEY`, Google's
+   * `x-goog-api-key` or `key=`, OpenAI's `Authorization: Bearer`); when unset, any non-empty key is.
+   */
   apiKey?: string;
   /**
-   * Delay before answering each `POST /api/features`, in milliseconds.
+   * The one key Google's `generateContent` accepts.
+   * @default apiKey
+   */
+  googleApiKey?: string;
+  /**
+   * The one key OpenAI's images API accepts.
+   * @default apiKey
+   */
+  openaiApiKey?: string;
+  /**
+   * Delay before answering each generation request (1min.ai's `POST /api/features`, Google's
+   * `generateContent`, OpenAI's images), in milliseconds.
    * @default 0
    */
   latencyMs?: number;
@@ -34,9 +50,15 @@ export interface EmulatorOptions {
 }
 
 export interface Emulator {
-  /** E.g. `http://127.0.0.1:43123`, without a trailing slash: use it as ONEMIN_API_URL. */
+  /**
+   * E.g. `http://127.0.0.1:43123`, without a trailing slash: use it as ONEMIN_API_URL, as
+   * `createGoogleGenerativeAI({ baseURL: \`${url}/v1beta\` })` and `createOpenAI({ baseURL: \`${url}/v1\` })`.
+   */
   url: string;
-  /** `POST /api/features` requests received, API-KEY redacted. */
+  /**
+   * Generation requests received, of every API (1min.ai's `POST /api/features`, Google's
+   * `generateContent`, OpenAI's `/v1/images/…`: its `path` tells which), keys redacted.
+   */
   requests: RecordedRequest[];
   /** Image downloads received. */
   downloads: RecordedRequest[];
@@ -51,13 +73,16 @@ export interface Emulator {
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
+/** Google takes inline data up to a 20 MB request. */
+const MAX_GOOGLE_BODY_BYTES = 20 * 1024 * 1024;
 /** The Asset API documents no limit; this only bounds what a test can make the emulator hold. */
 const MAX_ASSET_BODY_BYTES = 64 * 1024 * 1024;
 
 /** Starts an emulator of the 1min.ai image API (SPEC §9). */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const host = options.host ?? "127.0.0.1";
-  const context = new EmulatorContext("", options.apiKey, options.latencyMs ?? 0, options.grain ?? false);
+  const apiKeys = { onemin: options.apiKey, google: options.googleApiKey ?? options.apiKey, openai: options.openaiApiKey ?? options.apiKey };
+  const context = new EmulatorContext("", apiKeys, options.latencyMs ?? 0, options.grain ?? false);
   for (const fault of options.faults ?? []) context.faults.add(parseFault(fault));
 
   const sockets = new Set<Socket>();
@@ -104,7 +129,10 @@ async function route(context: EmulatorContext, req: IncomingMessage, res: Server
   const url = new URL(req.url ?? "/", "http://emulator");
   const method = req.method ?? "GET";
   const isUpload = url.pathname === "/api/assets";
-  const raw = await readBody(req, isUpload ? MAX_ASSET_BODY_BYTES : MAX_BODY_BYTES).catch((error: unknown) => {
+  const isGoogle = GENERATE_CONTENT_PATH.test(url.pathname);
+  const isOpenAi = OPENAI_IMAGES_PATH.test(url.pathname);
+  const limit = isUpload || isOpenAi ? MAX_ASSET_BODY_BYTES : isGoogle ? MAX_GOOGLE_BODY_BYTES : MAX_BODY_BYTES;
+  const raw = await readBody(req, limit).catch((error: unknown) => {
     if (error instanceof BodyTooLargeError) return error;
     throw error;
   });
@@ -113,8 +141,18 @@ async function route(context: EmulatorContext, req: IncomingMessage, res: Server
     if (method !== "POST") return sendError(res, 405, "Use POST /api/assets", { Allow: "POST" });
     return answerAssetUpload(context, req, res, raw);
   }
+  const recorded: RecordedRequest = { method, path: recordPath(req.url ?? "/"), headers: recordHeaders(req.headers), body: undefined, at: Date.now() };
+  if (isGoogle || isOpenAi) {
+    if (method !== "POST") return sendError(res, 405, `Use POST ${url.pathname}`, { Allow: "POST" });
+    context.requests.push(recorded);
+    if (context.latencyMs > 0) await context.wait(context.latencyMs);
+    if (isOpenAi) return answerOpenAiImages(context, req, res, url, raw, recorded);
+    const body = parseBody(raw.toString("utf8"));
+    recorded.body = recordGoogleBody(body.value);
+    return answerGenerateContent(context, req, res, url, body);
+  }
   const body = parseBody(raw.toString("utf8"));
-  const recorded = { method, path: req.url ?? "/", headers: recordHeaders(req.headers), body: body.value, at: Date.now() };
+  recorded.body = body.value;
 
   if (url.pathname === "/api/features") {
     if (method !== "POST") return sendError(res, 405, "Use POST /api/features", { Allow: "POST" });
@@ -122,9 +160,11 @@ async function route(context: EmulatorContext, req: IncomingMessage, res: Server
     if (context.latencyMs > 0) {
       // The real API has made the image by the time it answers: render it during the latency,
       // so that the download that follows takes as little time as a real one.
+      // It answers once the image is made (or after the latency, if later): a download then starts
+      // sending at once, as a pre-signed URL of a real store does.
       const check = body.json ? checkFeatureRequest(body.value, (path) => context.assets.has(path)) : undefined;
-      if (check?.ok) context.renderer.render(context.take(check.promptObject, { advance: false })).catch(() => {});
-      await context.wait(context.latencyMs);
+      const rendered = check?.ok ? context.renderer.render(context.take(check.promptObject, { advance: false })).catch(() => {}) : undefined;
+      await Promise.all([context.wait(context.latencyMs), rendered]);
     }
     return answerFeatureRequest(context, req, res, body);
   }

@@ -1,4 +1,5 @@
 import { IMAGE_SIZES, type ImageSize, type PromptObject } from "./render.js";
+import { inRange, isObject, show } from "./values.js";
 
 export const FEATURE_TYPE = "IMAGE_GENERATOR";
 /** The image editor of the same model: `imageUrl` and up to two references, all asset paths. */
@@ -71,17 +72,4 @@ export function checkFeatureRequest(body: unknown, isAsset: (path: string) => bo
 /** Only a missing field takes the default: an explicit null is a wrong value. */
 function orDefault(value: unknown, fallback: unknown): unknown {
   return value === undefined ? fallback : value;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function inRange(value: unknown, min: number, max: number): value is number {
-  return typeof value === "number" && Number.isFinite(value) && value >= min && value <= max;
-}
-
-function show(value: unknown): string {
-  const text = value === undefined ? "nothing" : JSON.stringify(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

@@ -5,6 +5,11 @@ import type { ImagegenPluginOptions } from "unplugin-imagegen";
 import { type Rollup, build } from "vite";
 import { captureLogger, copyFixture, listFiles } from "../../support/fixture-project.js";
 
+/** The one image the fault tests build, and retry knobs that make three attempts take milliseconds, not minutes. */
+export const FAULT_PROMPT = "a lighthouse at dawn";
+export const FAULT_ID = `gen:${FAULT_PROMPT}?w=64&format=webp`;
+export const FAST_RETRIES = { attempts: 3, timeoutMs: 400, retryDelayMs: 5 };
+
 /** A fresh copy of `test/fixtures/reliability` whose `src/main.js` is `main` (and any other files given). */
 export async function reliabilityProject(main?: string, files: Record<string, string> = {}): Promise<string> {
   const root = await copyFixture("reliability");

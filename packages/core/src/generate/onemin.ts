@@ -1,13 +1,11 @@
-import { readFile } from "node:fs/promises";
-import { basename } from "node:path";
 import type { Metadata } from "sharp";
 import { sleep } from "../abortable-sleep.js";
 import { decodeToLastRow, loadSharp } from "../sharp.js";
-import { IMAGE_FORMATS, sniffInputFormat } from "../spec/formats.js";
-import { sha256Hex } from "../spec/key.js";
 import type { InputImage } from "../spec/spec.js";
-import { type HttpAnswer, IdleTimeoutError, encodeFormData, httpRequest, isTransientStatus } from "../http.js";
+import { type HttpAnswer, IdleTimeoutError, encodeFormData, httpRequest, isTransientStatus, parseRetryAfter } from "../http.js";
 import { WeightedSemaphore } from "../semaphore.js";
+import { readInputFile } from "./input-file.js";
+import { quoteProviderText, redactSecrets } from "./provider-text.js";
 import { AssetUploads } from "./onemin-assets.js";
 import { ProviderError, type GenerationRequest, type Provider } from "./provider.js";
 
@@ -61,7 +59,6 @@ export interface OneminProviderOptions {
 /** Where the 1min.ai API lives when neither `apiUrl` nor `ONEMIN_API_URL` says otherwise. */
 export const DEFAULT_API_URL = "https://api.1min.ai";
 const MAX_REDIRECTS = 3;
-const QUOTE_LENGTH = 200;
 /** The API's answer is a small JSON record: more than this is not an answer to read whole. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
 /** An error body is only quoted (200 characters): read no more of it than this. */
@@ -181,28 +178,11 @@ function editorBody(request: GenerationRequest, assetPaths: string[]): object {
 
 /**
  * Uploads one input file to the Asset API (multipart field `asset`) and returns its asset path:
- * `fileContent.path`, else `asset.key`. PNG, JPEG and WebP go as they are; another format sharp
- * reads (AVIF, GIF, TIFF, SVG) goes as a PNG.
+ * `fileContent.path`, else `asset.key`.
  */
 async function uploadAsset(settings: OneminSettings, input: InputImage, signal: AbortSignal): Promise<string> {
   const host = settings.apiHost;
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(input.file);
-  } catch (cause) {
-    throw new ProviderError(`Could not read ${input.role} ${input.path}: ${(cause as Error).message}`, { retryable: false, cause });
-  }
-  if (sha256Hex(bytes) !== input.sha256) {
-    throw new ProviderError(`${input.role} ${input.path} changed while imagegen was running; run it again`, { retryable: false });
-  }
-  const format = sniffInputFormat(bytes);
-  let type = format && IMAGE_FORMATS[format].contentType;
-  let name = basename(input.path);
-  if (type === undefined) {
-    bytes = await (await loadSharp())(bytes).png().toBuffer();
-    type = "image/png";
-    name = `${name.replace(/\.[^.]*$/, "")}.png`;
-  }
+  const { bytes, type, name } = await readInputFile(input);
   const form = new FormData();
   form.append("asset", new Blob([bytes], { type }), name);
   const { body, contentType } = await encodeFormData(form);
@@ -510,15 +490,6 @@ function tooLargeError(host: string, detail: string): ProviderError {
   return downloadError(`The image download from ${host} ${detail}`, false);
 }
 
-/** `Retry-After` is either delay-seconds or an HTTP date. */
-function parseRetryAfter(value: string | null): number | undefined {
-  if (value === null) return undefined;
-  const text = value.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
-  const date = Date.parse(text);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
-}
-
 /** The provider's own words from an error body: a JSON message field, S3's XML <Message>, or the text. */
 function providerMessage(text: string): string {
   try {
@@ -547,17 +518,12 @@ function findMessage(value: unknown): string | undefined {
   return undefined;
 }
 
-/** One line, at most ~200 characters, quoted, with the API key blanked in case a server echoes it. */
 function quoteText(text: string, apiKey: string): string {
-  let line = redact(text, apiKey);
-  if (line.length > QUOTE_LENGTH) line = `${line.slice(0, QUOTE_LENGTH - 1)}…`;
-  return JSON.stringify(line);
+  return quoteProviderText(text, [apiKey]);
 }
 
-/** Server text on one line with the API key blanked (a server may echo the header it received). */
 function redact(text: string, apiKey: string): string {
-  const line = text.replace(/\s+/g, " ").trim();
-  return apiKey.length >= 4 ? line.replaceAll(apiKey, "[redacted]") : line;
+  return redactSecrets(text, [apiKey]);
 }
 
 /** A network error's message with its code ("socket hang up (ECONNRESET)"); a wrapped one's cause speaks for it. */

@@ -47,6 +47,17 @@ export interface GeneratedImage {
 }
 
 /**
+ * The one model a provider makes (an AI SDK model), known before any request: it names the model
+ * of every key and says which aspect ratios are asked of the model rather than cropped.
+ */
+export interface ProviderModel {
+  /** `<provider>:<modelId>`, e.g. `google:gemini-3-pro-image`: the `model` of every image it makes. */
+  name: string;
+  /** Aspect ratios the model makes natively, as it names them ("16:9", "21:9"): asked of it, and part of the key. */
+  nativeAspects: readonly string[];
+}
+
+/**
  * A source of originals. Retries, timeouts and aborts are written once around this
  * interface (see `generateWithRetry`), not in each provider.
  */
@@ -59,6 +70,12 @@ export interface Provider {
    * @default true
    */
   persistent?: boolean;
+  /**
+   * The one model this provider makes, when it makes one (an AI SDK model): it becomes the `model`
+   * of every image, and an image that names another model is an error.
+   * @default undefined (the `model` option and each image's `model` are sent as they are)
+   */
+  model?: ProviderModel;
   /** The origin of the API it calls, when it calls one: recorded with each original it makes. */
   origin?: string;
   /** Resolves with the encoded bytes (a `Uint8Array` or a `Buffer`), or with `{ bytes, recordId? }`. */

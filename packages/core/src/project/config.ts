@@ -4,6 +4,8 @@ import { ImagegenError } from "../errors.js";
 import type { ImagegenOptions, Logger, ResolvedOptions } from "./options.js";
 import { resolveProjectRoot } from "./root.js";
 import type { Provider } from "../generate/provider.js";
+import { AI_SDK_KEY_VARIABLES, isAiSdkImageModel } from "../generate/ai-sdk-model.js";
+import { createAiSdkProvider } from "../generate/ai-sdk.js";
 import { DEFAULT_CACHE_MAX_BYTES } from "../store/derived-cache.js";
 import { DEFAULT_MAX_RETRY_AFTER_MS } from "../generate/generate-with-retry.js";
 import { DEFAULT_API_URL, createOneminProvider } from "../generate/onemin.js";
@@ -83,8 +85,9 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
  * a whole warm `vite build` process 45–70 ms, more than imagegen's whole share of it.
  */
 const OPTION_RULES: Record<keyof ResolveOptionsInput, OptionRule> = {
-  provider: rule('"onemin", "placeholder" or a provider (an object with an id and a generate function)', (v) =>
-    v === "onemin" || v === "placeholder" || isProvider(v),
+  provider: rule(
+    '"onemin", "placeholder", an AI SDK image model (google.image("gemini-3-pro-image")) or a provider (an object with an id and a generate function)',
+    (v) => v === "onemin" || v === "placeholder" || isAiSdkImageModel(v) || isProvider(v),
   ),
   apiKey: text,
   apiUrl: rule("an absolute URL", (v) => typeof v === "string" && URL.canParse(v)),
@@ -208,9 +211,12 @@ export async function resolveOptions(
     logger.warn(`The option "retries" in ${where} is deprecated: it counts attempts, so it is now named "attempts".`);
   }
 
+  const secrets = [...(apiKey ? [apiKey] : []), ...AI_SDK_KEY_VARIABLES.map((name) => env[name]).filter((value): value is string => Boolean(value))];
   let provider: Provider;
   let usingFallbackPlaceholder = false;
-  if (typeof merged.provider === "object") {
+  if (isAiSdkImageModel(merged.provider)) {
+    provider = createAiSdkProvider(merged.provider, { logger, secrets });
+  } else if (typeof merged.provider === "object") {
     provider = merged.provider;
   } else if (merged.provider === "placeholder") {
     provider = createPlaceholderProvider();
@@ -239,18 +245,23 @@ export async function resolveOptions(
     onHint: (message) => logger.warn(message),
   });
 
+  const model = keyModel(provider.model, merged.model, where);
+  // The CLI's keys come from the config file alone: its provider's model, not one the plugin was given.
+  const configModel =
+    config.provider === merged.provider && config.model === merged.model ? model : keyModel(providerModelOf(config.provider), config.model, where);
+
   return {
     root,
     configFile: file,
     configKeyOptions: {
-      model: config.model ?? DEFAULT_MODEL,
+      ...configModel,
       defaults: inline.defaults === undefined ? defaults : validateDefaults(config.defaults ?? {}, `defaults in ${where}`),
       styles: config.styles ?? {},
     },
-    secrets: apiKey ? [apiKey] : [],
+    secrets,
     provider,
     usingFallbackPlaceholder,
-    model: merged.model ?? DEFAULT_MODEL,
+    ...model,
     defaults,
     styles: merged.styles ?? {},
     storeDir: path.resolve(root, merged.store ?? ".imagegen"),
@@ -272,6 +283,30 @@ export async function resolveOptions(
     review: merged.review ?? "optional",
     logger,
   };
+}
+
+/** The one model of a `provider` option, if it has one (an AI SDK model, or a provider that names its model). */
+function providerModelOf(option: ImagegenOptions["provider"]): Provider["model"] {
+  if (isAiSdkImageModel(option)) return createAiSdkProvider(option, { logger: consoleLogger }).model;
+  return typeof option === "object" ? option.model : undefined;
+}
+
+/**
+ * The model every key names and the aspects asked of it: a provider's one model (an AI SDK
+ * model's `<provider>:<modelId>`), which the `model` option may only repeat, else `model`.
+ */
+function keyModel(
+  fixed: Provider["model"],
+  option: string | undefined,
+  where: string,
+): { model: string; nativeAspects: readonly string[] } {
+  if (fixed === undefined) return { model: option ?? DEFAULT_MODEL, nativeAspects: [] };
+  if (option !== undefined && option !== fixed.name) {
+    throw new ImagegenError(
+      `Invalid option "model" in ${where}: "${option}" is not the model of provider ${fixed.name}; leave model out (it is "${fixed.name}"), or change provider.`,
+    );
+  }
+  return { model: fixed.name, nativeAspects: fixed.nativeAspects };
 }
 
 /**

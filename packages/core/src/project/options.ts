@@ -1,3 +1,4 @@
+import type { AiSdkImageModel } from "../generate/ai-sdk-model.js";
 import type { Provider } from "../generate/provider.js";
 import type { ImageOptions } from "../spec/spec.js";
 import type { RemoteStore } from "../store/remote.js";
@@ -5,11 +6,13 @@ import type { RemoteStore } from "../store/remote.js";
 /** Options of `imagegen.config.ts` and of the bundler plugin (the plugin's override the file's). */
 export interface ImagegenOptions {
   /**
-   * `"onemin"` (the 1min.ai API), `"placeholder"` (offline images that show the prompt), or a
-   * custom {@link Provider}.
+   * `"onemin"` (the 1min.ai API), `"placeholder"` (offline images that show the prompt), an AI SDK
+   * image model (`google.image("gemini-3-pro-image")`, `openai.image("gpt-image-1.5")`: the provider
+   * package reads its own API key), or a custom {@link Provider}. A model names every key
+   * `<provider>:<modelId>` (docs/providers.md).
    * @default "onemin" when an API key is set, else "placeholder"
    */
-  provider?: "onemin" | "placeholder" | Provider;
+  provider?: "onemin" | "placeholder" | Provider | AiSdkImageModel;
   /**
    * The 1min.ai API key. Never written to a bundle, a log, the store or the lock.
    * @default process.env.ONEMIN_API_KEY
@@ -21,8 +24,9 @@ export interface ImagegenOptions {
    */
   apiUrl?: string;
   /**
-   * The model every image uses unless it sets `model`.
-   * @default "gemini-3-pro-image-preview"
+   * The model every image uses unless it sets `model`. With an AI SDK model as `provider`, that
+   * model's `<provider>:<modelId>`, and no other.
+   * @default "gemini-3-pro-image-preview" (with an AI SDK model: its `<provider>:<modelId>`)
    */
   model?: string;
   /**
@@ -190,6 +194,8 @@ export interface Logger {
 /** The options that decide keys (with `prompt`, `style` and the image's own parameters). */
 export interface KeyOptions {
   model: string;
+  /** Aspect ratios the provider's model makes natively (asked of it, and keyed); none for 1min.ai. */
+  nativeAspects: readonly string[];
   defaults: Omit<ImageOptions, "prompt">;
   styles: Record<string, string>;
 }
@@ -204,7 +210,7 @@ export interface ResolvedOptions extends KeyOptions {
    * differ from the resolved ones only where the plugin was given `model`, `defaults` or `styles`.
    */
   configKeyOptions: KeyOptions;
-  /** Values no output may show: the API key in use (the option or ONEMIN_API_KEY). */
+  /** Values no output may show: the API key in use (the option or ONEMIN_API_KEY) and the AI SDK providers' keys in the environment. */
   secrets: string[];
   provider: Provider;
   /** True when the provider came from the absence of a key (placeholder fallback). */

@@ -12,6 +12,9 @@ export interface FoundGenImport {
   id: string;
   line: number;
   column: number;
+  /** Offsets of the string literal in the text, quotes included (`end` is exclusive): for a loader that rewrites it. */
+  start: number;
+  end: number;
 }
 
 /** Extensions whose script parts sit inside markup (`<script>`, Astro frontmatter, MDX ESM). */
@@ -24,8 +27,8 @@ export function scanGenImports(text: string, fileName = "file.js"): FoundGenImpo
   const lines = lineStarts(text);
   const found: FoundGenImport[] = [];
   for (const region of regions) {
-    for (const { id, offset } of findImports(tokenize(text, region.start, region.end))) {
-      found.push({ id, ...lineAndColumn(lines, offset) });
+    for (const { id, offset, end } of findImports(tokenize(text, region.start, region.end))) {
+      found.push({ id, ...lineAndColumn(lines, offset), start: offset, end });
     }
   }
   return found;
@@ -91,7 +94,7 @@ type Token =
   | { kind: "word"; value: string; offset: number }
   | { kind: "punct"; value: string; offset: number }
   /** A string, or a template without `${}`; `value` is undefined when it cannot be known statically. */
-  | { kind: "string"; value: string | undefined; offset: number };
+  | { kind: "string"; value: string | undefined; offset: number; end: number };
 
 const WORD_START = /[A-Za-z_$\u0080-\uffff]/;
 const WORD_PART = /[A-Za-z0-9_$\u0080-\uffff]/;
@@ -129,7 +132,7 @@ function tokenize(text: string, start: number, end: number): Token[] {
       const c = text[i]!;
       if (c === "`") {
         i++;
-        tokens.push({ kind: "string", value: dynamic ? undefined : value, offset: opening });
+        tokens.push({ kind: "string", value: dynamic ? undefined : value, offset: opening, end: i });
         return;
       }
       if (c === "\\") {
@@ -140,7 +143,7 @@ function tokenize(text: string, start: number, end: number): Token[] {
       }
       if (c === "$" && text[i + 1] === "{") {
         i += 2;
-        if (atStart || !dynamic) tokens.push({ kind: "string", value: undefined, offset: opening });
+        if (atStart || !dynamic) tokens.push({ kind: "string", value: undefined, offset: opening, end: i });
         templateDepths.push(braceDepth);
         braceDepth++;
         return;
@@ -148,7 +151,7 @@ function tokenize(text: string, start: number, end: number): Token[] {
       value += c;
       i++;
     }
-    tokens.push({ kind: "string", value: undefined, offset: opening });
+    tokens.push({ kind: "string", value: undefined, offset: opening, end: i });
   };
 
   while (i < end) {
@@ -181,7 +184,7 @@ function tokenize(text: string, start: number, end: number): Token[] {
           i++;
         }
       }
-      if (closed) tokens.push({ kind: "string", value, offset: opening });
+      if (closed) tokens.push({ kind: "string", value, offset: opening, end: i });
     } else if (c === "`") {
       const opening = i;
       i++;
@@ -269,11 +272,11 @@ function isBindingToken(token: Token): boolean {
   return token.value === "{" || token.value === "}" || token.value === "," || token.value === "*";
 }
 
-function findImports(tokens: Token[]): { id: string; offset: number }[] {
-  const found: { id: string; offset: number }[] = [];
+function findImports(tokens: Token[]): { id: string; offset: number; end: number }[] {
+  const found: { id: string; offset: number; end: number }[] = [];
   const take = (token: Token | undefined) => {
     if (token?.kind === "string" && token.value !== undefined && token.value.startsWith(GEN_PREFIX)) {
-      found.push({ id: token.value, offset: token.offset });
+      found.push({ id: token.value, offset: token.offset, end: token.end });
     }
   };
   for (let t = 0; t < tokens.length; t++) {

@@ -25,6 +25,9 @@ export function originalKey(generation: GenerationParams): OriginalKey {
     temperature: generation.temperature,
     topP: generation.topP,
     variant: generation.variant,
+    // Only an aspect the model makes natively ("16:9") is asked, and keyed: every other key stays what it
+    // was. An output aspect ({ width, height }) that a caller spreads in is no part of it.
+    ...(typeof generation.aspect === "string" ? { aspect: generation.aspect } : {}),
     // Only images with inputs carry this field, so every other key stays what it was.
     ...(generation.inputs?.length ? { inputs: generation.inputs.map(inputKeyPart) } : {}),
   });

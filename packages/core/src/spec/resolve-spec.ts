@@ -3,6 +3,7 @@ import path from "node:path";
 import { ImagegenError, formatLocation } from "../errors.js";
 import type { ImageParameters } from "./image-options-schema.js";
 import type {
+  Aspect,
   Fit,
   ImageOptions,
   ImageSize,
@@ -20,6 +21,12 @@ export interface ResolveContext {
   defaults: ImageParameters;
   /** Style presets: name → text appended to the prompt. */
   styles: Record<string, string>;
+  /**
+   * Aspect ratios the provider's model makes natively, as it names them ("16:9", "21:9"): an image
+   * whose `aspect` is one of these ratios asks the model for it, and its key includes it. None for
+   * 1min.ai (a crop).
+   */
+  nativeAspects?: readonly string[];
   source: SourceLocation;
   /**
    * The project root. `edit` and `ref` paths must stay inside it; one that starts with `/` is
@@ -58,6 +65,8 @@ export function resolveSpec(options: ImageOptions, context: ResolveContext): Ima
   const style = options.style ?? defaults.style;
   const styleText = style === undefined ? undefined : lookUpStyle(style, context.styles, source);
   const inputs = resolveInputs(options, source, context.root);
+  const aspect = options.aspect ?? defaults.aspect;
+  const nativeAspect = aspect === undefined ? undefined : asNative(aspect, context.nativeAspects);
 
   return {
     generation: {
@@ -67,13 +76,15 @@ export function resolveSpec(options: ImageOptions, context: ResolveContext): Ima
       temperature: options.temperature ?? defaults.temperature ?? BUILT_IN_DEFAULTS.temperature,
       topP: options.topP ?? defaults.topP ?? BUILT_IN_DEFAULTS.topP,
       variant: options.variant ?? defaults.variant ?? BUILT_IN_DEFAULTS.variant,
+      ...(nativeAspect !== undefined ? { aspect: nativeAspect } : {}),
       ...(inputs.length > 0 ? { inputs } : {}),
     },
     output: {
       widths: sortWidths(options.w ?? defaults.w),
       formats: dedupeFormats(options.format ?? defaults.format ?? BUILT_IN_DEFAULTS.formats),
       quality: options.quality ?? defaults.quality,
-      aspect: options.aspect ?? defaults.aspect,
+      // Still cropped when asked natively: a model's "16:9" is 1376×768, and the crop makes it exact.
+      aspect,
       fit: options.fit ?? defaults.fit ?? BUILT_IN_DEFAULTS.fit,
       placeholder: options.placeholder ?? defaults.placeholder ?? BUILT_IN_DEFAULTS.placeholder,
     },
@@ -105,6 +116,14 @@ function resolveInputs(options: ImageOptions, source: SourceLocation, root: stri
       );
     }
     return { role, written, file, path: relative.split(path.sep).join("/") };
+  });
+}
+
+/** The model's own name of `aspect` ("32:18" is its "16:9") when it makes that ratio natively, else `undefined` (a crop). */
+function asNative({ width, height }: Aspect, nativeAspects: readonly string[] | undefined): string | undefined {
+  return nativeAspects?.find((native) => {
+    const [w, h] = native.split(":").map(Number);
+    return w! * height === h! * width;
   });
 }
 

@@ -71,10 +71,24 @@ export interface GenerationParams {
   /** A label that asks for an independent image of the same prompt; "" when none. */
   variant: string;
   /**
+   * The aspect ratio asked of the model ("16:9"), as the model names it, set only where the provider's model makes
+   * it natively (SPEC §14); absent otherwise, so that no other key changes and `aspect` stays a crop.
+   */
+  aspect?: string;
+  /**
    * Project images the model works from (SPEC §12): the edited image first, then the references.
    * Absent when there are none, so that the key of an image without inputs never changes.
    */
   inputs?: InputImage[];
+}
+
+/** The fields of a generation that each record of it repeats: the store's metadata, the lock entry. */
+export type GenerationFields = Pick<GenerationParams, "model" | "prompt" | "size" | "temperature" | "topP" | "variant" | "aspect">;
+
+/** {@link GenerationFields} of a generation (or of a record of one), and nothing else it carries; `aspect` only where it was asked. */
+export function generationFields(from: GenerationFields): GenerationFields {
+  const { model, prompt, size, temperature, topP, variant, aspect } = from;
+  return { model, prompt, size, temperature, topP, variant, ...(typeof aspect === "string" && { aspect }) };
 }
 
 export const INPUT_ROLES = ["edit", "ref"] as const;

@@ -7,18 +7,12 @@ import { withFileLock } from "./file-lock.js";
 import type { OriginalKey } from "../spec/key.js";
 import type { ParseError } from "jsonc-parser";
 import { lineAndColumn } from "../spec/source-position.js";
-import { IMAGE_SIZES, type ImageSize } from "../spec/spec.js";
+import { type GenerationFields, IMAGE_SIZES, type ImageSize, generationFields } from "../spec/spec.js";
 import { type InputRecord, inputRecordsProblem } from "./input-records.js";
 import type { OriginalMeta } from "./store.js";
 
 /** One original in use: what was asked for and the sha256 of what was stored. */
-export interface LockEntry {
-  prompt: string;
-  model: string;
-  size: ImageSize;
-  temperature: number;
-  topP: number;
-  variant: string;
+export interface LockEntry extends GenerationFields {
   sha256: string;
   width: number;
   height: number;
@@ -42,7 +36,7 @@ export interface LockfileData {
 
 /** Entry fields in the order they are written, so that diffs line up. */
 // The review fields come last: an entry written before review existed keeps its bytes.
-const ENTRY_FIELDS = ["prompt", "model", "size", "temperature", "topP", "variant", "inputs", "sha256", "width", "height", "approved", "pending"] as const;
+const ENTRY_FIELDS = ["prompt", "model", "size", "temperature", "topP", "variant", "aspect", "inputs", "sha256", "width", "height", "approved", "pending"] as const;
 
 const FIX = "resolve it, or delete the file and run `imagegen generate` to rebuild it from the store";
 
@@ -140,12 +134,7 @@ export function lockfileLockPath(path: string): string {
 
 export function lockEntryFor(meta: OriginalMeta): LockEntry {
   return {
-    prompt: meta.prompt,
-    model: meta.model,
-    size: meta.size,
-    temperature: meta.temperature,
-    topP: meta.topP,
-    variant: meta.variant,
+    ...generationFields(meta),
     sha256: meta.sha256,
     width: meta.width,
     height: meta.height,

@@ -2,7 +2,7 @@ import { AwsClient } from "aws4fetch";
 import pLimit, { type LimitFunction } from "p-limit";
 import { backoffDelay, sleep } from "../abortable-sleep.js";
 import { ImagegenError } from "../errors.js";
-import { IdleTimeoutError, httpRequest, isTransientStatus } from "../http.js";
+import { IdleTimeoutError, type StreamedBody, httpRequest, isTransientStatus } from "../http.js";
 import { contentTypeOfFile, extensionOf, isOriginalFormat } from "../spec/formats.js";
 import { sha256Hex } from "../spec/key.js";
 import type { Rendition } from "../render/variants.js";
@@ -235,7 +235,7 @@ export class RemoteStore {
    * Uploads an original, bytes first and the JSON last; an object already there is kept
    * (write-once), unless `replace` (`imagegen push --repair`, for objects whose bytes are wrong).
    */
-  async putOriginal(meta: OriginalMeta, bytes: Uint8Array, { replace = false } = {}): Promise<void> {
+  async putOriginal(meta: OriginalMeta, bytes: Uint8Array | StreamedBody, { replace = false } = {}): Promise<void> {
     const extension = isOriginalFormat(meta.format) ? extensionOf(meta.format) : meta.file.slice(meta.file.lastIndexOf(".") + 1);
     const file = `${meta.sha256}.${extension}`;
     const remoteMeta: RemoteOriginalMeta = {
@@ -318,7 +318,7 @@ export class RemoteStore {
   // ── Requests ─────────────────────────────────────────────────────────────────────────────────
 
   /** PUT with `If-None-Match: *`: a 412 means the object is already there, which is success. */
-  async #putOnce(path: string, bytes: Uint8Array, sha256 = sha256Hex(bytes)): Promise<void> {
+  async #putOnce(path: string, bytes: Uint8Array | StreamedBody, sha256?: string): Promise<void> {
     await this.#put(path, bytes, this.#createOnly(), sha256);
   }
 
@@ -327,7 +327,9 @@ export class RemoteStore {
   }
 
   /** PUT under a precondition; `false` when it did not hold (412), written otherwise. */
-  async #put(path: string, bytes: Uint8Array, precondition: Record<string, string>, sha256 = sha256Hex(bytes)): Promise<boolean> {
+  async #put(path: string, bytes: Uint8Array | StreamedBody, precondition: Record<string, string>, sha256?: string): Promise<boolean> {
+    if (sha256 === undefined && !(bytes instanceof Uint8Array)) throw new Error(`A streamed upload of ${path} needs its sha256`);
+    const payloadSha256 = sha256 ?? sha256Hex(bytes as Uint8Array);
     if (!this.writable) throw new ImagegenError(`Not writing ${this.objectUrl(path)}: the remote is read-only in this run.`);
     const answer = await this.#request("PUT", path, {
       body: bytes,
@@ -335,7 +337,7 @@ export class RemoteStore {
         "Content-Type": path.endsWith(".json") ? "application/json" : contentTypeOfFile(path),
         ...precondition,
         // S3 checks the payload against it, so a damaged upload is refused rather than stored.
-        "X-Amz-Content-Sha256": sha256,
+        "X-Amz-Content-Sha256": payloadSha256,
       },
     });
     return answer?.status !== 412;
@@ -349,7 +351,7 @@ export class RemoteStore {
   async #request(
     method: "GET" | "HEAD" | "PUT",
     path: string,
-    init: { body?: Uint8Array; headers?: Record<string, string> } = {},
+    init: { body?: Uint8Array | StreamedBody; headers?: Record<string, string> } = {},
   ): Promise<{ status: number; body: Buffer; etag: string | undefined; length: number | undefined } | undefined> {
     const { attempts, timeoutMs, retryDelayMs } = this.#options;
     const url = `${this.#base}/${[...(this.location.prefix ? this.location.prefix.split("/") : []), ...path.split("/")].map(encodeURIComponent).join("/")}`;
@@ -385,13 +387,14 @@ export class RemoteStore {
   async #send(
     method: string,
     url: string,
-    init: { body?: Uint8Array; headers?: Record<string, string> },
+    init: { body?: Uint8Array | StreamedBody; headers?: Record<string, string> },
     timeoutMs: number,
   ): Promise<{ status: number; ok: boolean; body: Buffer; etag: string | undefined; length: number | undefined; code: string | undefined; region: string | undefined }> {
-    const requestInit: RequestInit = { method, headers: init.headers ?? {}, ...(init.body && { body: init.body }) };
     // Signed by aws4fetch, sent by node:http (a cold CI build reads one object per image: fetch's
-    // streams cost several times the CPU of the request itself).
-    const headers = this.#client ? Object.fromEntries((await this.#client.sign(url, requestInit)).headers) : (init.headers ?? {});
+    // streams cost several times the CPU of the request itself). The signature covers the payload
+    // by its X-Amz-Content-Sha256 header, so the body itself is not handed to the signer, which
+    // would copy it (an upload of 300 originals held twice the bytes).
+    const headers = this.#client ? Object.fromEntries((await this.#client.sign(url, { method, headers: init.headers ?? {} })).headers) : (init.headers ?? {});
     const response = await httpRequest(new URL(url), { method, headers, ...(init.body && { body: init.body }), idleTimeoutMs: timeoutMs });
     const chunks: Uint8Array[] = [];
     for await (const chunk of response.body) chunks.push(chunk);

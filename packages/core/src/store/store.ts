@@ -1,4 +1,7 @@
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { readFile, readdir, rmdir, unlink } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { isNotFound, writeFileAtomic } from "./atomic-write.js";
@@ -8,18 +11,12 @@ import { type OriginalFormat, extensionOf, isOriginalFormat } from "../spec/form
 import { type FileLock, type FileLockOptions, acquireFileLock } from "./file-lock.js";
 import { originalKey, sha256Hex, type OriginalKey } from "../spec/key.js";
 import type { GeneratedImage } from "../generate/provider.js";
-import { IMAGE_SIZES, type GenerationParams, type ImageSize } from "../spec/spec.js";
+import { IMAGE_SIZES, type GenerationFields, type GenerationParams, type ImageSize, generationFields } from "../spec/spec.js";
 import { type InputRecord, inputRecords, inputRecordsProblem } from "./input-records.js";
 
 /** What the store knows about one original; `<dir>/<key>.json`, beside its bytes. */
-export interface OriginalMeta {
+export interface OriginalMeta extends GenerationFields {
   key: OriginalKey;
-  model: string;
-  prompt: string;
-  size: ImageSize;
-  temperature: number;
-  topP: number;
-  variant: string;
   /** Id of the provider that made it (`onemin`, or a custom one's). */
   provider: string;
   /** The provider's own id for the generation, when it gave one. */
@@ -182,6 +179,23 @@ export class Store {
   }
 
   /**
+   * The bytes of an original as a stream to send, after a first pass over the file checks them
+   * against its sha256: an upload of a 33 MB original holds a chunk of it at a time, not the whole.
+   */
+  async originalSource(meta: OriginalMeta): Promise<{ length: number; open(): Readable }> {
+    const file = join(this.dir, meta.file);
+    const hash = createHash("sha256");
+    try {
+      await pipeline(createReadStream(file), hash);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      throw missingBytes(meta, file, join(this.dir, metaFileOf(meta)));
+    }
+    if (hash.digest("hex") !== meta.sha256) throw changedBytes(meta, file, join(this.dir, metaFileOf(meta)));
+    return { length: meta.bytes, open: () => createReadStream(file) };
+  }
+
+  /**
    * Takes the cross-process lock of one key (`.locks/<key>.lock`), so that two builds sharing the
    * store never generate the same original twice. Whoever gets it must look in the store again.
    */
@@ -225,12 +239,7 @@ export class Store {
 
     const meta: OriginalMeta = {
       key,
-      model: generation.model,
-      prompt: generation.prompt,
-      size: generation.size,
-      temperature: generation.temperature,
-      topP: generation.topP,
-      variant: generation.variant,
+      ...generationFields(generation),
       provider: providerId,
       ...(image.recordId !== undefined ? { recordId: image.recordId } : {}),
       ...(image.origin !== undefined ? { origin: image.origin } : {}),

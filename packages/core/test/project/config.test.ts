@@ -111,3 +111,37 @@ describe("resolveOptions", () => {
     await expect(resolveOptions({ root, configFile: "nope.config.ts" }, {})).rejects.toThrow(/Could not load the imagegen config .*nope\.config\.ts/);
   });
 });
+
+describe("resolveOptions with an AI SDK model as provider (SPEC §14)", () => {
+  const imageModel = {
+    specificationVersion: "v3" as const,
+    provider: "openai.image",
+    modelId: "gpt-image-1.5",
+    doGenerate: async () => ({ images: [], warnings: [] }),
+  };
+
+  it("makes it the provider, names every key's model after it, and says which aspects it makes", async () => {
+    const options = await resolveOptions({ root, provider: imageModel }, { OPENAI_API_KEY: "sk-test-1234567890" });
+    expect(options.provider.id).toBe("openai:gpt-image-1.5");
+    expect(options).toMatchObject({ model: "openai:gpt-image-1.5", nativeAspects: ["1:1", "3:2", "2:3"], usingFallbackPlaceholder: false });
+    // The provider package's key from the environment is blanked from what the CLI prints.
+    expect(options.secrets).toContain("sk-test-1234567890");
+  });
+
+  it("the config file's model is what the CLI keys with; a plugin's model is the plugin's", async () => {
+    await writeFile(join(root, "imagegen.config.mjs"), "export default { model: 'gemini-3-pro-image-preview' };\n");
+    const options = await resolveOptions({ root, provider: imageModel, model: undefined }, {}).catch((error: Error) => error);
+    expect((options as Error).message).toMatch(/Invalid option "model" in .*imagegen\.config\.mjs: "gemini-3-pro-image-preview" is not the model of provider openai:gpt-image-1\.5/);
+    const other = await mkdtemp(join(tmpdir(), "imagegen-config-"));
+    const plugin = await resolveOptions({ root: other, provider: imageModel }, {});
+    await rm(other, { recursive: true, force: true });
+    expect(plugin.model).toBe("openai:gpt-image-1.5");
+    expect(plugin.configKeyOptions).toMatchObject({ model: "gemini-3-pro-image-preview", nativeAspects: [] });
+  });
+
+  it("a custom provider that names its model gets the same treatment", async () => {
+    const provider = { id: "relay", model: { name: "relay:flux", nativeAspects: ["16:9"] }, generate: async () => new Uint8Array() };
+    const options = await resolveOptions({ root, provider }, {});
+    expect(options).toMatchObject({ model: "relay:flux", nativeAspects: ["16:9"] });
+  });
+});

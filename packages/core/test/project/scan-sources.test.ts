@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { scanGenImports } from "../../src/project/scan-sources.js";
 
 const ids = (text: string, file?: string) => scanGenImports(text, file).map((found) => found.id);
+const places = (text: string, file?: string) => scanGenImports(text, file).map(({ id, line, column }) => ({ id, line, column }));
 
 describe("scanGenImports", () => {
   it("finds every import form, with the line and column of the specifier", () => {
@@ -18,7 +19,7 @@ describe("scanGenImports", () => {
       `  src,`,
       `} from "gen:multi line";`,
     ].join("\n");
-    expect(scanGenImports(text, "a.ts")).toEqual([
+    expect(places(text, "a.ts")).toEqual([
       { id: "gen:default", line: 1, column: 15 },
       { id: "gen:namespace", line: 2, column: 20 },
       { id: "gen:mixed?size=2K", line: 3, column: 29 },
@@ -28,6 +29,10 @@ describe("scanGenImports", () => {
       { id: "gen:star", line: 7, column: 20 },
       { id: "gen:backtick", line: 8, column: 15 },
       { id: "gen:multi line", line: 11, column: 8 },
+    ]);
+    // Where each string literal is, quotes included: what Next's loader rewrites.
+    expect(scanGenImports(text, "a.ts").map(({ start, end }) => text.slice(start, end))).toEqual([
+      `"gen:default"`, `'gen:namespace'`, `"gen:mixed?size=2K"`, `"gen:side effect"`, `"gen:dynamic"`, `"gen:re-export"`, `"gen:star"`, "`gen:backtick`", `"gen:multi line"`,
     ]);
   });
 
@@ -63,7 +68,7 @@ describe("scanGenImports", () => {
       `const jsx = <p>Don't stop</p>;`,
       `import a from "gen:after everything";`,
     ].join("\n");
-    expect(scanGenImports(text, "a.tsx")).toEqual([{ id: "gen:after everything", line: 4, column: 15 }]);
+    expect(places(text, "a.tsx")).toEqual([{ id: "gen:after everything", line: 4, column: 15 }]);
   });
 
   it("reads only the script parts of Vue, Svelte and Astro files", () => {
@@ -74,13 +79,13 @@ describe("scanGenImports", () => {
       `import hero from "gen:vue hero";`,
       `</script>`,
     ].join("\n");
-    expect(scanGenImports(vue, "App.vue")).toEqual([{ id: "gen:vue hero", line: 4, column: 18 }]);
+    expect(places(vue, "App.vue")).toEqual([{ id: "gen:vue hero", line: 4, column: 18 }]);
 
     const svelte = `<script context="module">import a from "gen:svelte module";</script>\n<p>import b from "gen:text"</p>\n<script>import c from "gen:svelte";</script>`;
     expect(ids(svelte, "Card.svelte")).toEqual(["gen:svelte module", "gen:svelte"]);
 
     const astro = `---\nimport hero from "gen:astro frontmatter";\n---\n<p>import x from "gen:text"</p>`;
-    expect(scanGenImports(astro, "index.astro")).toEqual([{ id: "gen:astro frontmatter", line: 2, column: 18 }]);
+    expect(places(astro, "index.astro")).toEqual([{ id: "gen:astro frontmatter", line: 2, column: 18 }]);
   });
 
   it("reads MDX's ESM paragraphs but not fenced code", () => {
@@ -98,7 +103,7 @@ describe("scanGenImports", () => {
       ``,
       `import later from "gen:mdx later"`,
     ].join("\n");
-    expect(scanGenImports(mdx, "post.mdx")).toEqual([
+    expect(places(mdx, "post.mdx")).toEqual([
       { id: "gen:mdx hero", line: 1, column: 18 },
       { id: "gen:mdx later", line: 12, column: 19 },
     ]);
@@ -111,7 +116,7 @@ describe("scanGenImports", () => {
       `<script type="module" src="/main.js"></script>`,
       `<script type="module">import hero from "gen:inline hero";</script>`,
     ].join("\n");
-    expect(scanGenImports(html, "index.html")).toEqual([{ id: "gen:inline hero", line: 4, column: 40 }]);
+    expect(places(html, "index.html")).toEqual([{ id: "gen:inline hero", line: 4, column: 40 }]);
 
     const md = [`# Guide`, ``, "```js", `import x from "gen:an example"`, "```", `<script setup>`, `import hero from "gen:vitepress hero"`, `</script>`].join("\n");
     expect(ids(md, "guide.md")).toEqual(["gen:vitepress hero"]);

@@ -57,6 +57,35 @@ describe("originalKey", () => {
   });
 });
 
+describe("the key of an AI SDK model's image (SPEC §14)", () => {
+  const google: GenerationParams = { ...base, model: "google:gemini-3-pro-image", size: "1K" };
+
+  it("names the model, so the same prompt on two models is two images", () => {
+    expect(originalKey(google)).not.toBe(originalKey({ ...google, model: "openai:gpt-image-1.5" }));
+    expect(originalKey(google)).not.toBe(originalKey({ ...google, model: "gemini-3-pro-image-preview" }));
+  });
+
+  it("includes an aspect asked of the model, and only then", () => {
+    const wide = { ...google, aspect: "16:9" };
+    expect(originalKey(wide)).not.toBe(originalKey(google));
+    expect(originalKey(wide)).not.toBe(originalKey({ ...google, aspect: "9:16" }));
+    expect(originalKey(wide)).toBe(
+      sha256Hex(
+        '{"v":1,"model":"google:gemini-3-pro-image","prompt":"a lighthouse at dawn","size":"1K","temperature":1,"topP":0.95,"variant":"","aspect":"16:9"}',
+      ).slice(0, 20),
+    );
+  });
+
+  it("keeps 1min.ai keys byte for byte (pinned from before AI SDK models)", () => {
+    // Keys of existing locks: changing any of them would make every stored original "missing".
+    expect(originalKey({ ...base, size: "1K" })).toBe(originalKey({ ...base, size: "1K", aspect: undefined }));
+    expect(originalKey(base)).toBe("9df54d11e310135959db");
+    expect(originalKey({ ...base, prompt: "a red fox, watercolor", size: "1K", variant: "b" })).toBe(
+      sha256Hex('{"v":1,"model":"gemini-3-pro-image-preview","prompt":"a red fox, watercolor","size":"1K","temperature":1,"topP":0.95,"variant":"b"}').slice(0, 20),
+    );
+  });
+});
+
 describe("sha256Hex", () => {
   it("hashes bytes and strings alike", () => {
     expect(sha256Hex("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");

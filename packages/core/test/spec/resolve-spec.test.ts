@@ -229,3 +229,26 @@ describe("validateDefaults", () => {
     expect(errorOf(() => validateDefaults(defaults, WHERE)).message).toBe(message);
   });
 });
+
+describe("resolveSpec with a model that makes aspect ratios natively (SPEC §14)", () => {
+  const gemini = context({ model: "google:gemini-3-pro-image", nativeAspects: ["1:1", "16:9", "9:16", "21:9"] });
+
+  test("an aspect the model makes is asked of it by its own name and stays the output's crop", () => {
+    const spec = resolveSpec({ prompt: "a fox", aspect: { width: 32, height: 18 } }, gemini);
+    expect(spec.generation).toEqual({ model: "google:gemini-3-pro-image", prompt: "a fox", size: "1K", temperature: 1, topP: 0.95, variant: "", aspect: "16:9" });
+    expect(spec.output.aspect).toEqual({ width: 32, height: 18 });
+  });
+
+  test("an aspect from the defaults counts too; one the model does not make is a crop alone", () => {
+    expect(resolveSpec({ prompt: "a fox" }, { ...gemini, defaults: { aspect: { width: 21, height: 9 } } }).generation.aspect).toBe("21:9");
+    const cropped = resolveSpec({ prompt: "a fox", aspect: { width: 4, height: 3 } }, gemini);
+    expect(cropped.generation).not.toHaveProperty("aspect");
+    expect(cropped.output.aspect).toEqual({ width: 4, height: 3 });
+  });
+
+  test("without native aspects (1min.ai) the generation never carries one", () => {
+    const spec = resolveSpec({ prompt: "a fox", aspect: { width: 16, height: 9 } }, context());
+    expect(spec.generation).not.toHaveProperty("aspect");
+    expect(spec.output.aspect).toEqual({ width: 16, height: 9 });
+  });
+});

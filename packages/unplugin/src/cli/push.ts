@@ -57,7 +57,8 @@ export async function pushCommand(flags: PushFlags, out: Output): Promise<number
           );
         }
         if (state === "present" && !corrupt) continue;
-        await remote.putOriginal(meta, await store.readOriginal(meta), { replace: corrupt });
+        // Streamed from the file (checked against its sha256 first): a 4K original is not held whole.
+        await remote.putOriginal(meta, await store.originalSource(meta), { replace: corrupt });
         if (corrupt) repaired++;
         else uploaded.push(meta);
       }

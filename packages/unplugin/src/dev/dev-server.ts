@@ -1,6 +1,7 @@
-// Vite's dev server (SPEC §11): a module never waits for the API. A missing original is answered
-// with placeholders of the final size while it is generated in the background; once stored, the
-// modules that use it are reloaded through HMR. Variants are encoded when a browser asks for them.
+// A dev server's images (SPEC §11), whichever server: a module never waits for the API. A missing
+// original is answered with stand-ins of the final size while it is generated in the background;
+// once stored, the modules that use it are reloaded. Variants are encoded when a browser asks.
+// What differs between Vite's server, webpack's and Next's loaders is behind `DevHost`.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
 import {
@@ -10,17 +11,15 @@ import {
   type OriginalKey,
   type OriginalRef,
   type PlannedVariant,
-  SIZE_PIXELS,
   contentTypeOfFile,
   extensionOf,
   originalKey,
-  placeholderSvg,
   planVariants,
   truncate,
 } from "@imagegen/core";
-import type { ViteDevServer } from "vite";
 import { promptSlug } from "../output/file-names.js";
 import type { ModuleImage } from "../module/module-code.js";
+import { standInSvg, standInVariants } from "./stand-ins.js";
 
 /**
  * How long a missing image's spec must stay the same before it is paid for: an editor that saves
@@ -35,6 +34,21 @@ const MAX_ASSETS = 4_096;
 export interface DevVariant extends PlannedVariant {
   url: string;
 }
+
+/** What a dev server does for the images in its own way (Vite's module graph, webpack's rebuilds, Next's loaders). */
+export interface DevHost {
+  /** The project root, for the paths the terminal shows. */
+  readonly root: string | undefined;
+  /** Whether a page (or a server render) still has the module; a server that cannot tell says yes. */
+  isLoaded(moduleId: string): boolean;
+  /** The modules' original is stored (`hot`) or failed: load them again (through HMR where it can). */
+  reload(moduleIds: Set<string>, hot: boolean): void;
+  /** A background generation failed: show it in the browser's overlay (the terminal has it already). */
+  reportError(error: Error, spec: ImageSpec): void;
+}
+
+/** A module's image as the dev server shows it, and whether it is a stand-in. */
+export type DevImage = ModuleImage<DevVariant> & { pending: boolean };
 
 /** What the dev server serves under one URL name: a variant to encode on request, or a stand-in. */
 type DevAsset =
@@ -71,7 +85,8 @@ export class DevServer {
   /** The keys each module showed when it was last loaded: what the page still wants. */
   readonly #wanted = new Map<string, Set<OriginalKey>>();
   #running = 0;
-  #server: ViteDevServer | undefined;
+  /** A framework may run two servers with one plugin (Nuxt's client and server): each is told. */
+  readonly #hosts = new Set<DevHost>();
   #closed = false;
 
   constructor({ urlPrefix, getEngine, logger, onStored = () => {}, delayMs = GENERATION_DELAY_MS }: DevServerOptions) {
@@ -82,15 +97,21 @@ export class DevServer {
     this.#delayMs = delayMs;
   }
 
-  /** Serves the images, and lets the background generations reload modules and report failures. */
-  attach(server: ViteDevServer): void {
-    this.#server = server;
-    server.middlewares.use((req, res, next) => {
-      const url = req.url?.split("?")[0];
-      if (!url?.startsWith(this.#urlPrefix)) return next();
-      this.#serve(decodeURIComponent(url.slice(this.#urlPrefix.length)), req, res).catch(next);
-    });
+  /** Lets the background generations reload modules and report failures through a server. */
+  attach(host: DevHost): void {
+    this.#hosts.add(host);
   }
+
+  /**
+   * Connect-style middleware (Vite, webpack-dev-server): answers the image URLs, passes the rest on.
+   * A server that mounts Vite under its base (Nuxt's `/_nuxt/`) hands it URLs without the base.
+   */
+  readonly middleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void => {
+    const url = req.url?.split("?")[0];
+    const prefix = [this.#urlPrefix, `/${this.#urlPrefix.split("/").slice(-2).join("/")}`].find((candidate) => url?.startsWith(candidate));
+    if (!url || !prefix) return next();
+    this.#serve(decodeURIComponent(url.slice(prefix.length)), req, res).catch(next);
+  };
 
   /**
    * The server is closing: nothing is reloaded or reported any more, and nothing waiting starts
@@ -109,19 +130,34 @@ export class DevServer {
    * the background, once its spec has stayed the same for a moment. Frozen mode's missing
    * originals and bad specs throw here, for the bundler's error overlay.
    */
-  async images(specs: ImageSpec[], moduleId: string): Promise<ModuleImage<DevVariant>[]> {
+  async images(specs: ImageSpec[], moduleId: string): Promise<DevImage[]> {
     const engine = await this.#getEngine();
-    this.#wanted.set(moduleId, new Set(specs.map((spec) => originalKey(spec.generation))));
-    return Promise.all(specs.map((spec) => this.#image(engine, spec, moduleId)));
+    const originals = await this.originals(specs, moduleId);
+    return Promise.all(
+      specs.map(async (spec, i) => {
+        const original = originals[i];
+        return original ? { ...(await this.#ready(engine, original, spec, moduleId)), pending: false } : { ...this.#pending(spec), pending: true };
+      }),
+    );
   }
 
-  async #image(engine: Engine, spec: ImageSpec, moduleId: string): Promise<ModuleImage<DevVariant>> {
-    // Placeholder-provider images are made in moments and frozen mode fails at once: neither waits,
-    // and resolveOriginal looks in the store first.
-    const original = this.#generatesInBackground(engine) ? await engine.storedOriginal(spec) : await engine.resolveOriginal(spec);
-    if (original) return this.#ready(engine, original, spec, moduleId);
-    this.#schedule(engine, spec, moduleId);
-    return this.#pending(spec);
+  /**
+   * The stored original of each spec, or `undefined` for one that is generated in the background
+   * (the module shows stand-ins of its own; the hosts reload `moduleId` once it is stored): for a
+   * server that serves no URLs of the plugin (Next's). Placeholder-provider images are made in
+   * moments and frozen mode fails at once: neither waits, and resolveOriginal looks in the store first.
+   */
+  async originals(specs: ImageSpec[], moduleId: string): Promise<(OriginalRef | undefined)[]> {
+    const engine = await this.#getEngine();
+    this.#wanted.set(moduleId, new Set(specs.map((spec) => originalKey(spec.generation))));
+    return Promise.all(
+      specs.map(async (spec) => {
+        if (!this.#generatesInBackground(engine)) return engine.resolveOriginal(spec);
+        const stored = await engine.storedOriginal(spec);
+        if (!stored) this.#schedule(engine, spec, moduleId);
+        return stored;
+      }),
+    );
   }
 
   #generatesInBackground(engine: Engine): boolean {
@@ -153,11 +189,10 @@ export class DevServer {
     return undefined;
   }
 
-  /** Stand-ins of the final pixel size (the API makes square images of the asked size). */
+  /** Stand-ins of the final pixel size. */
   #pending(spec: ImageSpec): ModuleImage<DevVariant> {
-    const pixels = SIZE_PIXELS[spec.generation.size];
     const key = originalKey(spec.generation);
-    const variants = planVariants({ width: pixels, height: pixels }, spec.output).map((planned) => {
+    const variants = standInVariants(spec).map((planned) => {
       // By both sides: two imports of one prompt with another aspect are two stand-ins.
       const name = `pending/${promptSlug(spec.prompt)}-${planned.width}x${planned.height}.${key}.${planned.format}.svg`;
       this.#remember(name, { kind: "pending", spec, planned });
@@ -230,12 +265,7 @@ export class DevServer {
 
   /** Whether a page (or a server render) still has the module: in a graph, and imported by something. */
   #isLoaded(moduleId: string): boolean {
-    const server = this.#server;
-    if (!server) return true;
-    return Object.values(server.environments).some((environment) => {
-      const module = environment.moduleGraph.getModuleById(moduleId);
-      return module !== undefined && module.importers.size > 0;
-    });
+    return this.#hosts.size === 0 || [...this.#hosts].some((host) => host.isLoaded(moduleId));
   }
 
   #run(engine: Engine, key: OriginalKey, generation: Generation): void {
@@ -282,32 +312,14 @@ export class DevServer {
 
   /** Invalidates the modules; with `hot`, the browser re-imports them (HMR, or a full reload where none accepts). */
   #reload(moduleIds: Set<string>, hot: boolean): void {
-    const server = this.#server;
-    if (!server || this.#closed) return;
-    for (const environment of Object.values(server.environments)) {
-      for (const id of moduleIds) {
-        const module = environment.moduleGraph.getModuleById(id);
-        if (!module) continue;
-        if (hot && environment.name === "client") void environment.reloadModule(module);
-        else environment.moduleGraph.invalidateModule(module);
-      }
-    }
+    if (this.#closed) return;
+    for (const host of this.#hosts) host.reload(moduleIds, hot);
   }
 
   /** A failure in the background: in the terminal and in the browser's error overlay, at once. */
   #reportError(error: Error, spec: ImageSpec): void {
     this.#logger().warn(error.message);
-    const { file, line, column } = spec.source;
-    this.#server?.ws.send({
-      type: "error",
-      err: {
-        message: `[imagegen] ${error.message}`,
-        stack: "",
-        id: file,
-        plugin: "unplugin-imagegen",
-        ...(line !== undefined && { loc: { file, line, column: column ?? 1 } }),
-      },
-    });
+    for (const host of this.#hosts) host.reportError(error, spec);
   }
 
   async #serve(name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -321,7 +333,7 @@ export class DevServer {
     let bytes: Uint8Array;
     let contentType: string;
     if (asset.kind === "pending") {
-      bytes = Buffer.from(placeholderSvg(asset.spec.generation, asset.planned, "generating…"));
+      bytes = Buffer.from(standInSvg(asset.spec, asset.planned));
       contentType = "image/svg+xml";
     } else {
       const engine = await this.#getEngine();
@@ -336,7 +348,7 @@ export class DevServer {
   }
 
   #relative(file: string): string {
-    const root = this.#server?.config.root;
+    const root = [...this.#hosts][0]?.root;
     return root ? path.relative(root, file) || file : file;
   }
 }

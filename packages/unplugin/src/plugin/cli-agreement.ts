@@ -113,13 +113,16 @@ export function createCliAgreement() {
     const pluginKey = keyWith(options);
     // The options that, taken back to the config file's value alone, change the key.
     for (const name of differing) {
-      if (keyWith({ ...options, [name]: fromFile[name] }) === pluginKey) continue;
+      // The model comes with the aspects it makes natively; a provider's model is its `provider` option.
+      const takenBack = name === "model" ? { model: fromFile.model, nativeAspects: fromFile.nativeAspects } : { [name]: fromFile[name] };
+      if (keyWith({ ...options, ...takenBack }) === pluginKey) continue;
+      const option = name === "model" && options.provider.model ? "provider" : name;
       warnOnce(
         options,
         `option:${name}`,
-        `The plugin option \`${name}\` changes the key of "${spec.prompt}" (${formatSource(options.root, spec)}) from what ${configName(options)} alone gives, ` +
+        `The plugin option \`${option}\` changes the key of "${spec.prompt}" (${formatSource(options.root, spec)}) from what ${configName(options)} alone gives, ` +
           `so \`imagegen generate\` and \`imagegen check\` (which read only the config file) see another image and would drop this one from the lock. ` +
-          `Fix: move \`${name}\` from the plugin's options into ${configName(options)}.`,
+          `Fix: move \`${option}\` from the plugin's options into ${configName(options)}.`,
       );
     }
   }

@@ -4,6 +4,8 @@ import {
   Engine,
   ImagegenError,
   MissingOriginalError,
+  consoleLogger,
+  originalKey,
   type ResolveOptionsInput,
   checkMaxGenerations,
   hashInputs,
@@ -15,25 +17,31 @@ import {
   resolveSpec,
   sha256Hex,
   type ImageResult,
+  type PlannedVariant,
   type Variant,
   type ImageSpec,
+  type Logger,
   type SourceLocation,
   writeManifestDeclarations,
 } from "@imagegen/core";
 import { type UnpluginOptions, createUnplugin } from "unplugin";
 import { type AssetOutput, type EmitContext, type OutputFileLike, fileUrlOutput } from "../output/asset-output.js";
 import { DevServer } from "../dev/dev-server.js";
+import { standInSvg, standInVariants } from "../dev/stand-ins.js";
+import { attachToVite } from "../dev/vite-dev-host.js";
+import { type DevCompilerLike, WebpackDevHost, installDevMiddleware } from "../dev/webpack-dev-host.js";
 import { createCliAgreement } from "./cli-agreement.js";
 import { esbuildOutput } from "../output/esbuild-output.js";
-import { type AssetFileNames, assetsFolderOf, variantFileName } from "../output/file-names.js";
+import { type AssetFileNames, assetsFolderOf, promptSlug, variantFileName } from "../output/file-names.js";
 import { type LoaderPlacement, loaderAssetOutput } from "../output/loader-asset-output.js";
 import { CLIENT_TYPES } from "../module/client-types.js";
 import { devGenModuleCode, devManifestModuleCode } from "../dev/dev-module-code.js";
 import { HMR_HELPER_CODE, HMR_HELPER_ID } from "../dev/hmr-client.js";
-import { type VariantUrl, genModuleCode, manifestModuleCode } from "../module/module-code.js";
+import { type ModuleImage, type VariantUrl, genModuleCode, manifestModuleCode } from "../module/module-code.js";
 import { createLockSync } from "./lock-sync.js";
 import { REVIEW_URL_PATH, attachReviewPage } from "../review/dev-review.js";
 import { ReviewServer } from "../review/review-server.js";
+import { PLUGIN_INSIDE_NEXT, isNextCompilation } from "./next-compilation.js";
 import { rewriteGenRequests } from "./scheme-requests.js";
 
 /** Options of the bundler plugin: every option of `imagegen.config.ts`, and these of the plugin alone. */
@@ -71,7 +79,22 @@ interface GenImport {
 export interface Placement extends LoaderPlacement {
   /** @default "assets" (Vite: the folder of `assetFileNames`, else `build.assetsDir`) */
   assetsDir?: string;
+  /**
+   * Names the build that several compilations share (Next's server, client and edge ones), so
+   * that maxGenerations is checked once for all of them.
+   * @default each compilation checks on its own
+   */
+  build?: string;
+  /**
+   * The compilation belongs to a dev server that serves no middleware of the plugin (Next's
+   * webpack dev server): stand-ins are emitted like images while originals are generated.
+   * @default false
+   */
+  dev?: boolean;
 }
+
+/** The maxGenerations checks of builds that several compilations share, by build and root. */
+const sharedChecks = new Map<string, Promise<void>>();
 
 /** The plugin with a framework's {@link Placement}; {@link unpluginImagegen} is the one without. */
 export function createImagegenUnplugin(placement: Placement = {}) {
@@ -90,16 +113,22 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
   let output: AssetOutput = fileUrlOutput("ROLLUP_FILE_URL");
   let engine: Promise<Engine> | undefined;
   let logger = inline.logger;
-  // Vite's dev server only (SPEC §11); closing it aborts the engine's generations.
+  // A dev server's (SPEC §11): Vite's, webpack's or rspack's (its middleware answers the image URLs:
+  // `devServes`), or Next's webpack one (stand-ins are emitted). Closing it aborts the engine's generations.
   let dev: DevServer | undefined;
   // The review page at `<base>__imagegen/` of Vite's dev server (SPEC §13), on the dev server's engine.
   let review: { server: ReviewServer; prefix: string } | undefined;
+  let devServes = false;
+  // webpack and rspack watch builds: the host that rebuilds a module once its original is stored.
+  let webpackHost: WebpackDevHost | undefined;
   let abort = new AbortController();
   // Short hashed virtual ids keep prompts (dots, spaces, `?`, non-Latin text) out of URLs and
   // away from Vite's `?import` rewriting.
   const genImports = new Map<string, GenImport>();
   let missing: MissingOriginalError[] = [];
   const agreement = createCliAgreement();
+  // The plain webpack plugin inside Next's webpack() hook: refused when the build starts.
+  let insideNext = false;
   const lockSync = createLockSync(() => getEngine(), () => logger ?? quietLogger);
 
   const getEngine = () => {
@@ -126,6 +155,8 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
   /** A dev server or watcher closes: cancel queued generations and stop retries; a restart starts afresh. */
   function cancelGenerations(): void {
     dev?.close();
+    // A restarted Vite server gets new images (configResolved makes them); webpack's host keeps its own.
+    if (!webpackHost) dev = undefined;
     abort.abort(new ImagegenError("The dev server closed."));
     abort = new AbortController();
     engine = undefined;
@@ -153,6 +184,69 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
     return (variant, spec) => output.emit(context, variantFileName(spec, variant, assetsDir), variant);
   }
 
+  function newDevServer(urlPrefix: string, devLogger: () => Logger): DevServer {
+    return new DevServer({
+      urlPrefix,
+      getEngine,
+      logger: devLogger,
+      onStored: lockSync.later,
+      ...(generationDelayMs !== undefined && { delayMs: generationDelayMs }),
+    });
+  }
+
+  /**
+   * What a module shows of its specs in this build, and how their variants' URLs are written: in a
+   * dev server, at once (stand-ins while an original is generated; a webpack module showing them
+   * is not cached, so that the rebuild after the generation loads it again); else the renditions.
+   */
+  async function shownImages(context: EmitContext, specs: ImageSpec[], id: string): Promise<{ image: ModuleImage<any>; url: VariantUrl<any> }[] | undefined> {
+    if (dev) {
+      for (const spec of specs) {
+        const failure = webpackHost?.takeFailure(spec);
+        if (failure) throw failure;
+      }
+      if (devServes) {
+        const images = await dev.images(specs, id);
+        if (images.some((image) => image.pending)) uncacheable(context);
+        return images.map((image) => ({ image, url: devUrl }));
+      }
+      const originals = await dev.originals(specs, id);
+      if (originals.some((original) => !original)) uncacheable(context);
+      const shown = await Promise.all(
+        specs.map(async (spec, i) => {
+          if (originals[i]) return resolveImage(spec).then((result) => result && { image: result, url: urlFor(context) });
+          return { image: { spec, rendition: { variants: standInVariants(spec), placeholder: undefined } }, url: standInUrl(context) };
+        }),
+      );
+      return shown.every((entry) => entry !== undefined) ? shown : undefined;
+    }
+    const results = await Promise.all(specs.map((spec) => resolveImage(spec)));
+    if (results.some((result) => !result)) return undefined;
+    return results.map((result) => ({ image: result!, url: urlFor(context) }));
+  }
+
+  /** Next's webpack dev server: stand-ins are emitted beside the images. */
+  function standInUrl(context: EmitContext): VariantUrl<PlannedVariant> {
+    return (planned, spec) => {
+      const key = originalKey(spec.generation);
+      const fileName = `${assetsDir}/pending/${promptSlug(spec.prompt)}-${planned.width}.${key}.${planned.format}.svg`;
+      return output.emit(context, fileName, { ...planned, bytes: Buffer.from(standInSvg(spec, planned)), hash: key });
+    };
+  }
+
+  /** Watches a webpack or rspack compiler; with a dev server, its modules answer at once. */
+  function watchCompiler(compiler: DevCompilerLike & { hooks: { watchClose: { tap(name: string, callback: () => void): void } } }) {
+    compiler.hooks.watchClose.tap("unplugin-imagegen", cancelGenerations);
+    const startDev = (serves: boolean) => {
+      webpackHost = new WebpackDevHost(compiler, root);
+      dev = newDevServer(`/${DEV_URL_PATH}`, () => logger ?? consoleLogger);
+      dev.attach(webpackHost);
+      devServes = serves;
+    };
+    if (placement.dev) startDev(false);
+    else installDevMiddleware(compiler, (req, res, next) => dev?.middleware(req, res, next), () => startDev(true));
+  }
+
   return {
     name: "unplugin-imagegen",
     enforce: "pre",
@@ -160,9 +254,14 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
     async buildStart() {
       output.reset();
       missing = [];
+      if (insideNext) throw userError(new ImagegenError(PLUGIN_INSIDE_NEXT));
       try {
         // maxGenerations refuses a build that would pay for too many images before it pays for any.
-        await checkMaxGenerations((await getEngine()).options);
+        const { options } = await getEngine();
+        if (!placement.build) return await checkMaxGenerations(options);
+        const key = `${placement.build}\0${options.root}`;
+        if (!sharedChecks.has(key)) sharedChecks.set(key, checkMaxGenerations(options));
+        await sharedChecks.get(key);
       } catch (error) {
         // A bad config is reported here too, without a stack trace.
         throw error instanceof ImagegenError ? userError(error) : error;
@@ -193,13 +292,11 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
           const image = parseGenId(genImport.id, genImport.importer);
           const spec = await withInputs(this, resolveSpec(image, { ...options, source }));
           agreement.checkImage(image, spec, options, "sources");
-          if (dev) {
-            const [image] = await dev.images([spec], id);
-            lockSync.later();
-            return devGenModuleCode(image!, devUrl);
-          }
-          const result = await resolveImage(spec);
-          return result ? genModuleCode(result, urlFor(context)) : "export default undefined;";
+          const [shown] = (await shownImages(context, [spec], id)) ?? [];
+          if (dev) lockSync.later();
+          if (!shown) return "export default undefined;";
+          // Vite's dev modules swap their URLs on the page by HMR; webpack's are rebuilt.
+          return dev && !webpackHost ? devGenModuleCode(shown.image, shown.url) : genModuleCode(shown.image, shown.url);
         }
         const file = cleanId(id);
         this.addWatchFile(file);
@@ -213,19 +310,13 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
             return { name, exportName, spec };
           }),
         );
-        if (dev) {
-          const shown = await dev.images(specs.map(({ spec }) => spec), id);
-          lockSync.later();
-          return devManifestModuleCode(specs.map(({ name, exportName }, i) => ({ name, exportName, image: shown[i]! })), devUrl);
-        }
-        const images = await Promise.all(
-          specs.map(async ({ name, exportName, spec }) => ({ name, exportName, result: await resolveImage(spec) })),
-        );
-        if (images.some((image) => !image.result)) return "export default {};";
-        return manifestModuleCode(
-          images.map(({ name, exportName, result }) => ({ name, exportName, image: result! })),
-          urlFor(context),
-        );
+        const shown = await shownImages(context, specs.map(({ spec }) => spec), id);
+        if (dev) lockSync.later();
+        if (!shown) return "export default {};";
+        const images = specs.map(({ name, exportName }, i) => ({ name, exportName, image: shown[i]!.image }));
+        // Every image of one manifest is written alike: its URLs come from the same dev server or build.
+        const url: VariantUrl<any> = (variant, spec) => shown[specs.findIndex((entry) => entry.spec === spec)]!.url(variant, spec);
+        return dev && !webpackHost ? devManifestModuleCode(images, url) : manifestModuleCode(images, url);
       } catch (error) {
         if (error instanceof ImagegenError) this.error(userError(error));
         throw error;
@@ -235,12 +326,13 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
     async buildEnd() {
       const current = engine;
       await agreement.settle();
-      // Vite calls it when its dev server closes.
-      if (dev) cancelGenerations();
+      // Vite calls it when its dev server closes; webpack after every build of a watch (watchClose cancels there).
+      if (dev && !webpackHost) cancelGenerations();
       // A build whose options were refused has nothing to trim: buildStart reported why, without a stack.
       const started = await current?.catch(() => undefined);
       // What the API already made (and charged) is downloaded and stored, even as a dev server closes.
-      await started?.drain();
+      // A webpack dev server's builds end while its generations go on: they are not waited for.
+      if (!webpackHost) await started?.drain();
       // The derived cache stays within cacheMaxBytes: least recently used renditions of other builds go.
       if (started) await started.trimDerivedCache();
       if (dev) return;
@@ -252,17 +344,18 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
     },
 
     webpack(compiler) {
+      insideNext = placement.publicPath === undefined && isNextCompilation(compiler.options);
       setBundlerRoot(compiler.options.context);
       output = loaderAssetOutput(placement);
       rewriteGenRequests(compiler, "unplugin-imagegen", virtualIdOf);
-      compiler.hooks.watchClose.tap("unplugin-imagegen", cancelGenerations);
+      watchCompiler(compiler);
     },
 
     rspack(compiler) {
       setBundlerRoot(compiler.options.context);
       output = loaderAssetOutput(placement);
       rewriteGenRequests(compiler, "unplugin-imagegen", virtualIdOf);
-      compiler.hooks.watchClose.tap("unplugin-imagegen", cancelGenerations);
+      watchCompiler(compiler as unknown as Parameters<typeof watchCompiler>[0]);
     },
 
     // Images are emitted while loading, before tree-shaking: each output keeps the referenced ones.
@@ -288,24 +381,17 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
           warn: (message) => config.logger.warn(`[imagegen] ${message}`, { timestamp: true }),
         };
         // Set on every config: a framework may run a dev server and then a build with one plugin.
-        dev =
-          config.command === "serve"
-            ? new DevServer({
-                urlPrefix: `${config.base}${DEV_URL_PATH}`,
-                getEngine,
-                logger: () => logger!,
-                onStored: lockSync.later,
-                ...(generationDelayMs !== undefined && { delayMs: generationDelayMs }),
-              })
-            : undefined;
+        // One dev server's images for every Vite server of this plugin (Nuxt runs a client and a server one).
+        dev = config.command === "serve" ? (dev ?? newDevServer(`${config.base}${DEV_URL_PATH}`, () => logger!)) : undefined;
+        devServes = true;
         const devServer = dev;
         review = devServer
-          ? { server: new ReviewServer({ getEngine, onChosen: (key) => devServer.reloadImage(key) }), prefix: `${config.base}${REVIEW_URL_PATH}` }
+          ? (review ?? { server: new ReviewServer({ getEngine, onChosen: (key) => devServer.reloadImage(key) }), prefix: `${config.base}${REVIEW_URL_PATH}` })
           : undefined;
         if (!dev) output = fileUrlOutput(this.meta.rolldownVersion ? "ROLLDOWN_FILE_URL" : "ROLLUP_FILE_URL");
       },
       configureServer(server) {
-        dev?.attach(server);
+        if (dev) attachToVite(dev, server);
         if (review) attachReviewPage(server, review.server, review.prefix, (message) => logger?.info(message));
       },
     },
@@ -316,6 +402,12 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
 export const unpluginImagegen = createImagegenUnplugin();
 
 const HMR_HELPER_VIRTUAL_ID = `${VIRTUAL_PREFIX}hmr.js`;
+
+/** A webpack or rspack module that shows stand-ins is built again on the next rebuild. */
+function uncacheable(context: EmitContext): void {
+  const native = context.getNativeBuildContext?.() as { loaderContext?: { cacheable?(flag: boolean): void } } | undefined;
+  native?.loaderContext?.cacheable?.(false);
+}
 
 const quietLogger = { info() {}, warn() {} };
 
