@@ -83,8 +83,13 @@ async function shownCandidates(page: Page) {
 
 async function statusAfter(page: Page, key: string, expected: RegExp): Promise<string> {
   await page.keyboard.press(key);
-  await page.waitForFunction((source) => new RegExp(source).test(document.querySelector("#status")?.textContent ?? ""), expected.source, { timeout: 30_000 });
-  return (await page.locator("#status").textContent())!;
+  const shown = () => page.locator("#status").textContent();
+  await page
+    .waitForFunction((source) => new RegExp(source).test(document.querySelector("#status")?.textContent ?? ""), expected.source, { timeout: 30_000 })
+    .catch(async (error: Error) => {
+      throw new Error(`after "${key}" the page says ${JSON.stringify(await shown())}, not ${expected}`, { cause: error });
+    });
+  return (await shown())!;
 }
 
 beforeAll(async () => {

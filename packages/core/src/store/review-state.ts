@@ -21,7 +21,16 @@ export function reviewState(entry: LockEntry | undefined): ReviewState {
  * older one is refused rather than applied over what another tab (or a `git pull`) wrote.
  */
 export function entryRevision(entry: LockEntry | undefined): string {
-  return entry ? sha256Hex(JSON.stringify(entry)).slice(0, 16) : "none";
+  // By value, whatever the order of its fields: as read from the file, or as just made.
+  return entry ? sha256Hex(JSON.stringify(entry, (_key, value: unknown) => (isPlainObject(value) ? sortedFields(value) : value))).slice(0, 16) : "none";
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function sortedFields(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.keys(value).sort().map((key) => [key, value[key]]));
 }
 
 /**

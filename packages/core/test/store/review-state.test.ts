@@ -49,6 +49,15 @@ describe("review states", () => {
   });
 });
 
+describe("entryRevision", () => {
+  it("is of the entry's value, not of the order of its fields", () => {
+    const { prompt, ...rest } = entry(sha("a"), { approved: sha("a") });
+    expect(entryRevision({ ...rest, prompt })).toBe(entryRevision(entry(sha("a"), { approved: sha("a") })));
+    expect(entryRevision(entry(sha("a")))).not.toBe(entryRevision(entry(sha("a"), { approved: sha("a") })));
+    expect(entryRevision(undefined)).toBe("none");
+  });
+});
+
 describe("the lock's review fields", () => {
   it("come last, so that an entry written before review keeps its bytes and approving adds a line", async () => {
     const before = serializeLockfile({ version: 1, images: { [KEY]: entry(sha("a")) } });
