@@ -2,7 +2,7 @@ import { Engine, type Logger, readLockfile, truncate } from "@imagegen/core";
 import { describeCandidates, listCandidates } from "../review/candidates.js";
 import { generationProblem } from "../review/review-data.js";
 import { findImage } from "./image-target.js";
-import { type Output, UsageError, count, locationJson } from "./output.js";
+import { type Output, count, locationJson } from "./output.js";
 import { createProgress } from "./progress.js";
 import { type CommonFlags, openProject } from "./project.js";
 import { countRequests } from "./request-count.js";
