@@ -166,7 +166,7 @@ describe("imagegen CLI", () => {
   it("exits 2 with one line for usage and config errors", async () => {
     const root = await copyFixture("cli-project");
     const cases: [string[], RegExp][] = [
-      [["bogus"], /^imagegen: unknown command "bogus"; commands: generate, check, list, prune, report, types/],
+      [["bogus"], /^imagegen: unknown command "bogus"; commands: init, generate, check, list, prune, report, types/],
       [[], /^imagegen: no command given/],
       [["check", "--bogus"], /^imagegen: Unknown option `--bogus`/],
       [["generate", "--concurrency", "0"], /^imagegen: --concurrency must be a whole number of at least 1 \(got "0"\)/],

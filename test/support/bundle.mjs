@@ -1,16 +1,19 @@
 // Builds a project with one bundler's own JavaScript API, as its CLI would, in a child process of
 // the test: `node bundle.mjs <bundler> <project> [--watch]`. The project's `<bundler>.config.mjs`
-// is the config a user writes; nothing here is imagegen-specific. Prints one line per build:
-// RESULT_PREFIX and JSON, among whatever the bundler and the plugin log.
+// (or `.js`, `.cjs`) is the config a user writes; nothing here is imagegen-specific. Prints one
+// line per build: RESULT_PREFIX and JSON, among whatever the bundler and the plugin log.
 // In watch mode (webpack, rspack) it rebuilds on every change until stdin says "close".
-import { copyFile, access } from "node:fs/promises";
+import { access, copyFile } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
 
 const [bundler, project, flag] = process.argv.slice(2);
 const watch = flag === "--watch";
-const configFile = path.join(project, `${bundler}.config.mjs`);
+const exists = (file) => access(file).then(() => true, () => false);
+const configFiles = ["mjs", "js", "cjs"].map((extension) => path.join(project, `${bundler}.config.${extension}`));
+const found = await Promise.all(configFiles.map(exists));
+const configFile = configFiles[Math.max(0, found.indexOf(true))];
 const config = (await import(pathToFileURL(configFile).href)).default;
 
 const RESULT_PREFIX = "bundle-result ";
@@ -22,7 +25,7 @@ function report(result) {
 /** The fixture's page: bundlers that make no HTML of their own get its index.html beside the script. */
 async function addPage(outDir) {
   const target = path.join(outDir, "index.html");
-  if (await access(target).then(() => true, () => false)) return;
+  if (await exists(target)) return;
   await copyFile(path.join(project, "index.html"), target).catch(() => {});
 }
 
@@ -70,7 +73,8 @@ async function webpackLike(load) {
     await new Promise((resolve) => compiler.close(resolve));
     const result = statsResult(stats);
     if (result.errors.length > 0) throw new Error(result.errors.join("\n"));
-    return config.output.path;
+    // Without output.path, both write to dist/ in the folder they run in.
+    return config.output?.path ?? path.join(project, "dist");
   }
   const watching = compiler.watch({ aggregateTimeout: 50 }, async (error, stats) => {
     if (error) return report({ ok: false, error: error.message });

@@ -1,10 +1,12 @@
 import { execFile, spawn } from "node:child_process";
-import { cp, mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { isProcessAlive } from "@imagegen/core";
+import { onTestFinished } from "vitest";
 import { EXAMPLES_DIR, buildEnv, packedProject } from "./packed-project.js";
 
 const run = promisify(execFile);
@@ -38,10 +40,12 @@ export async function node22BinDir(): Promise<string> {
 /**
  * The example, installed as a user installs it: its own dependencies, the plugin from the packed
  * tarballs, in a folder of its own that is the project root (Nuxt's server build needs its
- * packages under the project). The install is kept for later runs; the example's files are
- * copied afresh and every output, store, lock and cache of an earlier run is removed.
+ * packages under the project). The install is kept for later runs; the example's files (or, with
+ * `starter`, the files of that folder: a framework's fresh project) are copied afresh over it, and
+ * everything an earlier run left beside the install is removed. The folder is the test's alone
+ * until it finishes: another test of the same framework, in this run or another, waits for it.
  */
-export async function frameworkProject(name: Framework): Promise<string> {
+export async function frameworkProject(name: Framework, { starter }: { starter?: string } = {}): Promise<string> {
   const example = path.join(EXAMPLES_DIR, name);
   const manifest = JSON.parse(await readFile(path.join(example, "package.json"), "utf8")) as {
     dependencies?: Record<string, string>;
@@ -50,16 +54,37 @@ export async function frameworkProject(name: Framework): Promise<string> {
   const dependencies = { ...manifest.dependencies, ...manifest.devDependencies };
   delete dependencies["unplugin-imagegen"];
   const dir = await packedProject({ name, dependencies: async () => dependencies, binDir: node22BinDir });
-  const exampleFiles = (await readdir(example)).filter((entry) => entry !== "node_modules" && entry !== "package.json");
-  for (const leftover of [".imagegen", "imagegen.lock.json", "node_modules/.cache/imagegen", ...OUTPUTS, ...exampleFiles]) {
-    await rm(path.join(dir, leftover), { recursive: true, force: true });
+  await useExclusively(dir);
+  const install = new Set(["node_modules", "package.json", "pnpm-lock.yaml", ".ready", "bundle.mjs"]);
+  for (const entry of await readdir(dir)) {
+    if (!install.has(entry) && !entry.endsWith(".tgz")) await rm(path.join(dir, entry), { recursive: true, force: true });
   }
-  await cp(example, dir, { recursive: true, filter: (file) => !/[\\/](node_modules|package\.json)$/.test(file.slice(example.length)) });
+  await rm(path.join(dir, "node_modules/.cache/imagegen"), { recursive: true, force: true });
+  const files = starter ?? example;
+  await cp(files, dir, { recursive: true, filter: (file) => !/[\\/](node_modules|package\.json)$/.test(file.slice(files.length)) });
   return dir;
 }
 
-/** What the frameworks write when they build. */
-const OUTPUTS = ["build", "dist", ".svelte-kit", ".astro", ".nuxt", ".output", ".next"];
+/**
+ * Holds `dir` for the current test (released when it finishes, however it ends): a lock folder
+ * with the holder's pid, taken over when that process is gone. Tests of one file run one after
+ * another: a second call from this process holds it already.
+ */
+async function useExclusively(dir: string): Promise<void> {
+  const lock = `${dir}.in-use`;
+  const deadline = Date.now() + 30 * 60_000;
+  while (!(await mkdir(lock).then(() => true, () => false))) {
+    const holder = Number(await readFile(path.join(lock, "pid"), "utf8").catch(() => ""));
+    if (holder === process.pid) return;
+    // A holder gone, or one killed before it wrote its pid.
+    const age = Date.now() - (await stat(lock).then((s) => s.mtimeMs, () => Date.now()));
+    if (holder ? !isProcessAlive(holder) : age > 60_000) await rm(lock, { recursive: true, force: true });
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${lock}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  await writeFile(path.join(lock, "pid"), String(process.pid));
+  onTestFinished(() => rm(lock, { recursive: true, force: true }));
+}
 
 /** A build's environment: the emulator and the fake key, Node 22 first on the PATH. */
 export async function frameworkEnv(apiUrl: string, extra: Record<string, string> = {}): Promise<NodeJS.ProcessEnv> {

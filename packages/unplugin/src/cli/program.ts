@@ -1,12 +1,14 @@
-import { readFileSync } from "node:fs";
 import { ImagegenError } from "@imagegen/core";
 import { type CAC, cac } from "cac";
 import { cacheCommand } from "./cache.js";
 import { type ApproveFlags, approveCommand } from "./approve.js";
 import { type CheckFlags, checkCommand } from "./check.js";
 import { type GenerateFlags, generateCommand } from "./generate.js";
+import type { InitFlags } from "./init.js";
+import { SETUP_NAMES, parseSetupName } from "./init/setup-names.js";
 import { listCommand } from "./list.js";
 import { Output, UsageError } from "./output.js";
+import { packageVersion } from "./package-version.js";
 import type { CommonFlags } from "./project.js";
 import { type PruneFlags, pruneCommand } from "./prune.js";
 import { pullCommand } from "./pull.js";
@@ -20,7 +22,7 @@ import { typesCommand } from "./types.js";
 /** Exit codes (SPEC §8): done and clean, failed or not clean, usage or config error. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-const COMMANDS = ["generate", "check", "list", "prune", "report", "types", "push", "pull", "reroll", "approve", "reject", "review", "cache prune"];
+const COMMANDS = ["init", "generate", "check", "list", "prune", "report", "types", "push", "pull", "reroll", "approve", "reject", "review", "cache prune"];
 
 /**
  * Runs `imagegen <command> …` and returns its exit code. Every message goes through `out`,
@@ -63,6 +65,27 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
       .option("--concurrency <n>", "Generations at once (default: the config's, else 4)")
       .option("--frozen", "Never call a provider: a missing original is an error (also IMAGEGEN_FROZEN=1)")
       .option("--json", "Machine-readable output on stdout");
+
+    cli
+      .command("init", "Wire imagegen into this project: the plugin in the bundler's or framework's config, imagegen.config.ts, a sample manifest, .gitignore, tsconfig types and package.json (exit 1 if a config needs lines added by hand)")
+      .option("--setup <name>", `The setup, when detection cannot tell or is wrong: ${SETUP_NAMES.join(", ")}`)
+      .option("--remote <url>", "Keep originals in a remote store (s3://bucket/prefix): sets remote in imagegen.config.ts and ignores .imagegen/ (default: commit .imagegen/ and the lock)")
+      .option("--dry-run", "Print the changes as a unified diff on stdout; write nothing")
+      .example("imagegen init --dry-run")
+      .example("imagegen init --setup vite --remote s3://my-bucket/imagegen/my-site")
+      .action(async (options: Record<string, unknown>) => {
+        const setup = stringFlag(cli, "setup");
+        const flags: InitFlags = {
+          ...optional("root", stringFlag(cli, "root")),
+          ...(options.json === true && { json: true }),
+          ...(options.dryRun === true && { dryRun: true }),
+          ...optional("setup", setup === undefined ? undefined : parseSetupName(setup)),
+          ...optional("remote", stringFlag(cli, "remote")),
+        };
+        // magicast and the rest of init are loaded only for init.
+        const { initCommand } = await import("./init.js");
+        return initCommand(flags, out);
+      });
 
     cli
       .command("generate", "Generate every missing image, update the store and the lock")
@@ -259,13 +282,4 @@ function integerFlag(cli: CAC, name: string, min: number): number | undefined {
 
 function firstLine(text: string): string {
   return text.split("\n")[0]!.trim();
-}
-
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version?: string };
-    return pkg.version ?? "0.0.0";
-  } catch {
-    return "0.0.0";
-  }
 }
