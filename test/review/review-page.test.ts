@@ -56,12 +56,12 @@ async function foxEntry(): Promise<[string, LockEntry]> {
   return Object.entries(images).find(([, entry]) => entry.prompt === FOX)!;
 }
 
-async function openReview(): Promise<Page> {
+async function openReview(url = review.url): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   pages.push(page);
   const errors: string[] = [];
   page.on("pageerror", (error) => errors.push(error.message));
-  await page.goto(review.url, { waitUntil: "load" });
+  await page.goto(url, { waitUntil: "load" });
   await page.waitForSelector(".image-list li");
   expect(errors).toEqual([]);
   return page;
@@ -337,6 +337,32 @@ describe("two tabs", () => {
     // The refused tab now shows the lock as it is.
     const loser = said[0]!.startsWith("Approved") ? b : a;
     expect((await shownCandidates(loser)).find((candidate) => candidate.tags.includes("pinned"))!.sha256).toBe(winner);
+  });
+});
+
+describe("a project written by release 0.1", () => {
+  it("is reviewed in the page with no manual step: its images are unreviewed, shown, and a approves the open one", async () => {
+    const old = await copyFixture("release-0.1/project");
+    const lockPath = path.join(old, "imagegen.lock.json");
+    const before = JSON.parse(await readFile(lockPath, "utf8")).images as Record<string, LockEntry>;
+    const oldReview = await startReview([], { cwd: old });
+    try {
+      const page = await openReview(oldReview.url);
+      expect(await page.$$eval(".image-list li", (items) => items.length)).toBe(3);
+      expect(await page.locator("#detail .badges .state").textContent()).toBe("unreviewed");
+      // Its one original, stored under the name release 0.1 gave it, is the pinned candidate.
+      const [candidate] = await shownCandidates(page);
+      expect(candidate).toMatchObject({ number: 1, picked: true, tags: ["pinned"], previews: [[96, 96]] });
+      const key = Object.keys(before).find((k) => before[k]!.sha256 === candidate!.sha256)!;
+      expect(key).toBeDefined();
+
+      await statusAfter(page, "a", /^Approved sha256/);
+      const after = JSON.parse(await readFile(lockPath, "utf8")).images as Record<string, LockEntry>;
+      expect(after).toEqual({ ...before, [key]: { ...before[key], approved: candidate!.sha256 } });
+      expect(await page.locator("#detail .badges .state").textContent()).toBe("approved");
+    } finally {
+      expect(await oldReview.stop()).toBe(0);
+    }
   });
 });
 
