@@ -31,35 +31,41 @@ describe("imagegen report", () => {
 
     const report = await runCli(["report"], { cwd: root });
     expect(report.code, report.stderr).toBe(0);
-    expect(report.stdout).toBe("Wrote imagegen-report/index.html: 4 images, 4 with a thumbnail, 1 not in use.\n");
+    expect(report.stdout).toBe("Wrote imagegen-report/index.html: 4 images, 3 candidates, 3 previews, 1 not in use.\n");
 
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(error.message));
     await page.goto(pathToFileURL(path.join(root, "imagegen-report/index.html")).href, { waitUntil: "load" });
-    const images = await page.$$eval("img", (elements) =>
-      elements.map((img) => ({ src: img.getAttribute("src"), complete: img.complete, naturalWidth: img.naturalWidth, naturalHeight: img.naturalHeight })),
-    );
-    expect(images).toHaveLength(4);
-    for (const image of images) {
-      expect(image.src).toMatch(/^images\/[0-9a-f]{20}\.webp$/);
-      expect(image.complete).toBe(true);
-      expect(image.naturalWidth).toBe(480);
-      expect(image.naturalHeight).toBe(480);
-    }
+    await page.waitForSelector(".image-list li");
+    const listed = await page.$$eval(".image-list li", (items) => items.map((item) => [(item as HTMLElement).dataset.state, item.textContent]));
+    expect(listed).toEqual([
+      ["unreviewed", expect.stringContaining("A lighthouse at dawn")],
+      ["unreviewed", expect.stringContaining("a red fox")],
+      ["unreviewed", expect.stringContaining("hero")],
+      ["unreviewed", expect.stringContaining("team-photo")],
+    ]);
+    const images = async () => {
+      await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>("#detail img")].every((img) => img.complete));
+      return page.$$eval("#detail img", (elements) => elements.map((img) => ({ src: img.getAttribute("src"), naturalWidth: img.naturalWidth, naturalHeight: img.naturalHeight })));
+    };
+    expect(await images()).toEqual([{ src: expect.stringMatching(/^images\/[0-9a-f]{16}-full\.webp$/), naturalWidth: 640, naturalHeight: 640 }]);
 
-    const cards = await page.$$eval("article", (articles) =>
-      articles.map((article) => ({ status: article.dataset.status, text: (article as HTMLElement).innerText })),
-    );
-    expect(cards.map((card) => card.status)).toEqual(["ok", "ok", "missing", "ok", "orphaned"]);
-    const fox = cards[1]!.text;
+    await page.keyboard.press("j");
+    expect(await images()).toEqual([{ src: expect.stringMatching(/^images\/[0-9a-f]{16}-4x3-cover\.webp$/), naturalWidth: 640, naturalHeight: 480 }]);
+    const fox = (await page.locator("#detail").innerText()).replace(/\s+/g, " ");
     expect(fox).toContain("a red fox");
     expect(fox).toContain("Sent as: a red fox, loose watercolor on textured paper");
-    expect(fox).toMatch(/style\s+watercolor/);
-    expect(fox).toMatch(/aspect\s+4:3/);
-    expect(fox).toMatch(/pixels\s+1024×1024/);
+    expect(fox).toContain("style watercolor");
+    expect(fox).toContain("4:3, cover · 320×240 webp");
+    expect(fox).toContain("1024×1024");
     expect(fox).toContain("src/main.ts:2:22");
-    expect(cards[2]!.text).toContain("A harbour at golden hour");
-    expect(cards[2]!.text).toContain("Not generated yet");
-    expect(cards[4]!.text).toContain("A harbour at blue hour");
+
+    await page.keyboard.press("j");
+    expect(await page.locator("#open-title").textContent()).toBe("hero");
+    expect(await page.locator("#detail").innerText()).toContain("Not generated yet");
+    expect(await page.locator("footer").innerText()).toContain("A harbour at blue hour");
+    expect(errors).toEqual([]);
 
     const screenshot = path.join(tmpdir(), `imagegen-report-${process.pid}.png`);
     await page.screenshot({ path: screenshot, fullPage: true });

@@ -8,6 +8,7 @@ import { build, createServer } from "vite";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { AI_SDK, aiSdkConfig } from "../support/ai-sdk.js";
 import { FAKE_API_KEY, FAKE_GOOGLE_API_KEY, FAKE_OPENAI_API_KEY, captureLogger, filesContaining, listFiles } from "../support/fixture-project.js";
+import { startReview } from "../support/review-server.js";
 import { CLI, runCli } from "../support/run-cli.js";
 import { FAKE_AWS, startS3Server } from "../support/s3-server.js";
 import { importing, reliabilityProject } from "./support/project.js";
@@ -187,7 +188,7 @@ describe("the API key appears nowhere", () => {
     const help = await runCli(["--help"], { cwd: process.cwd() });
     // `  prune [...keys]  …`, `  cache <action>  …`: the name, then its arguments, if any.
     const commands = [...help.stdout.slice(help.stdout.indexOf("Commands:")).matchAll(/^ {2}([a-z]+)(?: [[<][^\]>]*[\]>])? {2}/gm)].map((m) => m[1]!);
-    expect(commands).toEqual(expect.arrayContaining(["generate", "check", "list", "prune", "report", "types", "push", "pull", "cache"]));
+    expect(commands).toEqual(expect.arrayContaining(["generate", "check", "list", "prune", "report", "review", "reroll", "approve", "reject", "types", "push", "pull", "cache"]));
 
     const root = await project();
     // The key in the config file as well as in the environment: both must stay hidden.
@@ -200,6 +201,14 @@ describe("the API key appears nowhere", () => {
     };
     emulator.reset();
     for (const command of commands) {
+      // A server until stopped: its page, its data and what it said.
+      if (command === "review") {
+        const review = await startReview([], { cwd: root, apiUrl: emulator.url });
+        outputs.push(`$ imagegen review\n${review.url}`, await (await fetch(review.url)).text(), await (await fetch(`${review.url}api/data`)).text());
+        await review.stop();
+        outputs.push(review.stderr());
+        continue;
+      }
       const args = command === "cache" ? ["cache", "prune"] : [command];
       await run(args);
       await run([...args, "--json"]);
@@ -208,6 +217,10 @@ describe("the API key appears nowhere", () => {
     const lock = JSON.parse(await readFile(path.join(root, "imagegen.lock.json"), "utf8"));
     const key = Object.keys(lock.images)[0]!;
     await run(["generate", "--force", key]);
+    // The review commands with an image to work on: each succeeds, so each said what it does.
+    const codes: (number | null)[] = [];
+    for (const args of [["reroll", key], ["approve", key, "--candidate", "3"], ["reroll", key], ["reject", key], ["check", "--markdown"]]) codes.push((await run(args)).code);
+    expect(codes).toEqual([0, 0, 0, 0, 0]);
     // A failure that quotes the key back.
     emulator.injectFault({ kind: "status", status: 403, message: `key ${FAKE_API_KEY} has no credits left`, times: 5 });
     const failed = await run(["generate", "--force", key]);

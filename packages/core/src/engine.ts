@@ -8,7 +8,8 @@ import type { AssetPaths, GeneratedImage } from "./generate/provider.js";
 import { storeAssetPaths } from "./store/asset-paths.js";
 import { type OriginalKey, originalKey, sha256Hex } from "./spec/key.js";
 import type { LockEntry } from "./store/lockfile.js";
-import { LockPolicy, PinnedElsewhereError } from "./store/lock-policy.js";
+import { type EntryChange, LockPolicy, PinnedElsewhereError } from "./store/lock-policy.js";
+import { entryRevision } from "./store/review-state.js";
 import { RemoteTier } from "./store/remote-tier.js";
 import type { ResolvedOptions } from "./project/options.js";
 import type { ImageSpec } from "./spec/spec.js";
@@ -70,6 +71,12 @@ export interface EngineStats {
   generated: number;
   /** Renditions made by sharp (cache misses). */
   rendered: number;
+}
+
+/** How a generation is asked for: a missing original (neither), a re-roll that re-pins, or a new candidate that does not. */
+interface GenerationMode {
+  reroll?: boolean;
+  candidate?: boolean;
 }
 
 /** An original this run made, stored and locked, whose upload to the remote store failed: \`imagegen push\` sends it later. */
@@ -151,6 +158,73 @@ export class Engine {
     this.#lock.reroll(key);
     this.#originals.delete(key);
     return this.#once(this.#originals, key, () => this.#generate(key, spec, { reroll: true }));
+  }
+
+  /**
+   * A new candidate for a spec (`imagegen reroll`, the review page): paid for (counted by
+   * `maxGenerations`), stored and shared like any original, and listed in the lock as pending: the
+   * pin stays until a person chooses ({@link choose}). Providers whose images are throwaway refuse.
+   */
+  async newCandidate(spec: ImageSpec): Promise<OriginalMeta> {
+    this.#leftovers ??= this.#removeLeftovers();
+    if (this.#readOnly) {
+      throw new ImagegenError(`Not re-rolling "${spec.prompt}": ${this.options.frozen ? "imagegen is frozen" : `provider "${this.options.provider.id}" keeps nothing it makes`}.`);
+    }
+    const key = originalKey(spec.generation);
+    const made = await this.#generate(key, spec, { candidate: true });
+    return (await this.store.readMeta(key, made.sha256))!;
+  }
+
+  /** Paid generations this engine may still start (`maxGenerations` less those started). */
+  get generationsLeft(): number {
+    return this.options.maxGenerations - this.#paidGenerationsStarted;
+  }
+
+  /** The lock's rules, for review changes that are not a choice (reject, undo). */
+  get lockPolicy(): LockPolicy {
+    return this.#lock;
+  }
+
+  /**
+   * The candidate of a spec's key whose bytes hash to `sha256`: from the local store, else from
+   * the remote store into it; `undefined` when neither has it.
+   */
+  async candidate(spec: ImageSpec, sha256: string): Promise<OriginalMeta | undefined> {
+    const key = originalKey(spec.generation);
+    return (await this.store.readMeta(key, sha256)) ?? (await this.#remote.fetchPinned(spec, sha256))?.meta;
+  }
+
+  /**
+   * A person chose a candidate (SPEC §13): the lock pins it (approved, with `approve`), the store
+   * marks it chosen, and so does the remote's index of its key when the remote is writable, so that
+   * a machine that finds the key by index takes it. `expected` refuses a change made against an
+   * entry that has changed since ({@link LockChangedError}).
+   */
+  async choose(meta: OriginalMeta, options: { approve: boolean; expected?: string }): Promise<EntryChange> {
+    const change = await this.#lock.choose(meta, options);
+    await this.#chosen(meta);
+    return change;
+  }
+
+  /** Puts back the entry a change replaced (undo), refused if the entry is no longer what the change made. */
+  async restore(change: EntryChange): Promise<EntryChange> {
+    const undone = await this.#lock.review(change.key, () => change.before, entryRevision(change.after));
+    const pinned = change.before?.sha256;
+    const meta = pinned === undefined || pinned === change.after?.sha256 ? undefined : await this.store.readMeta(change.key, pinned);
+    if (meta) await this.#chosen(meta);
+    else this.#originals.delete(change.key);
+    return { key: change.key, before: undone.before, after: undone.after };
+  }
+
+  /** The store's and the remote index's record of a choice; the next resolve reads the lock again. */
+  async #chosen(meta: OriginalMeta): Promise<void> {
+    this.#originals.delete(meta.key);
+    const chosen = await this.store.markChosen(meta);
+    try {
+      await this.#remote.recordChoice(chosen, () => this.store.readOriginal(chosen));
+    } catch (error) {
+      this.options.logger.warn(`The choice of sha256 ${meta.sha256.slice(0, 12)}… is locked, but not recorded in the remote store: ${(error as Error).message}`);
+    }
   }
 
   /**
@@ -386,7 +460,7 @@ export class Engine {
   }
 
   /** A generation, counted in {@link drain} until it settles. */
-  #generate(key: OriginalKey, spec: ImageSpec, options: { reroll?: boolean } = {}): Promise<OriginalRef> {
+  #generate(key: OriginalKey, spec: ImageSpec, options: GenerationMode = {}): Promise<OriginalRef> {
     const generation = this.#generateOnce(key, spec, options);
     this.#generating.add(generation);
     const settled = () => this.#generating.delete(generation);
@@ -394,7 +468,7 @@ export class Engine {
     return generation;
   }
 
-  async #generateOnce(key: OriginalKey, spec: ImageSpec, { reroll = false } = {}): Promise<OriginalRef> {
+  async #generateOnce(key: OriginalKey, spec: ImageSpec, mode: GenerationMode = {}): Promise<OriginalRef> {
     const { options } = this;
     const where = formatLocation(spec.source);
     if (options.frozen) {
@@ -425,7 +499,7 @@ export class Engine {
           "Set persistent: true (or IMAGEGEN_PERSISTENT=1) to keep it, e.g. for a relay of the same model.",
       );
     }
-    if (!paid) return this.#generateNow(key, spec, reroll);
+    if (!paid) return this.#generateNow(key, spec, mode);
     if (this.#paidGenerationsStarted >= options.maxGenerations) {
       throw new ImagegenError(
         `Not generating "${spec.prompt}" (${where}): this run has reached maxGenerations (${options.maxGenerations}).`,
@@ -443,18 +517,18 @@ export class Engine {
     });
     try {
       // Inside the key's lock, the lock file as it is now (a git pull, another process): what it pins is never paid for again.
-      const existing = reroll ? undefined : ((await this.#stored(key, spec)) ?? (await this.#pinned(key, spec)));
+      const existing = mode.reroll || mode.candidate ? undefined : ((await this.#stored(key, spec)) ?? (await this.#pinned(key, spec)));
       if (existing) {
         this.#paidGenerationsStarted--;
         return existing;
       }
-      return await this.#generateNow(key, spec, reroll);
+      return await this.#generateNow(key, spec, mode);
     } finally {
       await keyLock.release();
     }
   }
 
-  async #generateNow(key: OriginalKey, spec: ImageSpec, reroll: boolean): Promise<OriginalRef> {
+  async #generateNow(key: OriginalKey, spec: ImageSpec, { reroll = false, candidate = false }: GenerationMode): Promise<OriginalRef> {
     const { options } = this;
     const provider = options.provider;
     const paid = provider.persistent !== false;
@@ -494,7 +568,9 @@ export class Engine {
     });
     if (!("meta" in made)) return made.ref;
     // Only the ref's weak hold on the bytes waits for the lock: a cold build of thousands queues its pins.
-    const pinned = await this.#pinOrDefer(made.meta, spec);
+    // A new candidate waits for a person's decision: it is listed as pending, the pin stays.
+    if (candidate) await this.#lock.addPending(made.meta);
+    const pinned = candidate ? undefined : await this.#pinOrDefer(made.meta, spec);
     return pinned ?? made.ref;
   }
 

@@ -14,6 +14,8 @@ export * from "./store/input-records.js";
 export * from "./store/asset-paths.js";
 export * from "./project/input-images.js";
 export * from "./store/lockfile.js";
+export * from "./store/lock-policy.js";
+export * from "./store/review-state.js";
 export * from "./store/remote.js";
 export * from "./render/variants.js";
 export * from "./store/derived-cache.js";

@@ -136,6 +136,7 @@ const OPTION_RULES: Record<keyof ResolveOptionsInput, OptionRule> = {
     return value.write === undefined || typeof value.write === "boolean" ? undefined : `write must be true or false (got ${describeValue(value.write)})`;
   },
   persistent: flag,
+  review: rule('"required" or "optional"', (v) => v === "required" || v === "optional"),
   root: rule("a path", (v) => typeof v === "string"),
   logger: rule("an object with info and warn functions", isObject),
   configFile: rule("a path or false", (v) => typeof v === "string" || v === false),
@@ -282,6 +283,7 @@ export async function resolveOptions(
     retryDelayMs,
     maxDownloadBytes,
     remote,
+    review: merged.review ?? "optional",
     logger,
   };
 }

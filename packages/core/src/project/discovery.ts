@@ -18,6 +18,8 @@ export interface DiscoveredSpec {
   spec: ImageSpec;
   /** Every import or manifest entry that resolves to this key, sorted. */
   locations: SourceLocation[];
+  /** The spec of each location, in the same order: each may crop (`aspect`, `fit`) and encode the original its own way. */
+  uses: ImageSpec[];
 }
 
 export interface Discovery {
@@ -110,8 +112,12 @@ function groupByKey(specs: ImageSpec[]): DiscoveredSpec[] {
   for (const spec of [...specs].sort((a, b) => compareLocations(a.source, b.source))) {
     const key = originalKey(spec.generation);
     const known = byKey.get(key);
-    if (known) known.locations.push(spec.source);
-    else byKey.set(key, { key, spec, locations: [spec.source] });
+    if (known) {
+      known.locations.push(spec.source);
+      known.uses.push(spec);
+    } else {
+      byKey.set(key, { key, spec, locations: [spec.source], uses: [spec] });
+    }
   }
   return [...byKey.values()];
 }

@@ -151,6 +151,13 @@ export interface ImagegenOptions {
    */
   remote?: string | RemoteOption;
   /**
+   * `"required"`: `imagegen check` fails on any image in use that a person has not approved
+   * (`unreviewed`, or `pending` with new candidates undecided): the pull-request gate of
+   * docs/review.md. Off by default, so that a project of one person is not slowed down.
+   * @default "optional"
+   */
+  review?: "required" | "optional";
+  /**
    * The project root, where the config, the store and the lock are.
    * @default the nearest folder at or above the bundler's root (the CLI: the current folder) that
    * holds `imagegen.config.*`, `imagegen.lock.json` or `package.json` (see `findProjectRoot`)
@@ -225,5 +232,6 @@ export interface ResolvedOptions extends KeyOptions {
   maxDownloadBytes: number;
   /** The remote store, when one is configured. */
   remote: RemoteStore | undefined;
+  review: "required" | "optional";
   logger: Logger;
 }

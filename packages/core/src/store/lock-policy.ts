@@ -3,6 +3,7 @@ import { ImagegenError } from "../errors.js";
 import type { OriginalKey } from "../spec/key.js";
 import { isNotFound } from "./atomic-write.js";
 import { type LockEntry, type LockfileData, lockEntryFor, readLockfile, updateLockfile } from "./lockfile.js";
+import { entryRevision, withAutomaticPin, withChoice, withPending } from "./review-state.js";
 import type { OriginalMeta } from "./store.js";
 
 /** Writing a lock entry was refused: the lock on disk pins another original for that key. */
@@ -18,6 +19,23 @@ export class PinnedElsewhereError extends ImagegenError {
   }
 }
 
+/** A review change was refused: the entry on disk is not the one it was asked against (another tab, a `git pull`). */
+export class LockChangedError extends ImagegenError {
+  readonly key: OriginalKey;
+  constructor(key: OriginalKey) {
+    super(`the lock entry of key ${key} changed since it was read (another tab, another command or a git pull); nothing was changed`);
+    this.name = "LockChangedError";
+    this.key = key;
+  }
+}
+
+/** What a review change did to one lock entry, for undo. */
+export interface EntryChange {
+  key: OriginalKey;
+  before: LockEntry | undefined;
+  after: LockEntry | undefined;
+}
+
 /**
  * The rules by which an engine reads and writes `imagegen.lock.json` (SPEC §4):
  * - it reads the lock again whenever the file changed, so that a long-running engine (a dev
@@ -25,7 +43,9 @@ export class PinnedElsewhereError extends ImagegenError {
  * - it never replaces an entry that pins another original, unless that image is being re-rolled:
  *   a teammate's image is never overwritten by accident;
  * - it drops entries only when asked, for keys nothing uses: their originals stay in the stores,
- *   where a revert finds them by key.
+ *   where a revert finds them by key;
+ * - a person's explicit choice ({@link choose}) re-pins whatever is pinned, and only it approves;
+ *   review changes may be asked against the entry as it was seen, and are refused if it changed.
  */
 export class LockPolicy {
   readonly path: string;
@@ -78,10 +98,43 @@ export class LockPolicy {
     const data = await updateLockfile(this.path, (lock) => {
       const locked = lock.images[meta.key];
       if (locked && locked.sha256 !== meta.sha256 && !this.#rerolled.has(meta.key)) throw new PinnedElsewhereError(meta.key, locked);
-      lock.images[meta.key] = entry;
+      lock.images[meta.key] = withAutomaticPin(locked, entry);
     });
     this.#writes++;
     this.#remember(data);
+  }
+
+  /**
+   * A person chose `meta`'s candidate (SPEC §13): it is pinned whatever the lock pinned before
+   * (that one stays a candidate in the stores) and, with `approve`, approved. With `expected` (an
+   * {@link entryRevision}), refused by a {@link LockChangedError} if the entry changed since.
+   */
+  choose(meta: OriginalMeta, { approve, expected }: { approve: boolean; expected?: string }): Promise<EntryChange> {
+    return this.review(meta.key, (locked) => withChoice(locked, lockEntryFor(meta), approve), expected);
+  }
+
+  /** New candidates of a locked key wait for a decision; a key not locked yet pins the first of them. */
+  addPending(meta: OriginalMeta): Promise<EntryChange> {
+    return this.review(meta.key, (locked) => (locked ? withPending(locked, [meta.sha256]) : lockEntryFor(meta)));
+  }
+
+  /**
+   * Replaces the entry of `key` with what `change` makes of it (`undefined` removes it), in one
+   * atomic update of the lock; refused when `expected` is given and the entry is no longer that one.
+   */
+  async review(key: OriginalKey, change: (locked: LockEntry | undefined) => LockEntry | undefined, expected?: string): Promise<EntryChange> {
+    let result: EntryChange | undefined;
+    const data = await updateLockfile(this.path, (lock) => {
+      const before = lock.images[key];
+      if (expected !== undefined && entryRevision(before) !== expected) throw new LockChangedError(key);
+      const after = change(before);
+      if (after) lock.images[key] = after;
+      else delete lock.images[key];
+      result = { key, before, after };
+    });
+    this.#writes++;
+    this.#remember(data);
+    return result!;
   }
 
   /** Removes the entries of keys not in `inUse` (nothing is deleted from a store); returns their keys. */

@@ -18,6 +18,14 @@ export interface LockEntry extends GenerationFields {
   height: number;
   /** The files an edit was made from: role, path relative to the root, sha256 (SPEC §12). */
   inputs?: InputRecord[];
+  /**
+   * The sha256 a person approved (SPEC §13). The image is approved only while it equals `sha256`:
+   * anything that re-pins the key without a person's approval (a build, `generate --force`, a
+   * merge that takes another side's `sha256`) leaves it unreviewed, never approved by accident.
+   */
+  approved?: string;
+  /** New candidates nobody has decided on yet (`imagegen reroll`), oldest first: the image is pending. */
+  pending?: string[];
 }
 
 /** `imagegen.lock.json`. */
@@ -27,7 +35,8 @@ export interface LockfileData {
 }
 
 /** Entry fields in the order they are written, so that diffs line up. */
-const ENTRY_FIELDS = ["prompt", "model", "size", "temperature", "topP", "variant", "aspect", "inputs", "sha256", "width", "height"] as const;
+// The review fields come last: an entry written before review existed keeps its bytes.
+const ENTRY_FIELDS = ["prompt", "model", "size", "temperature", "topP", "variant", "aspect", "inputs", "sha256", "width", "height", "approved", "pending"] as const;
 
 const FIX = "resolve it, or delete the file and run `imagegen generate` to rebuild it from the store";
 
@@ -160,7 +169,8 @@ async function readText(path: string): Promise<string | undefined> {
   }
 }
 
-function parseLockfile(text: string, path: string): LockfileData {
+/** A lockfile's text, checked as {@link readLockfile} checks it; `path` names it in errors. */
+export function parseLockfile(text: string, path: string): LockfileData {
   const conflict = /^(<{7}|={7}|>{7})(?: |$)/m.exec(text);
   if (conflict) {
     const { line, column } = lineAndColumn(text, conflict.index);
@@ -203,8 +213,16 @@ function lockfileProblem(value: unknown): string | undefined {
     }
     const inputs = inputRecordsProblem(entry.inputs);
     if (inputs) return `images["${key}"].inputs ${inputs}`;
+    if (entry.approved !== undefined && !isSha256(entry.approved)) return `images["${key}"].approved is not 64 hex digits`;
+    if (entry.pending !== undefined && !(Array.isArray(entry.pending) && entry.pending.every(isSha256))) {
+      return `images["${key}"].pending is not a list of sha256 (64 hex digits each)`;
+    }
   }
   return undefined;
+}
+
+function isSha256(value: unknown): boolean {
+  return typeof value === "string" && /^[0-9a-f]{64}$/.test(value);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

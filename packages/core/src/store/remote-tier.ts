@@ -112,6 +112,17 @@ export class RemoteTier {
     this.#stats.uploaded++;
   }
 
+  /**
+   * Records in the index of its key that a person chose this original (its `chosenAt`), uploading
+   * it first if the remote lacks it, so that no index names an original the team cannot get.
+   */
+  async recordChoice(meta: OriginalMeta, bytes: () => Promise<Uint8Array>): Promise<void> {
+    const remote = this.remote;
+    if (!remote?.writable) return;
+    if (!(await remote.hasOriginal(meta.sha256))) await remote.putOriginal(meta, await bytes());
+    await remote.recordCandidates(meta.key, [keyCandidateOf(meta)]);
+  }
+
   /** A rendition from the remote's `derived/`, or `undefined` (a miss, a corrupt entry, an unreachable remote: it is rendered here). */
   async rendition(key: string): Promise<Rendition | undefined> {
     const remote = this.remote;

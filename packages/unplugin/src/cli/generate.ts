@@ -3,11 +3,12 @@ import {
   type AuditedImage,
   Engine,
   type Logger,
-  type Provider,
   auditImages,
   truncate,
 } from "@imagegen/core";
-import { type Output, UsageError, count, locationJson, seconds } from "./output.js";
+import { findImage } from "./image-target.js";
+import { countRequests } from "./request-count.js";
+import { type Output, count, locationJson, seconds } from "./output.js";
 import { type Progress, createProgress } from "./progress.js";
 import { type CommonFlags, openProject, reportDiscoveryErrors } from "./project.js";
 
@@ -40,7 +41,7 @@ export async function generateCommand(flags: GenerateFlags, out: Output): Promis
   reportDiscoveryErrors(project, out);
 
   const audit = await auditImages(discovery.specs, { ...options, verifyBytes: false });
-  const target = flags.force === undefined ? undefined : findTarget(audit.images, flags.force);
+  const target = flags.force === undefined ? undefined : findImage(audit.images, flags.force, "--force");
   const work = target ? [target] : audit.images;
   // A locked original is never generated again without --force: it comes from the remote store, or fails naming
   // --force. An edit whose input changed has a new key: nothing is stored under it yet, so it is made like a missing one.
@@ -179,33 +180,6 @@ export async function generateCommand(flags: GenerateFlags, out: Output): Promis
     );
   }
   return failed > 0 || discovery.errors.length > 0 ? 1 : 0;
-}
-
-/** `--force`: the image with that manifest name, key or key prefix; exactly one. */
-function findTarget(images: AuditedImage[], wanted: string): AuditedImage {
-  const matches = images.filter(
-    (image) =>
-      image.key === wanted ||
-      (wanted.length >= 6 && image.key.startsWith(wanted)) ||
-      image.locations.some((location) => location.name === wanted),
-  );
-  if (matches.length === 1) return matches[0]!;
-  if (matches.length === 0) {
-    throw new UsageError(`--force ${wanted}: no image in use has that manifest name or key; \`imagegen list\` shows them`);
-  }
-  throw new UsageError(`--force ${wanted} matches ${matches.length} images (keys ${matches.map((m) => m.key).join(", ")}); give a key`);
-}
-
-/** Counts every call to the provider, retries included: the API requests this run paid for. */
-function countRequests(provider: Provider, counter: { requests: number }): Provider {
-  return {
-    id: provider.id,
-    ...(provider.persistent !== undefined && { persistent: provider.persistent }),
-    generate(request, context) {
-      counter.requests++;
-      return provider.generate(request, context);
-    },
-  };
 }
 
 function planLine(out: Output, image: AuditedImage): string {

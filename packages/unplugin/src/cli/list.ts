@@ -1,10 +1,10 @@
-import { type AuditedImage, auditImages, inputRecords, truncate } from "@imagegen/core";
+import { type AuditedImage, auditImages, inputRecords, reviewState, truncate } from "@imagegen/core";
 import { orphanJson } from "./orphans.js";
 import { type Output, locationJson } from "./output.js";
 import { type CommonFlags, openProject, reportDiscoveryErrors, quietLogger } from "./project.js";
 import { formatTable } from "./table.js";
 
-/** `imagegen list`: every image in use (and every orphaned entry), where it is used, its key, status and size. */
+/** `imagegen list`: every image in use (and every orphaned entry), where it is used, its key, status, review state and size. */
 export async function listCommand(flags: CommonFlags, out: Output): Promise<number> {
   const project = await openProject(flags, out, quietLogger);
   const { options, discovery } = project;
@@ -17,6 +17,9 @@ export async function listCommand(flags: CommonFlags, out: Output): Promise<numb
         name: manifestName(image),
         prompt: image.spec.generation.prompt,
         status: image.status,
+        // SPEC §13: approved, unreviewed or pending; the pinned sha256, and the candidates waiting for a decision.
+        review: reviewState(image.locked),
+        ...(image.locked && { sha256: image.locked.sha256, pending: image.locked.pending ?? [] }),
         // Inputs as the lock records them: no absolute paths in machine output.
         generation: { ...image.spec.generation, inputs: inputRecords(image.spec.generation) },
         ...(image.meta && { width: image.meta.width, height: image.meta.height, bytes: image.meta.bytes }),
@@ -41,13 +44,14 @@ export async function listCommand(flags: CommonFlags, out: Output): Promise<numb
       `${out.where(image.locations[0]!)}${more}`,
       image.key,
       image.status,
+      image.locked ? reviewState(image.locked) : "—",
       image.meta ? `${image.meta.width}×${image.meta.height}` : `(${image.spec.generation.size})`,
     ];
   });
   for (const orphan of audit.orphaned) {
-    rows.push([`"${truncate(orphan.prompt, 48)}"`, "—", orphan.key, orphan.inLock ? "orphaned" : "unused", orphan.meta ? `${orphan.meta.width}×${orphan.meta.height}` : "—"]);
+    rows.push([`"${truncate(orphan.prompt, 48)}"`, "—", orphan.key, orphan.inLock ? "orphaned" : "unused", "—", orphan.meta ? `${orphan.meta.width}×${orphan.meta.height}` : "—"]);
   }
-  for (const line of formatTable(["NAME / PROMPT", "USED IN", "KEY", "STATUS", "SIZE"], rows)) out.print(line);
+  for (const line of formatTable(["NAME / PROMPT", "USED IN", "KEY", "STATUS", "REVIEW", "SIZE"], rows)) out.print(line);
   return 0;
 }
 

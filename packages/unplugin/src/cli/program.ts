@@ -1,7 +1,8 @@
 import { ImagegenError } from "@imagegen/core";
 import { type CAC, cac } from "cac";
 import { cacheCommand } from "./cache.js";
-import { checkCommand } from "./check.js";
+import { type ApproveFlags, approveCommand } from "./approve.js";
+import { type CheckFlags, checkCommand } from "./check.js";
 import { type GenerateFlags, generateCommand } from "./generate.js";
 import type { InitFlags } from "./init.js";
 import { SETUP_NAMES, parseSetupName } from "./init/setup-names.js";
@@ -12,13 +13,16 @@ import type { CommonFlags } from "./project.js";
 import { type PruneFlags, pruneCommand } from "./prune.js";
 import { pullCommand } from "./pull.js";
 import { pushCommand } from "./push.js";
+import { rejectCommand } from "./reject.js";
 import { type ReportFlags, reportCommand } from "./report.js";
+import { type RerollFlags, rerollCommand } from "./reroll.js";
+import { type ReviewFlags, reviewCommand } from "./review.js";
 import { typesCommand } from "./types.js";
 
 /** Exit codes (SPEC §8): done and clean, failed or not clean, usage or config error. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-const COMMANDS = ["init", "generate", "check", "list", "prune", "report", "types", "push", "pull", "cache prune"];
+const COMMANDS = ["init", "generate", "check", "list", "prune", "report", "types", "push", "pull", "reroll", "approve", "reject", "review", "cache prune"];
 
 /**
  * Runs `imagegen <command> …` and returns its exit code. Every message goes through `out`,
@@ -102,8 +106,66 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
       });
 
     cli
-      .command("check", "Report missing, stale, unlocked and unpushed images without calling any provider (exit 1 if any); unused ones are noted")
-      .action((options: Record<string, unknown>) => checkCommand(commonFlags(cli, options), out));
+      .command(
+        "check",
+        'Report missing, stale, unlocked and unpushed images without calling any provider, and with review: "required" unapproved ones (exit 1 if any); unused and pending ones are noted',
+      )
+      .option("--markdown", "Print a Markdown summary (new, changed, pending, unreviewed images) for $GITHUB_STEP_SUMMARY or a pull-request comment")
+      .option("--base <ref|file>", "The lock to compare with for --markdown: a git ref (origin/main) or a lockfile")
+      .example("imagegen check --markdown --base origin/main >> \"$GITHUB_STEP_SUMMARY\"")
+      .action((options: Record<string, unknown>) => {
+        const flags: CheckFlags = { ...commonFlags(cli, options), ...(options.markdown === true && { markdown: true }), ...optional("base", stringFlag(cli, "base")) };
+        return checkCommand(flags, out);
+      });
+
+    cli
+      .command("reroll <name|key>", "Make new candidates of one image (paid generations); it is pending until one is approved, the lock keeps its pin")
+      .option("--n <count>", "How many new candidates (default: 1)")
+      .option("--max-generations <n>", "The most paid generations this run may start (default: the config's maxGenerations)")
+      .example("imagegen reroll hero --n 3")
+      .action((target: string, options: Record<string, unknown>) => {
+        const flags: RerollFlags = {
+          ...commonFlags(cli, options),
+          target: positional(cli, "reroll", target),
+          ...optional("n", integerFlag(cli, "n", 1)),
+          ...optional("maxGenerations", integerFlag(cli, "max-generations", 0)),
+        };
+        return rerollCommand(flags, out);
+      });
+
+    cli
+      .command("approve [name|key]", "Approve an image: the lock pins the candidate and records its approval (--candidate n picks another)")
+      .option("--candidate <n|sha256>", "The candidate to approve: its number as `imagegen reroll` and `imagegen review` list them, or a sha256 prefix")
+      .option("--all", "Approve every unreviewed image in use that is not pending")
+      .example("imagegen approve hero --candidate 2")
+      .action((target: string | undefined, options: Record<string, unknown>) => {
+        const flags: ApproveFlags = {
+          ...commonFlags(cli, options),
+          ...optional("target", target === undefined ? undefined : positional(cli, "approve", target)),
+          ...optional("candidate", stringFlag(cli, "candidate")),
+          ...(options.all === true && { all: true }),
+        };
+        return approveCommand(flags, out);
+      });
+
+    cli
+      .command("reject <name|key>", "Decline an image's pending candidates (the pin stays), or withdraw its approval when none is pending")
+      .action((target: string, options: Record<string, unknown>) => rejectCommand({ ...commonFlags(cli, options), target: positional(cli, "reject", target) }, out));
+
+    cli
+      .command("review", "Serve the review page on 127.0.0.1 (a free port; prints the URL) until Ctrl-C: compare candidates, approve, re-roll")
+      .option("--port <port>", "Port to listen on (default: a free one)")
+      .option("--host <address>", "Address to listen on (default: 127.0.0.1); beyond loopback the page is read-only")
+      .option("--open", "Open the page in the default browser")
+      .action((options: Record<string, unknown>) => {
+        const flags: ReviewFlags = {
+          ...commonFlags(cli, options),
+          ...optional("port", integerFlag(cli, "port", 0)),
+          ...optional("host", stringFlag(cli, "host")),
+          ...(options.open === true && { open: true }),
+        };
+        return reviewCommand(flags, out);
+      });
 
     cli
       .command("list", "A table of every image: where it is used, key, status, size")
@@ -126,7 +188,7 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
       });
 
     cli
-      .command("report", "Write a static HTML page of every image with its prompt and parameters, for review")
+      .command("report", "Write the review page read-only as static files: every image with every candidate, its prompt and parameters")
       .option("--out <dir>", "Folder of the page (default: imagegen-report at the root)")
       .action((options: Record<string, unknown>) => {
         const flags: ReportFlags = { ...commonFlags(cli, options), ...optional("out", stringFlag(cli, "out")) };
@@ -168,6 +230,18 @@ function commonFlags(cli: CAC, options: Record<string, unknown>): CommonFlags {
     ...(options.frozen === true && { frozen: true }),
     ...(options.json === true && { json: true }),
   };
+}
+
+/**
+ * A positional argument as typed: cac turns number-like ones into numbers, which would change a
+ * key such as `0123…`; the raw argument after the command's name is used instead.
+ */
+function positional(cli: CAC, command: string, parsed: string | number): string {
+  if (typeof parsed === "string") return parsed;
+  const args = cli.rawArgs.slice(2);
+  const at = args.indexOf(command);
+  const raw = args.slice(at + 1).find((arg) => !arg.startsWith("-") && String(Number(arg)) === String(parsed));
+  return raw ?? String(parsed);
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {

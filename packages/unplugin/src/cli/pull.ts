@@ -6,8 +6,9 @@ import { type CommonFlags, openProject, quietLogger, reportDiscoveryErrors, requ
 
 /**
  * `imagegen pull`: downloads every locked original in use that the local store lacks from the
- * remote store (SPEC §10), each checked against the lock's sha256. Calls no provider. Exit 1 if
- * any could not be downloaded.
+ * remote store (SPEC §10), each checked against the lock's sha256, and the pending candidates the
+ * lock lists (SPEC §13), so that `imagegen review` shows them. Calls no provider. Exit 1 if any
+ * could not be downloaded.
  */
 export async function pullCommand(flags: CommonFlags, out: Output): Promise<number> {
   const started = performance.now();
@@ -19,11 +20,24 @@ export async function pullCommand(flags: CommonFlags, out: Output): Promise<numb
   const wanted = audit.images.filter((image) => image.status === "missing" && image.locked);
   // Frozen: a pull never pays for anything, whatever the lock says.
   const engine = new Engine({ ...options, frozen: true });
+  // The pending candidates the lock lists and the local store lacks: a reviewer pulls, then reviews.
+  const pending = (
+    await Promise.all(
+      audit.images.flatMap((image) =>
+        (image.locked?.pending ?? []).map(async (sha256) => ((await engine.store.readMeta(image.key, sha256).catch(() => undefined)) ? [] : [{ image, sha256 }])),
+      ),
+    )
+  ).flat();
+  const jobs: { image: (typeof wanted)[number]; sha256?: string }[] = [...wanted.map((image) => ({ image })), ...pending];
   const results = await transferEach(
     out,
-    wanted,
-    (image) => ({ key: image.key, prompt: image.spec.prompt }),
-    async (image) => {
+    jobs,
+    ({ image }) => ({ key: image.key, prompt: image.spec.prompt }),
+    async ({ image, sha256 }) => {
+      if (sha256 !== undefined) {
+        if (!(await engine.candidate(image.spec, sha256))) throw new Error(`the pending candidate ${sha256.slice(0, 12)}… of "${truncate(image.spec.prompt)}" is not in ${remote.url}`);
+        return { outcome: "downloaded" as const, line: `downloaded a pending candidate of "${truncate(image.spec.prompt)}" (sha256 ${sha256.slice(0, 12)}…)` };
+      }
       const original = await engine.resolveOriginal(image.spec);
       await (original.ready ?? original.load)();
       return {

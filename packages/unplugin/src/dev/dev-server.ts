@@ -300,6 +300,16 @@ export class DevServer {
     );
   }
 
+  /**
+   * The lock now pins another original of `key` (a choice on the review page): the modules that
+   * show it are reloaded, and the page swaps to the chosen image through HMR, without a reload.
+   */
+  reloadImage(key: OriginalKey): void {
+    const modules = new Set<string>();
+    for (const [moduleId, keys] of this.#wanted) if (keys.has(key)) modules.add(moduleId);
+    this.#reload(modules, true);
+  }
+
   /** Invalidates the modules; with `hot`, the browser re-imports them (HMR, or a full reload where none accepts). */
   #reload(moduleIds: Set<string>, hot: boolean): void {
     if (this.#closed) return;

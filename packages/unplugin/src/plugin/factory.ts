@@ -39,6 +39,8 @@ import { devGenModuleCode, devManifestModuleCode } from "../dev/dev-module-code.
 import { HMR_HELPER_CODE, HMR_HELPER_ID } from "../dev/hmr-client.js";
 import { type ModuleImage, type VariantUrl, genModuleCode, manifestModuleCode } from "../module/module-code.js";
 import { createLockSync } from "./lock-sync.js";
+import { REVIEW_URL_PATH, attachReviewPage } from "../review/dev-review.js";
+import { ReviewServer } from "../review/review-server.js";
 import { PLUGIN_INSIDE_NEXT, isNextCompilation } from "./next-compilation.js";
 import { rewriteGenRequests } from "./scheme-requests.js";
 
@@ -114,6 +116,8 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
   // A dev server's (SPEC §11): Vite's, webpack's or rspack's (its middleware answers the image URLs:
   // `devServes`), or Next's webpack one (stand-ins are emitted). Closing it aborts the engine's generations.
   let dev: DevServer | undefined;
+  // The review page at `<base>__imagegen/` of Vite's dev server (SPEC §13), on the dev server's engine.
+  let review: { server: ReviewServer; prefix: string } | undefined;
   let devServes = false;
   // webpack and rspack watch builds: the host that rebuilds a module once its original is stored.
   let webpackHost: WebpackDevHost | undefined;
@@ -382,10 +386,15 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
         // One dev server's images for every Vite server of this plugin (Nuxt runs a client and a server one).
         dev = config.command === "serve" ? (dev ?? newDevServer(`${config.base}${DEV_URL_PATH}`, () => logger!)) : undefined;
         devServes = true;
+        const devServer = dev;
+        review = devServer
+          ? (review ?? { server: new ReviewServer({ getEngine, onChosen: (key) => devServer.reloadImage(key) }), prefix: `${config.base}${REVIEW_URL_PATH}` })
+          : undefined;
         if (!dev) output = fileUrlOutput(this.meta.rolldownVersion ? "ROLLDOWN_FILE_URL" : "ROLLUP_FILE_URL");
       },
       configureServer(server) {
         if (dev) attachToVite(dev, server);
+        if (review) attachReviewPage(server, review.server, review.prefix, (message) => logger?.info(message));
       },
     },
   };
