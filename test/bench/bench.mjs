@@ -342,7 +342,6 @@ const figures = {
   processOverhead: round3(median(warm.processOverhead)),
   warmOverhead: round3(median(warm.overhead)),
   vsImagetoolsCold: round3(median(cold.ratios)),
-  vsImagetoolsWarm: round3(median(warm.vsImagetools)),
   concurrencyEfficiency: round3(idealMs / median(concurrencyMs)),
   peakRssMiB: Math.round(rss4k.maxRssMiB),
   hitMs: round3(median(hit.hitMs)),
@@ -358,18 +357,18 @@ const rows = [
     fmtMs(median(warm.process.imagegen)),
     `${fmtMs(median(warm.process.static))} static`,
     figures.processOverhead.toFixed(3),
-    "≤ 1.10",
+    "≤ 1.05",
     String(warm.processOverhead.length),
-    mark(figures.processOverhead <= 1.1),
+    mark(figures.processOverhead <= 1.05),
   ],
   [
     "warm build ÷ same files as static assets",
     fmtMs(median(warm.imagegen)),
     `${fmtMs(median(warm.static))} static`,
     figures.warmOverhead.toFixed(3),
-    "≤ 1.05",
+    "≤ 1.00",
     String(warm.overhead.length),
-    mark(figures.warmOverhead <= 1.05),
+    mark(figures.warmOverhead <= 1),
   ],
   [
     "cold build ÷ vite-imagetools (caches empty)",
@@ -390,15 +389,6 @@ const rows = [
     mark(figures.coldVsEncodeFloor <= 1.1),
   ],
   [
-    "warm build ÷ vite-imagetools (caches full)",
-    fmtMs(median(warm.imagegen)),
-    `${fmtMs(median(warm.imagetools))} imagetools`,
-    figures.vsImagetoolsWarm.toFixed(3),
-    "≤ 0.25",
-    String(warm.vsImagetools.length),
-    mark(figures.vsImagetoolsWarm <= 0.25),
-  ],
-  [
     `${settings.prompts} prompts, ${settings.latencyMs} ms latency, concurrency ${settings.concurrency}`,
     fmtMs(median(concurrencyMs)),
     `${fmtMs(idealMs)} ideal`,
@@ -412,18 +402,18 @@ const rows = [
     `${figures.peakRssMiB} MiB`,
     `${Math.round(rss4kTrimmed.maxRssMiB)} MiB, glibc trimming${rss4kImagetools ? `; ${Math.round(rss4kImagetools.maxRssMiB)} MiB imagetools` : ""}`,
     "",
-    "≤ 768 MiB",
+    "≤ 600 MiB",
     "1",
-    mark(figures.peakRssMiB <= 768),
+    mark(figures.peakRssMiB <= 600),
   ],
   [
     "cold CI build from the remote ÷ warm local",
     fmtMs(median(ci.cold)),
     `${fmtMs(median(ci.warm))} warm`,
     figures.ciColdVsWarm.toFixed(3),
-    "≤ 2.0",
+    "≤ 1.5",
     String(ci.ratios.length),
-    mark(figures.ciColdVsWarm <= 2),
+    mark(figures.ciColdVsWarm <= 1.5),
   ],
   [
     "cached gen: module, median",
@@ -449,6 +439,8 @@ notes.push(
   `whole warm \`vite build\` processes (Node start, imports, build): ${sides.map((side) => `${side} ${fmtMs(median(warm.process[side]))}`).join(", ")}; ` +
     `importing vite and the plugin: ${sides.map((side) => `${side} ${fmtMs(median(warm.importMs[side]))}`).join(", ")}`,
 );
+// vsImagetoolsWarm is retired (the static app is the floor, warmOverhead measures against it): a note, not a figure.
+notes.push(`warm build ÷ vite-imagetools (caches full): ${round3(median(warm.vsImagetools))} (${fmtMs(median(warm.imagegen))} ÷ ${fmtMs(median(warm.imagetools))})`);
 notes.push(`per-pair ratios — cold: ${cold.ratios.map(round3).join(" ")}; whole process/static: ${warm.processOverhead.map(round3).join(" ")}; warm/static: ${warm.overhead.map(round3).join(" ")}; warm/imagetools: ${warm.vsImagetools.map(round3).join(" ")}; CI cold/warm: ${ci.ratios.map(round3).join(" ")}`);
 notes.push(`remote store for the CI build: ${ci.objects.originals} originals and ${ci.objects.renditions} renditions, ${fmtBytes(ci.objects.bytes)}, read-only, over loopback`);
 notes.push(`per-round cold ÷ bare sharp script: ${cold.floorRatios.map(round3).join(" ")}`);
