@@ -1,5 +1,18 @@
 import path from "node:path";
-import { type AuditedImage, type OrphanedEntry, type RemoteStore, auditImages, truncate } from "@imagegen/core";
+import {
+  type AuditedImage,
+  type OrphanedEntry,
+  type RemoteStore,
+  auditImages,
+  formatPrice,
+  formatTotal,
+  needsGeneration,
+  plannedGeneration,
+  priceJson,
+  totalJson,
+  totalOf,
+  truncate,
+} from "@imagegen/core";
 import { type Output, count, locationJson } from "./output.js";
 import { orphanJson, orphanPlace } from "./orphans.js";
 import { type CommonFlags, openProject, quietLogger } from "./project.js";
@@ -23,6 +36,11 @@ export async function checkCommand(flags: CommonFlags, out: Output): Promise<num
   // What nothing uses is kept (a reverted prompt finds it by key, paying nothing): noted, not a failure.
   const unused = audit.orphaned;
   const clean = missing.length + stale.length + unlocked.length + notPushed.images.length + errors.length === 0;
+  // What `imagegen generate` would pay for, and what it would cost (SPEC §14).
+  const toGenerate = audit.images.filter(needsGeneration);
+  const estimates = new Map(toGenerate.map((image) => [image, plannedGeneration(image.spec, options).estimate]));
+  const estimate = totalOf([...estimates.values()], options.currency);
+  const priced = (image: AuditedImage) => (estimates.has(image) ? ` · ${formatPrice(estimates.get(image))}` : "");
 
   if (flags.json) {
     const entry = (image: AuditedImage) => ({
@@ -30,6 +48,7 @@ export async function checkCommand(flags: CommonFlags, out: Output): Promise<num
       prompt: image.spec.generation.prompt,
       size: image.spec.generation.size,
       ...(image.problem !== undefined && { problem: image.problem }),
+      ...(estimates.has(image) && { estimate: priceJson(estimates.get(image), options.currency) }),
       locations: image.locations.map((location) => locationJson(out, location)),
     });
     out.json({
@@ -40,13 +59,15 @@ export async function checkCommand(flags: CommonFlags, out: Output): Promise<num
       unlocked: unlocked.map(entry),
       ...(options.remote && { remote: options.remote.url, notInRemote: notPushed.images.map(entry), onlyInRemote: onlyRemote.length }),
       unused: unused.map(orphanJson),
+      toGenerate: toGenerate.length,
+      estimate: totalJson(estimate),
       errors,
     });
     return clean ? 0 : 1;
   }
 
-  for (const image of missing) out.print(`missing   ${imageLine(out, image)}`);
-  for (const image of stale) out.print(`stale     ${imageLine(out, image)}: ${image.problem}`);
+  for (const image of missing) out.print(`missing   ${imageLine(out, image)}${priced(image)}`);
+  for (const image of stale) out.print(`stale     ${imageLine(out, image)}: ${image.problem}${priced(image)}`);
   for (const image of unlocked) out.print(`unlocked  ${imageLine(out, image)}`);
   for (const image of notPushed.images) out.print(`not uploaded ${imageLine(out, image)}: locked, but not in ${options.remote!.url}`);
   for (const orphan of unused) out.print(`unused    "${truncate(orphan.prompt)}" key ${orphan.key} (${orphanPlace(out, options, orphan)}; ${unusedFate(orphan)})`);
@@ -67,6 +88,7 @@ export async function checkCommand(flags: CommonFlags, out: Output): Promise<num
     `Not clean: ${missing.length} missing, ${stale.length} stale, ${unlocked.length} unlocked, ${options.remote ? `${notPushed.images.length} not uploaded, ` : ""}${count(errors.length, "error")} (${count(audit.images.length, "image")} in use).`,
   );
   if (hints.length > 0) out.print(`${hints.join("; ")}.`);
+  if (toGenerate.length > 0) out.print(`Generating ${toGenerate.length === 1 ? "it" : `the ${toGenerate.length}`} would cost ${formatTotal(estimate)}.`);
   return 1;
 }
 
