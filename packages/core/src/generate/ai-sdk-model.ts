@@ -40,7 +40,7 @@ export interface AiSdkImageResult {
   warnings?: ReadonlyArray<unknown>;
   usage?: { inputTokens?: number | undefined; outputTokens?: number | undefined; totalTokens?: number | undefined };
   /** By provider name: Google's raw `usageMetadata`, OpenAI's per-image token details, a gateway's `cost`. */
-  providerMetadata?: Record<string, Record<string, unknown> | undefined>;
+  providerMetadata?: Record<string, unknown>;
 }
 
 /** An AI SDK image model: `provider: google.image("gemini-3-pro-image")`. */

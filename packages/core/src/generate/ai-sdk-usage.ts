@@ -6,8 +6,8 @@ import type { GeneratedImage, TokenUsage } from "./provider.js";
  * with the split that prices it (Gemini's `usageMetadata` by modality, OpenAI's input image tokens).
  */
 export function reportedCost(result: AiSdkImageResult): Pick<GeneratedImage, "cost" | "usage"> {
-  const cost = gatewayCost(result.providerMetadata?.["gateway"]?.["cost"]);
-  const usage = geminiUsage(result.providerMetadata?.["google"]?.["usageMetadata"]) ?? sdkUsage(result);
+  const cost = gatewayCost(metadata(result, "gateway")?.["cost"]);
+  const usage = geminiUsage(metadata(result, "google")?.["usageMetadata"]) ?? sdkUsage(result);
   return { ...(cost !== undefined && { cost: { amount: cost, currency: "USD" } }), ...(usage && { usage }) };
 }
 
@@ -39,7 +39,7 @@ function sdkUsage(result: AiSdkImageResult): TokenUsage | undefined {
   const input = count(result.usage?.inputTokens);
   const output = count(result.usage?.outputTokens);
   if (input === undefined || output === undefined) return undefined;
-  const images = result.providerMetadata?.["openai"]?.["images"];
+  const images = metadata(result, "openai")?.["images"];
   const imageTokens = Array.isArray(images) ? images.map((image) => (isRecord(image) ? count(image["imageTokens"]) : undefined)) : [];
   const inputImage = imageTokens.length > 0 && imageTokens.every((n) => n !== undefined) ? imageTokens.reduce((sum, n) => sum! + n!, 0) : undefined;
   return { inputTokens: input, ...(inputImage !== undefined && inputImage <= input && { inputImageTokens: inputImage }), outputTokens: output };
@@ -49,6 +49,12 @@ function sdkUsage(result: AiSdkImageResult): TokenUsage | undefined {
 function modalityTokens(details: unknown, modality: string): number | undefined {
   if (!Array.isArray(details)) return undefined;
   return details.reduce((sum: number, detail) => sum + (isRecord(detail) && detail["modality"] === modality ? (count(detail["tokenCount"]) ?? 0) : 0), 0);
+}
+
+/** One provider's part of the answer's `providerMetadata`, when it is an object. */
+function metadata(result: AiSdkImageResult, provider: string): Record<string, unknown> | undefined {
+  const part = result.providerMetadata?.[provider];
+  return isRecord(part) ? part : undefined;
 }
 
 function count(value: unknown): number | undefined {

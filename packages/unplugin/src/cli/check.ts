@@ -88,7 +88,7 @@ export async function checkCommand(flags: CommonFlags, out: Output): Promise<num
     `Not clean: ${missing.length} missing, ${stale.length} stale, ${unlocked.length} unlocked, ${options.remote ? `${notPushed.images.length} not uploaded, ` : ""}${count(errors.length, "error")} (${count(audit.images.length, "image")} in use).`,
   );
   if (hints.length > 0) out.print(`${hints.join("; ")}.`);
-  if (toGenerate.length > 0) out.print(`Generating ${toGenerate.length === 1 ? "it" : `the ${toGenerate.length}`} would cost ${formatTotal(estimate)}.`);
+  if (toGenerate.length > 0) out.print(`Estimated cost to generate ${toGenerate.length === 1 ? "it" : `the ${toGenerate.length}`}: ${formatTotal(estimate)}.`);
   return 1;
 }
 
