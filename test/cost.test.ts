@@ -156,6 +156,29 @@ describe("an unknown price", () => {
   });
 });
 
+describe("bad cost options", () => {
+  it("exit 2 with one line naming the option, the file and what is allowed", async () => {
+    const cases: [string, string][] = [
+      [`prices: { "${MODEL}": { "3K": 1 } }`, `imagegen: Invalid option "prices" in imagegen.config.ts: "${MODEL}": "3K" is not a size; sizes are 1K, 2K, 4K`],
+      [`prices: { "${MODEL}": -1 }`, `imagegen: Invalid option "prices" in imagegen.config.ts: "${MODEL}" must be a price (a number, 0 or more) or { 1K, 2K, 4K } prices`],
+      ["maxCost: -1", `imagegen: Invalid option "maxCost" in imagegen.config.ts: must be a number, 0 or more, or Infinity (got -1)`],
+    ];
+    for (const [option, message] of cases) {
+      const root = await reliabilityProject(importing(MIX[0]!), {
+        "imagegen.config.ts": `import { defineConfig } from "unplugin-imagegen";\nexport default defineConfig({ ${option} });\n`,
+      });
+      const result = await cli(root, "generate");
+      expect(result.code, option).toBe(2);
+      expect(result.stderr.trim().split("\n")).toEqual([expect.stringContaining(message)]);
+    }
+    const root = await reliabilityProject(importing(MIX[0]!));
+    const flag = await cli(root, "generate", "--max-cost", "ten");
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toContain('imagegen: --max-cost must be an amount, 0 or more, such as 2.50 (got "ten")');
+    expect(emulator.requests).toHaveLength(0);
+  });
+});
+
 describe("maxCost in a Vite build", () => {
   const prices = { [MODEL]: PRICES };
 
