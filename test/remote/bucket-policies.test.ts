@@ -1,20 +1,19 @@
-import { readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { type Emulator, startEmulator } from "@imagegen/emulator";
 import type { ImagegenPluginOptions } from "unplugin-imagegen";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FAKE_API_KEY } from "../support/fixture-project.js";
 import { runCli } from "../support/run-cli.js";
 import { type S3Server, startS3Server } from "../support/s3-server.js";
-import { importing, reliabilityProject, viteBuild } from "../reliability/support/project.js";
+import { importing, reliabilityProject } from "../reliability/support/project.js";
+import { HARBOUR_MANIFEST, PREFIX, emittedImages, lockedSha as lockedShaOf, remoteBuild, wipe } from "./support.js";
 
 // Real bucket policies and concurrent writers (issue 23), against s3rver behind a front that
 // answers as S3 does: 403 for an absent object without s3:ListBucket, 409 for a raced write,
 // 301 for a bucket of another region.
 
 const MAIN = `${importing("gen:a red fox?w=64&format=webp", "gen:a grey heron?w=48&format=png")}import images from "./images.prompts.yaml";\nconsole.log(images);\n`;
-const MANIFEST = "images:\n  harbour:\n    prompt: A fishing harbour at blue hour\n    w: [64]\n    format: [webp]\n";
-const PREFIX = "team/site";
+const MANIFEST = HARBOUR_MANIFEST;
 
 let emulator: Emulator;
 let s3: S3Server;
@@ -27,27 +26,9 @@ afterAll(async () => {
 
 const remoteOf = (name: string) => s3.env({ IMAGEGEN_REMOTE: `s3://${s3.bucket}/${PREFIX}/${name}` });
 
-async function build(root: string, env: Record<string, string | undefined>, options: ImagegenPluginOptions = {}) {
-  for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
-  try {
-    return await viteBuild(root, { root, apiKey: FAKE_API_KEY, apiUrl: emulator.url, retryDelayMs: 5, ...options });
-  } finally {
-    vi.unstubAllEnvs();
-  }
-}
-
-async function wipe(root: string) {
-  for (const dir of [".imagegen", "node_modules/.cache"]) await rm(path.join(root, dir), { recursive: true, force: true });
-}
-
-function emitted(output: Awaited<ReturnType<typeof build>>["output"]): string[] {
-  return output!.output.filter((item) => item.type === "asset" && /\.(webp|png)$/.test(item.fileName)).map((item) => item.fileName).sort();
-}
-
-async function lockedSha(root: string, prompt: string): Promise<string> {
-  const lock = JSON.parse(await readFile(path.join(root, "imagegen.lock.json"), "utf8")) as { images: Record<string, { prompt: string; sha256: string }> };
-  return Object.values(lock.images).find((entry) => entry.prompt === prompt)!.sha256;
-}
+const build = (root: string, env: Record<string, string | undefined>, options: ImagegenPluginOptions = {}) => remoteBuild(root, emulator.url, env, options);
+const emitted = (output: Awaited<ReturnType<typeof build>>["output"]) => [...emittedImages(output).keys()].sort();
+const lockedSha = async (root: string, prompt: string) => (await lockedShaOf(root, prompt))!;
 
 describe("real bucket policies", () => {
   it("a policy without s3:ListBucket (403 for what is absent): builds, sharing, check and push behave as with 404", { timeout: 120_000 }, async () => {

@@ -10,12 +10,12 @@ import { launchChromium } from "../support/browser.js";
 import { FAKE_API_KEY, copyFixture, listFiles } from "../support/fixture-project.js";
 import { runCli } from "../support/run-cli.js";
 import { type S3Server, startS3Server } from "../support/s3-server.js";
-import { importing, reliabilityProject, viteBuild } from "../reliability/support/project.js";
+import { importing, reliabilityProject } from "../reliability/support/project.js";
+import { PREFIX, emittedImages, lockOf, lockedSha, remoteBuild } from "./support.js";
 
 // "Paid once per team, ever" (issue 21): the lock holds the images in use, and the stores, local
 // and remote (s3rver on loopback, test/support/s3-server.ts), remember every original made for a key.
 
-const PREFIX = "team/site";
 let emulator: Emulator;
 let s3: S3Server;
 let browser: Browser;
@@ -31,31 +31,9 @@ function teamEnv(name: string): Record<string, string> {
   return s3.env({ IMAGEGEN_REMOTE: `s3://${s3.bucket}/${PREFIX}/${name}` });
 }
 
-async function lockOf(root: string): Promise<Record<string, { prompt: string; sha256: string }>> {
-  return JSON.parse(await readFile(path.join(root, "imagegen.lock.json"), "utf8")).images;
-}
-
-async function shaOf(root: string, prompt: string): Promise<string | undefined> {
-  return Object.values(await lockOf(root)).find((entry) => entry.prompt === prompt)?.sha256;
-}
-
-/** A real Vite build in this process, with a team's environment. */
-async function build(root: string, env: Record<string, string | undefined>) {
-  for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
-  try {
-    return await viteBuild(root, { root, apiKey: FAKE_API_KEY, apiUrl: emulator.url, retryDelayMs: 5 });
-  } finally {
-    vi.unstubAllEnvs();
-  }
-}
-
-function emittedImages(output: Awaited<ReturnType<typeof build>>["output"]): Record<string, string> {
-  return Object.fromEntries(
-    output!.output
-      .filter((item) => item.type === "asset" && /\.(webp|png)$/.test(item.fileName))
-      .map((item) => [item.fileName, Buffer.from((item as { source: Uint8Array }).source).toString("base64")]),
-  );
-}
+const shaOf = lockedSha;
+const build = (root: string, env: Record<string, string | undefined>) => remoteBuild(root, emulator.url, env);
+const emitted = (output: Awaited<ReturnType<typeof build>>["output"]) => Object.fromEntries(emittedImages(output));
 
 const manifest = (prompt: string) => `images:\n  hero:\n    prompt: ${prompt}\n    w: [64]\n    format: [webp]\n`;
 
@@ -101,7 +79,7 @@ describe("paid once per team, ever", () => {
     expect(two.message).toBeUndefined();
     expect(emulator.requests).toHaveLength(1);
     expect(await shaOf(second, "a kingfisher on a branch")).toBe(await shaOf(first, "a kingfisher on a branch"));
-    expect(emittedImages(two.output)).toEqual(emittedImages(one.output));
+    expect(emitted(two.output)).toEqual(emitted(one.output));
   });
 
   it("a running dev server takes a teammate's image that a git pull brings, paying nothing, and keeps its pin", { timeout: 120_000 }, async () => {
@@ -201,7 +179,7 @@ describe("paid once per team, ever", () => {
     // As it is: the store and lock of 0.1.
     const built = await build(root, env);
     expect(built.message).toBeUndefined();
-    expect(Object.keys(emittedImages(built.output))).toHaveLength(3);
+    expect(Object.keys(emitted(built.output))).toHaveLength(3);
     expect(emulator.requests).toHaveLength(0);
     expect(await readFile(path.join(root, "imagegen.lock.json"), "utf8")).toBe(lockBefore);
     const check = await runCli(["check"], { cwd: root, apiUrl: emulator.url, env });
@@ -211,7 +189,7 @@ describe("paid once per team, ever", () => {
     for (const dir of [".imagegen", "node_modules/.cache"]) await rm(path.join(root, dir), { recursive: true, force: true });
     const wiped = await build(root, { ...env, IMAGEGEN_REMOTE_WRITE: "0" });
     expect(wiped.message).toBeUndefined();
-    expect(emittedImages(wiped.output)).toEqual(emittedImages(built.output));
+    expect(emitted(wiped.output)).toEqual(emitted(built.output));
     expect(emulator.requests).toHaveLength(0);
 
     // push adds the key indexes 0.1 did not write, so that a revert finds these images by key.

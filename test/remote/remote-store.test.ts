@@ -1,19 +1,21 @@
-import { readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { type Emulator, startEmulator } from "@imagegen/emulator";
 import type { ImagegenPluginOptions } from "unplugin-imagegen";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FAKE_API_KEY } from "../support/fixture-project.js";
 import { runCli } from "../support/run-cli.js";
 import { type S3Server, startS3Server } from "../support/s3-server.js";
-import { importing, reliabilityProject, viteBuild } from "../reliability/support/project.js";
+import { importing, reliabilityProject } from "../reliability/support/project.js";
+import { HARBOUR_MANIFEST, PREFIX, emittedImages, lockedSha as lockedShaOf, remoteBuild, wipe } from "./support.js";
+
+const lockedSha = async (root: string, prompt: string) => (await lockedShaOf(root, prompt))!;
 
 // SPEC §10 against a real S3-compatible server on loopback (s3rver, fronted by
 // test/support/s3-server.ts, which checks SigV4 signatures and honours If-None-Match as S3 does).
 
 const MAIN = `${importing("gen:a red fox?w=64;128&format=avif;webp", "gen:a grey heron?w=64&format=png")}import images from "./images.prompts.yaml";\nconsole.log(images);\n`;
-const MANIFEST = "images:\n  harbour:\n    prompt: A fishing harbour at blue hour\n    w: [64]\n    format: [webp]\n";
-const PREFIX = "team/site";
+const MANIFEST = HARBOUR_MANIFEST;
 
 let emulator: Emulator;
 let s3: S3Server;
@@ -28,36 +30,8 @@ async function project(): Promise<string> {
   return reliabilityProject(MAIN, { "src/images.prompts.yaml": MANIFEST });
 }
 
-/** A real Vite build in this process, with the environment a CI job would give it. */
-async function build(root: string, env: Record<string, string | undefined>, options: ImagegenPluginOptions = {}) {
-  for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
-  try {
-    return await viteBuild(root, { root, apiKey: FAKE_API_KEY, apiUrl: emulator.url, retryDelayMs: 5, ...options });
-  } finally {
-    vi.unstubAllEnvs();
-  }
-}
-
-/** What a CI machine starts from when only the repository is checked out. */
-async function wipe(root: string) {
-  for (const dir of [".imagegen", "node_modules/.cache", "dist"]) await rm(path.join(root, dir), { recursive: true, force: true });
-}
-
-/** Emitted image files by name, with their bytes. */
-function emitted(output: Awaited<ReturnType<typeof build>>["output"]): Map<string, string> {
-  const files = new Map<string, string>();
-  for (const item of output!.output) {
-    if (item.type === "asset" && /\.(avif|webp|png|jpg)$/.test(item.fileName)) {
-      files.set(item.fileName, Buffer.from(item.source as Uint8Array).toString("base64"));
-    }
-  }
-  return files;
-}
-
-async function lockedSha(root: string, prompt: string): Promise<string> {
-  const lock = JSON.parse(await readFile(path.join(root, "imagegen.lock.json"), "utf8")) as { images: Record<string, { prompt: string; sha256: string }> };
-  return Object.values(lock.images).find((entry) => entry.prompt === prompt)!.sha256;
-}
+const build = (root: string, env: Record<string, string | undefined>, options: ImagegenPluginOptions = {}) => remoteBuild(root, emulator.url, env, options);
+const emitted = emittedImages;
 
 async function storedOriginals(root: string): Promise<string[]> {
   return (await readdir(path.join(root, ".imagegen")).catch(() => [])).filter((name) => /\.(png|jpg|webp)$/.test(name));
