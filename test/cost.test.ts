@@ -38,7 +38,7 @@ async function originals(root: string): Promise<Record<string, any>[]> {
 const sum = (amounts: number[]) => Math.round(amounts.reduce((total, amount) => total + amount, 0) * 1e9) / 1e9;
 
 describe("1min.ai with prices in the config", () => {
-  it("estimates a 1K/2K/4K mix, refuses it under maxCost with 0 requests, spends the sum of the recorded prices over it, and nothing on a cache hit", async () => {
+  it("estimates a 1K/2K/4K mix, refuses it under maxCost with 0 requests, spends the sum of the recorded prices over it, totals them in report, and spends nothing on a cache hit", async () => {
     const root = await reliabilityProject(importing(...MIX), { "imagegen.config.ts": CREDITS_CONFIG });
 
     const dryRun = await cli(root, "generate", "--dry-run");
@@ -89,10 +89,19 @@ describe("1min.ai with prices in the config", () => {
     const listJson = JSON.parse((await cli(root, "list", "--json")).stdout);
     expect(listJson.images.map((image: any) => image.price.text).sort()).toEqual(["1.5 credits", "2.25 credits", "4 credits"]);
 
+    // A re-roll keeps the old candidate: the report totals what is in use, and everything the store keeps.
+    const reroll = await cli(root, "generate", "--force", stored.find((meta) => meta.size === "4K")!.key);
+    expect(reroll.code, reroll.stderr).toBe(0);
+    expect(reroll.stdout).toMatch(/^0 cached, 1 generated, 0 failed · 1 API request · spent 4 credits · /m);
+    const report = await cli(root, "report");
+    expect(report.stdout).toContain("The originals in use cost 7.75 credits; every candidate the store keeps, 11.75 credits (docs/cost.md).");
+    expect(JSON.parse((await cli(root, "report", "--json")).stdout).cost).toMatchObject({ inUse: { amount: 7.75 }, kept: { amount: 11.75 } });
+    expect(emulator.requests).toHaveLength(4);
+
     // Every image is stored: a cache hit costs nothing.
     const again = JSON.parse((await cli(root, "generate", "--max-cost", "0", "--json")).stdout);
     expect(again).toMatchObject({ ok: true, cached: 3, generated: 0, apiRequests: 0, spent: { amount: 0, priced: 0, unknown: 0, text: "0 credits" } });
-    expect(emulator.requests).toHaveLength(3);
+    expect(emulator.requests).toHaveLength(4);
   });
 
   it("counts an answer the API may have charged as spent, and the retry that makes the image as spent again", async () => {

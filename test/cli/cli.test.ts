@@ -59,7 +59,7 @@ describe("imagegen CLI", () => {
     await edit(manifest, PROMPTS.hero, "A harbour at golden hour");
     const failing = await cli(root, "check");
     expect(failing.code).toBe(1);
-    expect(failing.stdout).toMatch(/^missing +"A harbour at golden hour" key [0-9a-f]{20} — src\/site\.prompts\.yaml:4:3$/m);
+    expect(failing.stdout).toMatch(/^missing +"A harbour at golden hour" key [0-9a-f]{20} — src\/site\.prompts\.yaml:4:3 · unknown$/m);
     expect(failing.stdout).toContain("1 missing, 0 stale, 0 unlocked, 0 errors");
 
     const before = emulator.requests.length;
@@ -154,12 +154,12 @@ describe("imagegen CLI", () => {
     const list = await cli(root, "list");
     expect(list.code).toBe(0);
     const lines = list.stdout.trimEnd().split("\n");
-    expect(lines[0]).toMatch(/^NAME \/ PROMPT +USED IN +KEY +STATUS +SIZE$/);
+    expect(lines[0]).toMatch(/^NAME \/ PROMPT +USED IN +KEY +STATUS +SIZE +PRICE$/);
     expect(lines.slice(1).map((line) => line.split(/ {2,}/))).toEqual([
-      [`"${PROMPTS.lighthouse}"`, "src/gallery.tsx:2:24 +1", expect.stringMatching(/^[0-9a-f]{20}$/), "ok", "1024×1024"],
-      [`"a red fox"`, "src/main.ts:2:22", expect.any(String), "ok", "1024×1024"],
-      ["hero", "src/site.prompts.yaml:4:3", expect.any(String), "ok", "1024×1024"],
-      ["team-photo", "src/site.prompts.yaml:7:3", expect.any(String), "ok", "1024×1024"],
+      [`"${PROMPTS.lighthouse}"`, "src/gallery.tsx:2:24 +1", expect.stringMatching(/^[0-9a-f]{20}$/), "ok", "1024×1024", "unknown"],
+      [`"a red fox"`, "src/main.ts:2:22", expect.any(String), "ok", "1024×1024", "unknown"],
+      ["hero", "src/site.prompts.yaml:4:3", expect.any(String), "ok", "1024×1024", "unknown"],
+      ["team-photo", "src/site.prompts.yaml:7:3", expect.any(String), "ok", "1024×1024", "unknown"],
     ]);
   });
 

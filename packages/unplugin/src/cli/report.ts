@@ -9,7 +9,11 @@ import {
   type OrphanedEntry,
   Store,
   auditImages,
+  formatPrice,
+  formatTotal,
   renderVariants,
+  totalJson,
+  totalOf,
 } from "@imagegen/core";
 
 import { type Output, count } from "./output.js";
@@ -115,6 +119,7 @@ export async function reportCommand(flags: ReportFlags, out: Output): Promise<nu
         ["temperature", String(entry.temperature)],
         ["topP", String(entry.topP)],
         ...(entry.variant ? [["variant", entry.variant] as [string, string]] : []),
+        ...(orphan.meta ? [["price", formatPrice(orphan.meta.price)] as [string, string]] : []),
       ],
       size: `${entry.width}×${entry.height}`,
       inputs: (entry.inputs ?? []).map((input) => ({ ...input, thumbnail: undefined })),
@@ -143,10 +148,14 @@ export async function reportCommand(flags: ReportFlags, out: Output): Promise<nu
   await folder.finish();
 
   const thumbnails = [...images, ...orphaned].filter((card) => card.thumbnail).length;
+  // What the originals in use cost, and every candidate the store keeps (re-rolls and unused ones too).
+  const inUse = totalOf(audit.images.flatMap((image) => (image.meta ? [image.meta.price] : [])), options.currency);
+  const kept = totalOf((await Promise.all((await store.keys()).map((key) => store.candidates(key).catch(() => [])))).flat().map((meta) => meta.price), options.currency);
   if (flags.json) {
-    out.json({ ok: true, page: out.relative(page), images: images.length, orphaned: orphaned.length, thumbnails });
+    out.json({ ok: true, page: out.relative(page), images: images.length, orphaned: orphaned.length, thumbnails, cost: { inUse: totalJson(inUse), kept: totalJson(kept) } });
   } else {
     out.print(`Wrote ${out.relative(page)}: ${count(images.length, "image")}, ${thumbnails} with a thumbnail${orphaned.length > 0 ? `, ${orphaned.length} not in use` : ""}.`);
+    out.print(`The originals in use cost ${formatTotal(inUse)}; every candidate the store keeps, ${formatTotal(kept)} (docs/cost.md).`);
   }
   return 0;
 }
@@ -168,6 +177,7 @@ function specParameters(spec: ImageSpec, meta: OriginalMeta | undefined): [strin
     ["placeholder", output.placeholder === "none" ? undefined : output.placeholder],
     ["alt", spec.alt !== spec.prompt ? spec.alt : undefined],
     ["provider", meta && `${meta.provider}${meta.recordId ? ` (record ${meta.recordId})` : ""}`],
+    ["price", meta && formatPrice(meta.price)],
     ["created", meta?.createdAt],
     ["sha256", meta?.sha256],
   ];
