@@ -4,7 +4,7 @@ import type { ImageSize } from "../spec/spec.js";
 // the store does (`<provider>:<modelId>`, SPEC §14): 1min.ai's `gemini-3-pro-image-preview` is not here,
 // since 1min.ai sells it for credits at a price it does not document (give it one in `prices`).
 //
-// Sources, read in December 2026:
+// Sources, as recorded in December 2026 (prices change; a project's `prices` wins over these):
 // - Google: ai.google.dev/gemini-api/docs/pricing (Gemini Developer API, paid tier, standard, not batch).
 // - OpenAI: platform.openai.com/docs/pricing, "Image generation" and the image token prices.
 // docs/cost.md shows the same figures; change both together.
