@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import {
   type AuditedImage,
+  type CostTotal,
   type Discovery,
   type Engine,
   type ImageSpec,
@@ -12,10 +13,12 @@ import {
   SIZE_PIXELS,
   auditImages,
   entryRevision,
+  formatPrice,
   planVariants,
   relativeInside,
   renderVariants,
   reviewState,
+  totalOf,
 } from "@imagegen/core";
 import { type Candidate, listCandidates } from "./candidates.js";
 import type { Crop, Picture, ReviewCandidate, ReviewData, ReviewImage } from "./review-types.js";
@@ -33,6 +36,8 @@ export interface BuiltReview {
   data: ReviewData;
   /** `images/<name>` → what to render for it. */
   assets: Map<string, ReviewAsset>;
+  /** What the originals the lock pins for the images in use cost (docs/cost.md). */
+  inUse: CostTotal;
 }
 
 export interface ReviewSettings {
@@ -57,9 +62,11 @@ export async function buildReview(engine: Engine, discovery: Discovery, settings
     return `${file.split(path.sep).join("/")}${location.line !== undefined ? `:${location.line}${location.column !== undefined ? `:${location.column}` : ""}` : ""}`;
   };
 
+  const pinned: (OriginalMeta | undefined)[] = [];
   const images = await Promise.all(
     audit.images.map(async (image): Promise<ReviewImage> => {
       const candidates = await listCandidates(engine, image.spec, image.locked);
+      pinned.push(candidates.find((candidate) => candidate.pinned)?.meta);
       const crops = distinctCrops(image.uses);
       const name = image.locations.find((location) => location.name !== undefined)?.name;
       return {
@@ -91,6 +98,7 @@ export async function buildReview(engine: Engine, discovery: Discovery, settings
 
   return {
     assets,
+    inUse: totalOf(pinned.flatMap((meta) => (meta ? [meta.price] : [])), options.currency),
     data: {
       title: `imagegen review: ${path.basename(options.root)}`,
       generatedAt: new Date().toISOString(),
@@ -174,6 +182,7 @@ function reviewCandidate(image: AuditedImage, candidate: Candidate, crops: strin
       createdAt: meta.createdAt,
       ...(meta.chosenAt !== undefined && { chosenAt: meta.chosenAt }),
       provider: meta.recordId ? `${meta.provider} (record ${meta.recordId})` : meta.provider,
+      price: formatPrice(meta.price),
       width: meta.width,
       height: meta.height,
     }),

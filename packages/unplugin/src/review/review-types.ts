@@ -74,7 +74,7 @@ export interface ReviewCandidate {
   provider?: string;
   width?: number;
   height?: number;
-  /** What this original cost, once originals record a price (SPEC §14); absent until then. */
+  /** What this original cost ("unknown" when no price is known: docs/cost.md). */
   price?: string;
   /** One per crop, in `crops` order: the candidate as it ships, rendered by the engine's pipeline. */
   previews: (Picture | undefined)[];
