@@ -100,6 +100,9 @@ describe("1min.ai with prices in the config", () => {
     const page = await readFile(path.join(root, "imagegen-report", "index.html"), "utf8");
     const data = JSON.parse(/<script id="imagegen-data" type="application\/json">(.*?)<\/script>/s.exec(page)![1]!);
     expect(data.images.flatMap((image: any) => image.candidates.map((candidate: any) => candidate.price)).sort()).toEqual(["1.5 credits", "2.25 credits", "4 credits", "4 credits"]);
+    // And what its re-roll dialog says 1…9 new candidates of an image would cost, before they are made.
+    const owl = data.images.find((image: any) => image.prompt === "a snowy owl");
+    expect([owl.rerollCost[0], owl.rerollCost[2]]).toEqual(["4 credits", "12 credits"]);
     expect(emulator.requests).toHaveLength(4);
 
     // Every image is stored: a cache hit costs nothing.

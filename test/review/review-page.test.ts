@@ -131,7 +131,7 @@ describe("imagegen review, with the keyboard only", () => {
     const requests = emulator.requests.length;
     await page.keyboard.press("r");
     await page.waitForSelector("#reroll-dialog[open]");
-    expect(await page.locator("#reroll-text").textContent()).toContain("this starts 1 paid generation");
+    expect(await page.locator("#reroll-text").textContent()).toContain("this starts 1 paid generation, estimated at unknown");
     expect(await page.locator("#reroll-dialog button.primary").textContent()).toBe("Start 1 paid generation");
     expect(emulator.requests.length).toBe(requests);
     await statusAfter(page, "Enter", /^Made 1 new candidate/);

@@ -14,7 +14,9 @@ import {
   auditImages,
   entryRevision,
   formatPrice,
+  formatTotal,
   planVariants,
+  plannedGeneration,
   relativeInside,
   renderVariants,
   reviewState,
@@ -92,6 +94,7 @@ export async function buildReview(engine: Engine, discovery: Discovery, settings
         })),
         crops: crops.map((id) => describeCrop(image, id, candidates)),
         candidates: candidates.map((candidate) => reviewCandidate(image, candidate, crops, assets)),
+        rerollCost: rerollCost(image, options),
       };
     }),
   );
@@ -188,6 +191,12 @@ function reviewCandidate(image: AuditedImage, candidate: Candidate, crops: strin
     }),
     previews,
   };
+}
+
+/** What 1…9 new candidates of an image would cost, as the page's re-roll dialog says before it spends. */
+function rerollCost(image: AuditedImage, options: Engine["options"]): string[] {
+  const { estimate } = plannedGeneration(image.spec, options);
+  return Array.from({ length: 9 }, (_, i) => formatTotal(totalOf(Array<typeof estimate>(i + 1).fill(estimate), options.currency)));
 }
 
 /** The parameters of an image as the page and the report list them. */

@@ -49,6 +49,8 @@ export interface ReviewImage {
   crops: Crop[];
   /** Oldest first; `number` is what `imagegen approve --candidate n` and the keys 1–9 name. */
   candidates: ReviewCandidate[];
+  /** What 1…9 new candidates would cost, at index n − 1 ("unknown" without a price: docs/cost.md). */
+  rerollCost: string[];
 }
 
 export interface Crop {
