@@ -59,14 +59,14 @@ describe("imagegen CLI", () => {
     await edit(manifest, PROMPTS.hero, "A harbour at golden hour");
     const failing = await cli(root, "check");
     expect(failing.code).toBe(1);
-    expect(failing.stdout).toMatch(/^missing +"A harbour at golden hour" key [0-9a-f]{20} — src\/site\.prompts\.yaml:4:3$/m);
+    expect(failing.stdout).toMatch(/^missing +"A harbour at golden hour" key [0-9a-f]{20} — src\/site\.prompts\.yaml:4:3 · unknown$/m);
     expect(failing.stdout).toContain("1 missing, 0 stale, 0 unlocked, 0 errors");
 
     const before = emulator.requests.length;
     const generate = await cli(root, "generate");
     expect(generate.code, generate.stderr).toBe(0);
     expect(promptsSince(before)).toEqual(["A harbour at golden hour"]);
-    expect(generate.stdout).toMatch(/^3 cached, 1 generated, 0 failed · 1 API request · \d+\.\d+s$/m);
+    expect(generate.stdout).toMatch(/^3 cached, 1 generated, 0 failed · 1 API request · spent unknown · \d+\.\d+s$/m);
     expect(generate.stderr).toContain(`[1/1] generated "A harbour at golden hour" 1024×1024`);
     // The lock holds exactly the images in use; the old original stays in the store, found again by key.
     expect(generate.stdout).toContain("Dropped 1 unused image from imagegen.lock.json; its original stays in .imagegen/, where the same prompt finds it again.");
@@ -154,12 +154,12 @@ describe("imagegen CLI", () => {
     const list = await cli(root, "list");
     expect(list.code).toBe(0);
     const lines = list.stdout.trimEnd().split("\n");
-    expect(lines[0]).toMatch(/^NAME \/ PROMPT +USED IN +KEY +STATUS +REVIEW +SIZE$/);
+    expect(lines[0]).toMatch(/^NAME \/ PROMPT +USED IN +KEY +STATUS +REVIEW +SIZE +PRICE$/);
     expect(lines.slice(1).map((line) => line.split(/ {2,}/))).toEqual([
-      [`"${PROMPTS.lighthouse}"`, "src/gallery.tsx:2:24 +1", expect.stringMatching(/^[0-9a-f]{20}$/), "ok", "unreviewed", "1024×1024"],
-      [`"a red fox"`, "src/main.ts:2:22", expect.any(String), "ok", "unreviewed", "1024×1024"],
-      ["hero", "src/site.prompts.yaml:4:3", expect.any(String), "ok", "unreviewed", "1024×1024"],
-      ["team-photo", "src/site.prompts.yaml:7:3", expect.any(String), "ok", "unreviewed", "1024×1024"],
+      [`"${PROMPTS.lighthouse}"`, "src/gallery.tsx:2:24 +1", expect.stringMatching(/^[0-9a-f]{20}$/), "ok", "unreviewed", "1024×1024", "unknown"],
+      [`"a red fox"`, "src/main.ts:2:22", expect.any(String), "ok", "unreviewed", "1024×1024", "unknown"],
+      ["hero", "src/site.prompts.yaml:4:3", expect.any(String), "ok", "unreviewed", "1024×1024", "unknown"],
+      ["team-photo", "src/site.prompts.yaml:7:3", expect.any(String), "ok", "unreviewed", "1024×1024", "unknown"],
     ]);
   });
 
@@ -217,7 +217,9 @@ describe("imagegen CLI", () => {
     expect(result.code).toBe(0);
     expect(emulator.requests.length).toBe(before);
     expect(result.stdout).toContain("Would generate 4 images with onemin (concurrency 2):");
-    expect(result.stdout).toMatch(/^ {2}\+ "A lighthouse at dawn" 1K, key [0-9a-f]{20}, src\/gallery\.tsx:2:24 \(\+1 more\)$/m);
+    // 1min.ai's credit prices are not documented: without `prices` in the config, none is known.
+    expect(result.stdout).toMatch(/^ {2}\+ "A lighthouse at dawn" 1K, key [0-9a-f]{20}, src\/gallery\.tsx:2:24 \(\+1 more\) · unknown$/m);
+    expect(result.stdout).toMatch(/^Estimated cost: unknown \(/m);
     expect(await listFiles(path.join(root, ".imagegen")).catch(() => [])).toEqual([]);
     expect(JSON.parse((await cli(root, "generate", "--dry-run", "--json")).stdout)).toMatchObject({ dryRun: true, apiRequests: 0 });
     expect(emulator.requests.length).toBe(before);

@@ -82,7 +82,7 @@ describe("imagegen reroll, approve and reject", () => {
       [FOX, "pending", 3],
     ]);
     const table = (await runCli(["list"], { cwd: root })).stdout;
-    expect(table).toMatch(/^fox +src\/site\.prompts\.yaml:6:3 +[0-9a-f]{20} +ok +pending +1024×1024$/m);
+    expect(table).toMatch(/^fox +src\/site\.prompts\.yaml:6:3 +[0-9a-f]{20} +ok +pending +1024×1024 +unknown$/m);
 
     // Pending: which one must be said.
     const vague = await runCli(["approve", "fox"], { cwd: root });

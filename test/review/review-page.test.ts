@@ -131,7 +131,7 @@ describe("imagegen review, with the keyboard only", () => {
     const requests = emulator.requests.length;
     await page.keyboard.press("r");
     await page.waitForSelector("#reroll-dialog[open]");
-    expect(await page.locator("#reroll-text").textContent()).toContain("this starts 1 paid generation");
+    expect(await page.locator("#reroll-text").textContent()).toContain("this starts 1 paid generation, estimated at unknown");
     expect(await page.locator("#reroll-dialog button.primary").textContent()).toBe("Start 1 paid generation");
     expect(emulator.requests.length).toBe(requests);
     await statusAfter(page, "Enter", /^Made 1 new candidate/);
@@ -370,7 +370,9 @@ describe("imagegen report", () => {
   it("writes the same page read-only, which opens from file:// and shows every candidate at each crop", async () => {
     const report = await runCli(["report"], { cwd: root });
     expect(report.code, report.stderr).toBe(0);
-    expect(report.stdout).toBe("Wrote imagegen-report/index.html: 2 images, 4 candidates, 5 previews.\n");
+    expect(report.stdout).toBe(
+      "Wrote imagegen-report/index.html: 2 images, 4 candidates, 5 previews.\nThe originals in use cost unknown; every candidate the store keeps, unknown (docs/cost.md).\n",
+    );
 
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     pages.push(page);

@@ -4,7 +4,9 @@ import { removeStaleTempFiles } from "./store/atomic-write.js";
 import { DerivedCache, renditionKey } from "./store/derived-cache.js";
 import { ImagegenError, formatLocation, truncate } from "./errors.js";
 import { generateWithRetry } from "./generate/generate-with-retry.js";
-import type { AssetPaths, GeneratedImage } from "./generate/provider.js";
+import { type AssetPaths, type GeneratedImage, ProviderError } from "./generate/provider.js";
+import { estimatePrice, recordedPrice } from "./cost/price.js";
+import { BudgetRefusal, type Reservation, RunBudget, type Spending } from "./cost/run-budget.js";
 import { storeAssetPaths } from "./store/asset-paths.js";
 import { type OriginalKey, originalKey, sha256Hex } from "./spec/key.js";
 import type { LockEntry } from "./store/lockfile.js";
@@ -71,6 +73,8 @@ export interface EngineStats {
   generated: number;
   /** Renditions made by sharp (cache misses). */
   rendered: number;
+  /** Requests to a paid provider's API: every attempt, retries included. */
+  requests: number;
 }
 
 /** How a generation is asked for: a missing original (neither), a re-roll that re-pins, or a new candidate that does not. */
@@ -95,7 +99,7 @@ export class Engine {
   readonly options: ResolvedOptions;
   readonly store: Store;
   readonly derivedCache: DerivedCache;
-  readonly stats: EngineStats = { cached: 0, downloaded: 0, uploaded: 0, remoteRenditions: 0, generated: 0, rendered: 0 };
+  readonly stats: EngineStats = { cached: 0, downloaded: 0, uploaded: 0, remoteRenditions: 0, generated: 0, rendered: 0, requests: 0 };
   /** Originals of this run that are stored and locked here but not in the remote store. */
   readonly notUploaded: NotUploaded[] = [];
 
@@ -116,7 +120,8 @@ export class Engine {
   readonly #assetPaths: AssetPaths;
   readonly #lock: LockPolicy;
   readonly #remote: RemoteTier;
-  #paidGenerationsStarted = 0;
+  /** `maxGenerations` and `maxCost` of this run: each paid generation reserves its estimate, and settles. */
+  readonly #budget: RunBudget;
   #leftovers: Promise<void> | undefined;
   #warnedPlaceholder = false;
   readonly #signal: AbortSignal | undefined;
@@ -131,6 +136,12 @@ export class Engine {
     this.#assetPaths = storeAssetPaths(options.storeDir);
     this.#lock = new LockPolicy(options.lockfilePath);
     this.#remote = new RemoteTier(options.remote, this.store, this.stats, (message) => options.logger.warn(message));
+    this.#budget = new RunBudget(options);
+  }
+
+  /** What this engine's paid generations have spent (SPEC §14): a cache hit or a download spends nothing. */
+  get spending(): Spending {
+    return this.#budget.spending;
   }
 
   async resolveImage(spec: ImageSpec): Promise<ImageResult> {
@@ -177,7 +188,7 @@ export class Engine {
 
   /** Paid generations this engine may still start (`maxGenerations` less those started). */
   get generationsLeft(): number {
-    return this.options.maxGenerations - this.#paidGenerationsStarted;
+    return this.#budget.generationsLeft;
   }
 
   /** The lock's rules, for review changes that are not a choice (reject, undo). */
@@ -500,35 +511,45 @@ export class Engine {
       );
     }
     if (!paid) return this.#generateNow(key, spec, mode);
-    if (this.#paidGenerationsStarted >= options.maxGenerations) {
-      throw new ImagegenError(
-        `Not generating "${spec.prompt}" (${where}): this run has reached maxGenerations (${options.maxGenerations}).`,
-        { location: spec.source },
-      );
+    const { model, size } = spec.generation;
+    let reservation: Reservation;
+    try {
+      reservation = this.#budget.reserve(estimatePrice(spec.generation, options), model, size);
+    } catch (error) {
+      if (!(error instanceof BudgetRefusal)) throw error;
+      throw new ImagegenError(`Not generating "${spec.prompt}" (${where}): ${error.message}.`, { location: spec.source, cause: error });
     }
-    this.#paidGenerationsStarted++;
     // Another build sharing the store may be generating the same key: wait for it, then look again.
-    const keyLock = await this.store.lock(key, {
-      signal: this.#signal,
-      onWait: (holder) =>
-        options.logger.info(
-          `waiting for another imagegen process${holder ? ` (pid ${holder.pid} on ${holder.hostname})` : ""} that is generating "${truncate(spec.prompt)}"`,
-        ),
-    });
+    let keyLock;
+    try {
+      keyLock = await this.store.lock(key, {
+        signal: this.#signal,
+        onWait: (holder) =>
+          options.logger.info(
+            `waiting for another imagegen process${holder ? ` (pid ${holder.pid} on ${holder.hostname})` : ""} that is generating "${truncate(spec.prompt)}"`,
+          ),
+      });
+    } catch (error) {
+      reservation.cancel();
+      throw error;
+    }
     try {
       // Inside the key's lock, the lock file as it is now (a git pull, another process): what it pins is never paid for again.
       const existing = mode.reroll || mode.candidate ? undefined : ((await this.#stored(key, spec)) ?? (await this.#pinned(key, spec)));
       if (existing) {
-        this.#paidGenerationsStarted--;
+        reservation.cancel();
         return existing;
       }
-      return await this.#generateNow(key, spec, mode);
+      return await this.#generateNow(key, spec, mode, reservation);
+    } catch (error) {
+      reservation.release();
+      throw error;
     } finally {
       await keyLock.release();
     }
   }
 
-  async #generateNow(key: OriginalKey, spec: ImageSpec, { reroll = false, candidate = false }: GenerationMode): Promise<OriginalRef> {
+  async #generateNow(key: OriginalKey, spec: ImageSpec, { reroll = false, candidate = false }: GenerationMode, reservation?: Reservation): Promise<OriginalRef> {
     const { options } = this;
     const provider = options.provider;
     const paid = provider.persistent !== false;
@@ -539,6 +560,7 @@ export class Engine {
     // the store writes never holds more than a slot's worth of originals (2,000 fresh 1024 px PNGs
     // held 5.7 GiB at once when they were stored after it).
     const made = await this.#atTheApi(async (madeByTheApi) => {
+      let charged = false;
       let image: GeneratedImage;
       try {
         image = await generateWithRetry(provider, spec.generation, {
@@ -546,11 +568,16 @@ export class Engine {
           maxRetryAfterMs: options.maxRetryAfterMs,
           timeoutMs: options.timeoutMs,
           minDelayMs: options.retryDelayMs,
-          ...(paid ? { assets: this.#assetPaths } : {}),
+          ...(paid ? { assets: this.#assetPaths, onAttempt: () => this.stats.requests++ } : {}),
           signal: this.#signal,
-          onPaid: madeByTheApi,
+          onPaid: () => {
+            charged = true;
+            madeByTheApi();
+          },
         });
       } catch (error) {
+        // The API made the image (its download failed) or accepted the request (its answer was unreadable): spent.
+        if (charged || (error instanceof ProviderError && error.mayHaveBeenCharged)) reservation?.charged();
         throw new ImagegenError(
           `Could not generate "${spec.prompt}" (${where}) with ${provider.id}: ${(error as Error).message}`,
           { location: spec.source, cause: error },
@@ -559,12 +586,15 @@ export class Engine {
       // The API is done with it: the next request starts while this one is stored.
       madeByTheApi();
       this.stats.generated++;
+      // Settled before the bytes are checked: what the API made was charged, whatever becomes of it.
+      const price = paid ? recordedPrice(spec.generation, image, options) : undefined;
+      reservation?.settle(price);
       if (!paid) {
         const bytes = Buffer.from(image.bytes);
         const { width, height } = await (await loadSharp())(bytes).metadata();
         return { ref: { key, sha256: sha256Hex(bytes), width, height, stored: false, load: async () => bytes } satisfies OriginalRef };
       }
-      return this.#storeGenerated(spec, image, reroll);
+      return this.#storeGenerated(spec, image, { reroll, price });
     });
     if (!("meta" in made)) return made.ref;
     // Only the ref's weak hold on the bytes waits for the lock: a cold build of thousands queues its pins.
@@ -575,11 +605,15 @@ export class Engine {
   }
 
   /** Stores (and shares) a paid original; the ref it returns holds the bytes weakly (see {@link #storedRef}). */
-  async #storeGenerated(spec: ImageSpec, image: GeneratedImage, reroll: boolean): Promise<{ meta: OriginalMeta; ref: OriginalRef }> {
+  async #storeGenerated(
+    spec: ImageSpec,
+    image: GeneratedImage,
+    { reroll, price }: { reroll: boolean; price: ReturnType<typeof recordedPrice> | undefined },
+  ): Promise<{ meta: OriginalMeta; ref: OriginalRef }> {
     const { options } = this;
     const provider = options.provider;
     // A re-roll is a person's choice: of the key's candidates, it is the one taken when the lock pins none.
-    const meta = await this.store.put(spec.generation, image, provider.id, reroll ? { chosenAt: new Date().toISOString() } : {});
+    const meta = await this.store.put(spec.generation, image, provider.id, { price, ...(reroll && { chosenAt: new Date().toISOString() }) });
     options.logger.info(`generated "${truncate(spec.prompt)}" with ${provider.id} (${meta.width}×${meta.height})`);
     const bytes = Buffer.from(image.bytes.buffer, image.bytes.byteOffset, image.bytes.byteLength);
     // Shared before it is pinned, so that no lock names an original the team cannot get; a failed

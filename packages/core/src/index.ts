@@ -36,4 +36,6 @@ export * from "./project/manifest-declarations.js";
 export { parseManifestRemembered } from "./project/manifest-memo.js";
 export * from "./store/file-lock.js";
 export * from "./project/spend-guard.js";
+export * from "./cost/price.js";
+export * from "./cost/run-budget.js";
 export * from "./spec/project-path.js";

@@ -39,6 +39,8 @@ export interface AiSdkImageResult {
   /** V3 `{ type: "unsupported", feature, details? }` or `{ type: "other", message }`; V2 `{ type: "unsupported-setting", setting }`. */
   warnings?: ReadonlyArray<unknown>;
   usage?: { inputTokens?: number | undefined; outputTokens?: number | undefined; totalTokens?: number | undefined };
+  /** By provider name: Google's raw `usageMetadata`, OpenAI's per-image token details, a gateway's `cost`. */
+  providerMetadata?: Record<string, unknown>;
 }
 
 /** An AI SDK image model: `provider: google.image("gemini-3-pro-image")`. */

@@ -3,6 +3,7 @@ import type { InputImage } from "../spec/spec.js";
 import { type AiSdkImageFile, type AiSdkImageModel, aiSdkModelName } from "./ai-sdk-model.js";
 import { toProviderError } from "./ai-sdk-errors.js";
 import { modelTraits } from "./ai-sdk-traits.js";
+import { reportedCost } from "./ai-sdk-usage.js";
 import { readInputFile } from "./input-file.js";
 import { ProviderError, type GenerationRequest, type Provider } from "./provider.js";
 
@@ -72,7 +73,7 @@ export function createAiSdkProvider(model: AiSdkImageModel, options: AiSdkProvid
       }
       // The image has been made and paid for: nothing after this point asks for it again.
       paid?.();
-      return { bytes: typeof last === "string" ? Buffer.from(last, "base64") : last };
+      return { bytes: typeof last === "string" ? Buffer.from(last, "base64") : last, ...reportedCost(result) };
     },
   };
 }

@@ -55,6 +55,8 @@ export interface RetryOptions {
   assets?: AssetPaths;
   /** Called before each wait, e.g. to log "retrying in 2 s". */
   onRetry?: (info: { attempt: number; error: unknown; delayMs: number }) => void;
+  /** Called as each attempt asks the provider: the API requests a run made. */
+  onAttempt?: () => void;
 }
 
 /**
@@ -68,12 +70,13 @@ export async function generateWithRetry(
   request: GenerationRequest,
   options: RetryOptions = {},
 ): Promise<GeneratedImage & { attempts: number }> {
-  const { timeoutMs = 180_000, signal, minDelayMs = 500, maxDelayMs = 30_000, maxRetryAfterMs = DEFAULT_MAX_RETRY_AFTER_MS, onRetry, onPaid, assets } = options;
+  const { timeoutMs = 180_000, signal, minDelayMs = 500, maxDelayMs = 30_000, maxRetryAfterMs = DEFAULT_MAX_RETRY_AFTER_MS, onRetry, onPaid, onAttempt, assets } = options;
   const attempts = Math.max(1, Math.floor(options.attempts ?? options.retries ?? 4));
   const errors: unknown[] = [];
   for (let attempt = 1; ; attempt++) {
     signal?.throwIfAborted();
     const state = { paid: false };
+    onAttempt?.();
     try {
       const image = await attemptOnce(provider, request, timeoutMs, signal, state, assets, onPaid);
       return { ...image, attempts: attempt };

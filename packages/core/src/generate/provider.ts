@@ -44,6 +44,25 @@ export interface GeneratedImage {
   recordId?: string;
   /** The origin of the API that made it (`https://api.1min.ai`, an emulator's), kept in the store's metadata. */
   origin?: string;
+  /**
+   * What the provider says this generation cost (a gateway's cost field), in `currency` (`USD`, or
+   * the project's `currency`): it becomes the original's price as it is (docs/cost.md).
+   */
+  cost?: { amount: number; currency: string };
+  /** The tokens the API reported for this generation: priced at the model's published rates when it has some. */
+  usage?: TokenUsage;
+}
+
+/** Token usage of one generation, as image APIs report it (Gemini's `usageMetadata`, OpenAI's `usage`). */
+export interface TokenUsage {
+  /** Every input token: the prompt's text and any input images. */
+  inputTokens: number;
+  /** Of {@link inputTokens}, those of input images, where the API tells them apart. */
+  inputImageTokens?: number;
+  /** Every output token: the image, and any text or thinking. */
+  outputTokens: number;
+  /** Of {@link outputTokens}, those of the image, where the API tells them apart; absent, all are the image's. */
+  outputImageTokens?: number;
 }
 
 /**
@@ -89,12 +108,35 @@ export interface Provider {
 export function toGeneratedImage(value: unknown, providerId: string): GeneratedImage {
   if (value instanceof Uint8Array) return { bytes: value };
   if (typeof value === "object" && value !== null && (value as GeneratedImage).bytes instanceof Uint8Array) {
-    const { bytes, recordId, origin } = value as GeneratedImage;
-    return { bytes, ...(typeof recordId === "string" && { recordId }), ...(typeof origin === "string" && { origin }) };
+    const { bytes, recordId, origin, cost, usage } = value as GeneratedImage;
+    return {
+      bytes,
+      ...(typeof recordId === "string" && { recordId }),
+      ...(typeof origin === "string" && { origin }),
+      ...(isCost(cost) && { cost }),
+      ...(isUsage(usage) && { usage }),
+    };
   }
   throw new ProviderError(
     `the provider "${providerId}" resolved with ${describeValue(value)}; generate() must resolve with a Uint8Array, a Buffer or { bytes: Uint8Array, recordId?: string }`,
     { retryable: false },
+  );
+}
+
+const isCount = (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 0;
+
+/** A cost a provider reported, kept only when it is one: a price is never guessed from a malformed one. */
+function isCost(value: unknown): value is GeneratedImage["cost"] {
+  const cost = value as GeneratedImage["cost"];
+  return typeof cost === "object" && cost !== null && Number.isFinite(cost.amount) && cost.amount >= 0 && typeof cost.currency === "string" && cost.currency !== "";
+}
+
+function isUsage(value: unknown): value is TokenUsage {
+  const usage = value as TokenUsage;
+  if (typeof usage !== "object" || usage === null || !isCount(usage.inputTokens) || !isCount(usage.outputTokens)) return false;
+  return (
+    (usage.inputImageTokens === undefined || (isCount(usage.inputImageTokens) && usage.inputImageTokens <= usage.inputTokens)) &&
+    (usage.outputImageTokens === undefined || (isCount(usage.outputImageTokens) && usage.outputImageTokens <= usage.outputTokens))
   );
 }
 

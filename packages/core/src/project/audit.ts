@@ -30,6 +30,14 @@ export interface AuditedImage extends DiscoveredSpec {
 }
 
 /**
+ * Whether `imagegen generate` pays for the image: missing and unlocked (a locked one comes from the
+ * remote store, or fails naming `--force`), or an edit whose input files changed (a new key).
+ */
+export function needsGeneration(image: AuditedImage): boolean {
+  return (image.status === "missing" && !image.locked) || image.inputsChanged === true;
+}
+
+/**
  * A lock or store entry that no discovered image uses. `imagegen generate` drops such a lock
  * entry; the original stays in the store (a reverted prompt reuses it) until `imagegen prune`.
  */

@@ -2,6 +2,7 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { ImagegenError } from "../errors.js";
 import type { ImagegenOptions, Logger, ResolvedOptions } from "./options.js";
+import type { PriceList } from "../cost/price.js";
 import { resolveProjectRoot } from "./root.js";
 import { loadPlainConfig } from "./native-config.js";
 import type { Provider } from "../generate/provider.js";
@@ -15,6 +16,7 @@ import { DEFAULT_MANIFESTS, DEFAULT_SOURCES } from "./project-files.js";
 import { describeValue, validateDefaults } from "../spec/image-options-schema.js";
 import { DEFAULT_MODEL } from "../spec/spec.js";
 import { RemoteStore, parseRemoteUrl } from "../store/remote.js";
+import { USD, resolvePriceList } from "../cost/price.js";
 
 /** Types `imagegen.config.ts`; returns its argument. */
 export function defineConfig(config: ImagegenOptions): ImagegenOptions {
@@ -71,6 +73,7 @@ async function mayHaveConfigFile(root: string): Promise<boolean> {
 type OptionRule = (value: unknown) => string | undefined;
 
 const STYLE_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+const CURRENCY = /^[A-Za-z]{1,16}$/;
 const rule =
   (allowed: string, accepts: (value: unknown) => boolean): OptionRule =>
   (value) =>
@@ -114,6 +117,12 @@ const OPTION_RULES: Record<keyof ResolveOptionsInput, OptionRule> = {
   cacheMaxBytes: wholeNumber,
   concurrency: positiveInteger,
   maxGenerations: rule("a whole number, 0 or more, or Infinity", (v) => v === Infinity || wholeNumber(v) === undefined),
+  maxCost: rule("a number, 0 or more, or Infinity", (v) => typeof v === "number" && v >= 0 && !Number.isNaN(v)),
+  currency: rule('a unit of 1 to 16 letters, such as "USD" or "credits"', (v) => typeof v === "string" && CURRENCY.test(v)),
+  prices: (value) => {
+    const list = resolvePriceList(value);
+    return typeof list === "string" ? list : undefined;
+  },
   frozen: flag,
   strict: flag,
   manifests: globs,
@@ -273,6 +282,9 @@ export async function resolveOptions(
     cacheMaxBytes: merged.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES,
     concurrency: merged.concurrency ?? 4,
     maxGenerations: merged.maxGenerations ?? Infinity,
+    maxCost: merged.maxCost ?? Infinity,
+    currency: currencyOf(merged.currency),
+    prices: merged.prices === undefined ? {} : (resolvePriceList(merged.prices) as PriceList),
     frozen,
     strict: merged.strict ?? envFlag(env.CI),
     manifests: merged.manifests ?? DEFAULT_MANIFESTS,
@@ -286,6 +298,11 @@ export async function resolveOptions(
     review: merged.review ?? "optional",
     logger,
   };
+}
+
+/** `usd` is USD, imagegen's own unit; any other name (`credits`) is kept as written. */
+function currencyOf(option: string | undefined): string {
+  return option === undefined || option.toUpperCase() === USD ? USD : option;
 }
 
 /** The one model of a `provider` option, if it has one (an AI SDK model, or a provider that names its model). */

@@ -1,6 +1,7 @@
 import type { AiSdkImageModel } from "../generate/ai-sdk-model.js";
 import type { Provider } from "../generate/provider.js";
-import type { ImageOptions } from "../spec/spec.js";
+import type { ImageOptions, ImageSize } from "../spec/spec.js";
+import type { PriceList } from "../cost/price.js";
 import type { RemoteStore } from "../store/remote.js";
 
 /** Options of `imagegen.config.ts` and of the bundler plugin (the plugin's override the file's). */
@@ -72,6 +73,30 @@ export interface ImagegenOptions {
    * @default Infinity
    */
   maxGenerations?: number;
+  /**
+   * The most one run may spend, in {@link currency}: a run whose estimate is higher fails before it
+   * starts any paid generation, and each generation reserves its price before its request. With
+   * `maxCost` set, an image whose price is unknown is refused until its model has one in
+   * {@link prices}. An attempt that may have been charged counts as spent (docs/cost.md).
+   * @default Infinity
+   */
+  maxCost?: number;
+  /**
+   * The unit of {@link maxCost}, {@link prices} and every price shown: `"USD"` (imagegen's own
+   * prices and those computed from token usage are dollars) or any other name, such as `"credits"`
+   * for 1min.ai, in which only `prices` count and every other price is unknown.
+   * @default "USD"
+   */
+  currency?: string;
+  /**
+   * What one image of a model costs, in {@link currency}, by model as keys name it
+   * (`"gemini-3-pro-image-preview"` for 1min.ai, `"google:gemini-3-pro-image"` for an AI SDK
+   * model): one price for every size, or `{ "1K": …, "2K": …, "4K": … }`. They are the estimate
+   * before a generation, and its price when the provider reports none; they take the place of
+   * imagegen's built-in table (docs/cost.md).
+   * @default {} (1min.ai's credit prices are not documented: set them for its model)
+   */
+  prices?: Record<string, number | Partial<Record<ImageSize, number>>>;
   /**
    * Never call a provider: a missing original is an error.
    * @default process.env.IMAGEGEN_FROZEN === "1"
@@ -221,6 +246,9 @@ export interface ResolvedOptions extends KeyOptions {
   cacheMaxBytes: number;
   concurrency: number;
   maxGenerations: number;
+  maxCost: number;
+  currency: string;
+  prices: PriceList;
   frozen: boolean;
   strict: boolean;
   manifests: string[];

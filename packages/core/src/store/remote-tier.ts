@@ -69,9 +69,9 @@ export class RemoteTier {
       );
     }
     if (!found) return undefined;
-    const { recordId, provider, createdAt, origin } = found.meta;
+    const { recordId, provider, createdAt, origin, price } = found.meta;
     const image = { bytes: found.bytes, ...(recordId !== undefined && { recordId }), ...(origin !== undefined && { origin }) };
-    const meta = await this.#store.put(spec.generation, image, provider, { createdAt, ...(chosenAt !== undefined && { chosenAt }) });
+    const meta = await this.#store.put(spec.generation, image, provider, { createdAt, price, ...(chosenAt !== undefined && { chosenAt }) });
     this.#stats.downloaded++;
     return { meta, bytes: found.bytes };
   }

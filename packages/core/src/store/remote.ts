@@ -8,6 +8,7 @@ import { sha256Hex } from "../spec/key.js";
 import type { Rendition } from "../render/variants.js";
 import { type CachedRendition, assembleRendition, parseRenditionEntry, serializeRendition } from "./derived-cache.js";
 import { type OriginalMeta, latestChosen } from "./store.js";
+import { type Price, priceProblem } from "../cost/price.js";
 
 /** Where a remote store lives: `s3://bucket/prefix`, parsed. */
 export interface RemoteLocation {
@@ -30,6 +31,8 @@ export interface RemoteOriginalMeta {
   /** The origin of the API that made it, as the local store records it. */
   origin?: string;
   createdAt: string;
+  /** What it cost, as the local store records it. */
+  price?: Price;
 }
 
 /** One original made for a key, as the remote's index of that key records it. */
@@ -249,6 +252,7 @@ export class RemoteStore {
       ...(meta.recordId !== undefined && { recordId: meta.recordId }),
       ...(meta.origin !== undefined && { origin: meta.origin }),
       createdAt: meta.createdAt,
+      ...(meta.price !== undefined && { price: meta.price }),
     };
     const json = Buffer.from(`${JSON.stringify(remoteMeta, null, 2)}\n`);
     if (replace) {
@@ -538,5 +542,7 @@ function parseOriginalMeta(text: string, sha256: string): RemoteOriginalMeta | s
   for (const field of ["format", "provider", "createdAt"]) if (typeof meta[field] !== "string") return `"${field}" is not a string`;
   for (const field of ["bytes", "width", "height"]) if (typeof meta[field] !== "number") return `"${field}" is not a number`;
   if (meta.recordId !== undefined && typeof meta.recordId !== "string") return `"recordId" is not a string`;
+  const price = priceProblem(meta.price);
+  if (price) return `"price" ${price}`;
   return meta as unknown as RemoteOriginalMeta;
 }

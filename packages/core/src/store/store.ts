@@ -13,6 +13,7 @@ import { originalKey, sha256Hex, type OriginalKey } from "../spec/key.js";
 import type { GeneratedImage } from "../generate/provider.js";
 import { IMAGE_SIZES, type GenerationFields, type GenerationParams, type ImageSize, generationFields } from "../spec/spec.js";
 import { type InputRecord, inputRecords, inputRecordsProblem } from "./input-records.js";
+import { type Price, priceProblem } from "../cost/price.js";
 
 /** What the store knows about one original; `<dir>/<key>.json`, beside its bytes. */
 export interface OriginalMeta extends GenerationFields {
@@ -42,6 +43,8 @@ export interface OriginalMeta extends GenerationFields {
   chosenAt?: string;
   /** The files it was made from (SPEC §12), in request order; absent for a plain generation. */
   inputs?: InputRecord[];
+  /** What it cost when it was made (SPEC §14, docs/cost.md); absent when nobody knew: shown as unknown, never 0. */
+  price?: Price;
 }
 
 const FIX = "delete it and run `imagegen generate`";
@@ -219,10 +222,16 @@ export class Store {
    * replaced: the same bytes again are the same candidate). The bytes must decode as an image.
    * Bytes are written first and the metadata last, so a killed write leaves at most an orphan
    * bytes file, never metadata without its bytes. `times.createdAt` keeps the time an original was
-   * made when it comes from elsewhere (the remote store); `times.chosenAt` records a person's choice.
+   * made when it comes from elsewhere (the remote store); `record.chosenAt` records a person's choice,
+   * `record.price` what it cost.
    */
-  async put(generation: GenerationParams, image: GeneratedImage, providerId: string, times: { createdAt?: string; chosenAt?: string } = {}): Promise<OriginalMeta> {
-    const { createdAt = new Date().toISOString(), chosenAt } = times;
+  async put(
+    generation: GenerationParams,
+    image: GeneratedImage,
+    providerId: string,
+    record: { createdAt?: string; chosenAt?: string; price?: Price | undefined } = {},
+  ): Promise<OriginalMeta> {
+    const { createdAt = new Date().toISOString(), chosenAt, price } = record;
     const key = originalKey(generation);
     const bytes = Buffer.from(image.bytes.buffer, image.bytes.byteOffset, image.bytes.byteLength);
     const sha256 = sha256Hex(bytes);
@@ -252,6 +261,7 @@ export class Store {
       createdAt,
       ...(chosenAt !== undefined ? { chosenAt } : {}),
       ...(inputs ? { inputs } : {}),
+      ...(price ? { price } : {}),
     };
     await writeFileAtomic(join(this.dir, file), bytes);
     await writeFileAtomic(join(this.dir, `${slot}.json`), stableJson(meta));
@@ -374,6 +384,8 @@ function metaProblem(value: unknown, key: OriginalKey, metaFile: string): string
   if (!/^[0-9a-f]{64}$/.test(meta.sha256 as string)) return `"sha256" is not 64 hex digits`;
   const inputs = inputRecordsProblem(meta.inputs);
   if (inputs) return `"inputs" ${inputs}`;
+  const price = priceProblem(meta.price);
+  if (price) return `"price" ${price}`;
   // The file name is joined to the store folder: it must not point elsewhere, and sits beside its metadata.
   const slot = metaFile.slice(0, -".json".length);
   if (!new RegExp(`^${slot.replace(".", "\\.")}\\.[a-z0-9]+$`).test(meta.file as string)) return `"file" is not "${slot}.<ext>"`;

@@ -1,5 +1,19 @@
 import path from "node:path";
-import { type AuditedImage, type OrphanedEntry, type RemoteStore, auditImages, reviewState, truncate } from "@imagegen/core";
+import {
+  type AuditedImage,
+  type OrphanedEntry,
+  type RemoteStore,
+  auditImages,
+  formatPrice,
+  formatTotal,
+  needsGeneration,
+  plannedGeneration,
+  priceJson,
+  reviewState,
+  totalJson,
+  totalOf,
+  truncate,
+} from "@imagegen/core";
 import { type BaseLock, checkMarkdown, readBaseLock } from "./check-markdown.js";
 import { type Output, count, locationJson } from "./output.js";
 import { orphanJson, orphanPlace } from "./orphans.js";
@@ -39,6 +53,11 @@ export async function checkCommand(flags: CheckFlags, out: Output): Promise<numb
   const required = options.review === "required";
   const notApproved = required ? pending.length + unreviewed.length : 0;
   const clean = missing.length + stale.length + unlocked.length + notPushed.images.length + errors.length + notApproved === 0;
+  // What `imagegen generate` would pay for, and what it would cost (SPEC §14).
+  const toGenerate = audit.images.filter(needsGeneration);
+  const estimates = new Map(toGenerate.map((image) => [image, plannedGeneration(image.spec, options).estimate]));
+  const estimate = totalOf([...estimates.values()], options.currency);
+  const priced = (image: AuditedImage) => (estimates.has(image) ? ` · ${formatPrice(estimates.get(image))}` : "");
 
   if (flags.markdown) {
     out.print(
@@ -62,6 +81,7 @@ export async function checkCommand(flags: CheckFlags, out: Output): Promise<numb
       prompt: image.spec.generation.prompt,
       size: image.spec.generation.size,
       ...(image.problem !== undefined && { problem: image.problem }),
+      ...(estimates.has(image) && { estimate: priceJson(estimates.get(image), options.currency) }),
       locations: image.locations.map((location) => locationJson(out, location)),
     });
     out.json({
@@ -78,13 +98,15 @@ export async function checkCommand(flags: CheckFlags, out: Output): Promise<numb
       },
       ...(options.remote && { remote: options.remote.url, notInRemote: notPushed.images.map(entry), onlyInRemote: onlyRemote.length }),
       unused: unused.map(orphanJson),
+      toGenerate: toGenerate.length,
+      estimate: totalJson(estimate),
       errors,
     });
     return clean ? 0 : 1;
   }
 
-  for (const image of missing) out.print(`missing   ${imageLine(out, image)}`);
-  for (const image of stale) out.print(`stale     ${imageLine(out, image)}: ${image.problem}`);
+  for (const image of missing) out.print(`missing   ${imageLine(out, image)}${priced(image)}`);
+  for (const image of stale) out.print(`stale     ${imageLine(out, image)}: ${image.problem}${priced(image)}`);
   for (const image of unlocked) out.print(`unlocked  ${imageLine(out, image)}`);
   for (const image of notPushed.images) out.print(`not uploaded ${imageLine(out, image)}: locked, but not in ${options.remote!.url}`);
   for (const image of pending) out.print(`pending   ${imageLine(out, image)}: ${count(image.locked!.pending!.length, "new candidate")} to decide on (\`imagegen review\`, or \`imagegen approve ${image.key} --candidate <n>\`)`);
@@ -108,6 +130,7 @@ export async function checkCommand(flags: CheckFlags, out: Output): Promise<numb
     `Not clean: ${missing.length} missing, ${stale.length} stale, ${unlocked.length} unlocked, ${options.remote ? `${notPushed.images.length} not uploaded, ` : ""}${required ? `${notApproved} not approved, ` : ""}${count(errors.length, "error")} (${count(audit.images.length, "image")} in use).`,
   );
   if (hints.length > 0) out.print(`${hints.join("; ")}.`);
+  if (toGenerate.length > 0) out.print(`Estimated cost to generate ${toGenerate.length === 1 ? "it" : `the ${toGenerate.length}`}: ${formatTotal(estimate)}.`);
   return 1;
 }
 

@@ -1,10 +1,10 @@
-import { type AuditedImage, auditImages, inputRecords, reviewState, truncate } from "@imagegen/core";
+import { type AuditedImage, auditImages, formatPrice, inputRecords, priceJson, reviewState, truncate } from "@imagegen/core";
 import { orphanJson } from "./orphans.js";
 import { type Output, locationJson } from "./output.js";
 import { type CommonFlags, openProject, reportDiscoveryErrors, quietLogger } from "./project.js";
 import { formatTable } from "./table.js";
 
-/** `imagegen list`: every image in use (and every orphaned entry), where it is used, its key, status, review state and size. */
+/** `imagegen list`: every image in use (and every orphaned entry), where it is used, its key, status, review state, size and price. */
 export async function listCommand(flags: CommonFlags, out: Output): Promise<number> {
   const project = await openProject(flags, out, quietLogger);
   const { options, discovery } = project;
@@ -22,7 +22,7 @@ export async function listCommand(flags: CommonFlags, out: Output): Promise<numb
         ...(image.locked && { sha256: image.locked.sha256, pending: image.locked.pending ?? [] }),
         // Inputs as the lock records them: no absolute paths in machine output.
         generation: { ...image.spec.generation, inputs: inputRecords(image.spec.generation) },
-        ...(image.meta && { width: image.meta.width, height: image.meta.height, bytes: image.meta.bytes }),
+        ...(image.meta && { width: image.meta.width, height: image.meta.height, bytes: image.meta.bytes, price: priceJson(image.meta.price, options.currency) }),
         locations: image.locations.map((location) => locationJson(out, location)),
       })),
       orphaned: audit.orphaned.map(orphanJson),
@@ -46,12 +46,14 @@ export async function listCommand(flags: CommonFlags, out: Output): Promise<numb
       image.status,
       image.locked ? reviewState(image.locked) : "—",
       image.meta ? `${image.meta.width}×${image.meta.height}` : `(${image.spec.generation.size})`,
+      // What the stored original cost; nothing to show for one not made yet.
+      image.meta ? formatPrice(image.meta.price) : "—",
     ];
   });
   for (const orphan of audit.orphaned) {
-    rows.push([`"${truncate(orphan.prompt, 48)}"`, "—", orphan.key, orphan.inLock ? "orphaned" : "unused", "—", orphan.meta ? `${orphan.meta.width}×${orphan.meta.height}` : "—"]);
+    rows.push([`"${truncate(orphan.prompt, 48)}"`, "—", orphan.key, orphan.inLock ? "orphaned" : "unused", "—", orphan.meta ? `${orphan.meta.width}×${orphan.meta.height}` : "—", orphan.meta ? formatPrice(orphan.meta.price) : "—"]);
   }
-  for (const line of formatTable(["NAME / PROMPT", "USED IN", "KEY", "STATUS", "REVIEW", "SIZE"], rows)) out.print(line);
+  for (const line of formatTable(["NAME / PROMPT", "USED IN", "KEY", "STATUS", "REVIEW", "SIZE", "PRICE"], rows)) out.print(line);
   return 0;
 }
 

@@ -92,6 +92,7 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
       .option("--dry-run", "Print what would be generated; spend nothing")
       .option("--force <name|key>", "Re-roll one image (a manifest image name or a key): a new original is pinned; the old one stays in the store")
       .option("--max-generations <n>", "The most paid generations this run may start (default: the config's maxGenerations)")
+      .option("--max-cost <amount>", "The most this run may spend, in the config's currency (default: the config's maxCost)")
       .option("--prune-locked", "No longer needed: generate always drops lock entries that nothing uses (their originals stay in the stores)")
       .example("imagegen generate --dry-run")
       .example("imagegen generate --force hero")
@@ -101,6 +102,7 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
           ...(options.dryRun === true && { dryRun: true }),
           ...optional("force", stringFlag(cli, "force")),
           ...optional("maxGenerations", integerFlag(cli, "max-generations", 0)),
+          ...optional("maxCost", amountFlag(cli, "max-cost")),
         };
         return generateCommand(flags, out);
       });
@@ -277,6 +279,13 @@ function integerFlag(cli: CAC, name: string, min: number): number | undefined {
   if (!/^\d+$/.test(raw) || Number(raw) < min) {
     throw new UsageError(`--${name} must be a whole number of at least ${min} (got ${JSON.stringify(raw)})`);
   }
+  return Number(raw);
+}
+
+function amountFlag(cli: CAC, name: string): number | undefined {
+  const raw = stringFlag(cli, name);
+  if (raw === undefined) return undefined;
+  if (!/^\d+(\.\d+)?$/.test(raw)) throw new UsageError(`--${name} must be an amount, 0 or more, such as 2.50 (got ${JSON.stringify(raw)})`);
   return Number(raw);
 }
 

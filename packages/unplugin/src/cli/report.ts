@@ -1,5 +1,5 @@
 import path from "node:path";
-import { Engine } from "@imagegen/core";
+import { Engine, formatTotal, totalJson, totalOf } from "@imagegen/core";
 import { buildReview, renderAsset } from "../review/review-data.js";
 import { pageAsset, reviewHtml } from "../review/review-html.js";
 import { type Output, count } from "./output.js";
@@ -21,7 +21,7 @@ export async function reportCommand(flags: ReportFlags, out: Output): Promise<nu
   const { options, discovery } = project;
   if (!flags.json) reportDiscoveryErrors(project, out);
   const engine = new Engine({ ...options, frozen: true });
-  const { data, assets } = await buildReview(engine, discovery, { mode: "report", clean: (text) => out.clean(text) });
+  const { data, assets, inUse } = await buildReview(engine, discovery, { mode: "report", clean: (text) => out.clean(text) });
   const outDir = path.resolve(flags.out ?? path.join(options.root, "imagegen-report"));
   const folder = await openReportFolder(outDir);
 
@@ -45,12 +45,16 @@ export async function reportCommand(flags: ReportFlags, out: Output): Promise<nu
   await folder.finish();
 
   const candidates = data.images.reduce((sum, image) => sum + image.candidates.length, 0);
+  // What the originals in use cost, and every candidate the store keeps (re-rolls and unused ones too).
+  const { store } = engine;
+  const kept = totalOf((await Promise.all((await store.keys()).map((key) => store.candidates(key).catch(() => [])))).flat().map((meta) => meta.price), options.currency);
   if (flags.json) {
-    out.json({ ok: true, page: out.relative(page), images: data.images.length, candidates, previews: written.size, unused: data.unused.length });
+    out.json({ ok: true, page: out.relative(page), images: data.images.length, candidates, previews: written.size, unused: data.unused.length, cost: { inUse: totalJson(inUse), kept: totalJson(kept) } });
   } else {
     out.print(
       `Wrote ${out.relative(page)}: ${count(data.images.length, "image")}, ${count(candidates, "candidate")}, ${count(written.size, "preview")}${data.unused.length > 0 ? `, ${data.unused.length} not in use` : ""}.`,
     );
+    out.print(`The originals in use cost ${formatTotal(inUse)}; every candidate the store keeps, ${formatTotal(kept)} (docs/cost.md).`);
   }
   return 0;
 }

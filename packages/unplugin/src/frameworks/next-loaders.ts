@@ -7,7 +7,8 @@ import {
   aiSdkModelName,
   isAiSdkImageModel,
   type ResolvedOptions,
-  checkMaxGenerations,
+  checkSpendLimits,
+  hasSpendLimits,
   resolveOptions,
   resolveProjectRoot,
   withFileLock,
@@ -28,12 +29,13 @@ export interface TurbopackLoaderContext {
 }
 
 /** Options Turbopack can pass to a loader: JSON only (a custom provider, a logger or Infinity cannot cross). */
-export type TurbopackImagegenOptions = Omit<ImagegenPluginOptions, "provider" | "logger" | "dts" | "apiKey" | "maxGenerations" | "generationDelayMs"> & {
+export type TurbopackImagegenOptions = Omit<ImagegenPluginOptions, "provider" | "logger" | "dts" | "apiKey" | "maxGenerations" | "maxCost" | "generationDelayMs"> & {
   provider?: "onemin" | "placeholder";
   /** The name of a provider object (an AI SDK model, a custom provider) given to `withImagegen`, which stayed behind. */
   providerLeftBehind?: string;
   /** A number, or `"Infinity"`: JSON has no Infinity. */
   maxGenerations?: number | "Infinity";
+  maxCost?: number | "Infinity";
 };
 
 /** What `withImagegen` gives every loader that resolves images. */
@@ -47,20 +49,25 @@ export interface TurbopackLoaderOptions {
 
 /** The options of `withImagegen`, made JSON for Turbopack's loaders. */
 export function toLoaderOptions(options: ImagegenPluginOptions): TurbopackImagegenOptions {
-  const { provider, logger: _logger, dts: _dts, apiKey: _apiKey, maxGenerations, generationDelayMs: _delay, ...rest } = options;
+  const { provider, logger: _logger, dts: _dts, apiKey: _apiKey, maxGenerations, maxCost, generationDelayMs: _delay, ...rest } = options;
   return JSON.parse(
     JSON.stringify({
       ...rest,
       ...(typeof provider === "string" && { provider }),
       ...(typeof provider === "object" && { providerLeftBehind: isAiSdkImageModel(provider) ? aiSdkModelName(provider) : provider.id }),
       ...(maxGenerations !== undefined && { maxGenerations: maxGenerations === Infinity ? "Infinity" : maxGenerations }),
+      ...(maxCost !== undefined && { maxCost: maxCost === Infinity ? "Infinity" : maxCost }),
     }),
   ) as TurbopackImagegenOptions;
 }
 
 function fromLoaderOptions(options: TurbopackImagegenOptions): ImagegenPluginOptions {
-  const { maxGenerations, providerLeftBehind: _left, ...rest } = options;
-  return { ...rest, ...(maxGenerations !== undefined && { maxGenerations: maxGenerations === "Infinity" ? Infinity : maxGenerations }) };
+  const { maxGenerations, maxCost, providerLeftBehind: _left, ...rest } = options;
+  return {
+    ...rest,
+    ...(maxGenerations !== undefined && { maxGenerations: maxGenerations === "Infinity" ? Infinity : maxGenerations }),
+    ...(maxCost !== undefined && { maxCost: maxCost === "Infinity" ? Infinity : maxCost }),
+  };
 }
 
 /** One engine per project root in a loader process: the modules of one build share its store and lock. */
@@ -97,17 +104,17 @@ export async function loaderEngine(loader: TurbopackLoaderContext): Promise<Engi
 }
 
 /**
- * maxGenerations refuses a build that would pay for too many images before it pays for any: the
+ * maxGenerations and maxCost refuse a build that would pay for too much before it pays for anything: the
  * project is scanned once per build, by the first of Turbopack's loader processes; the others
  * read its verdict.
  */
 async function checkOncePerBuild(options: ResolvedOptions, build: string): Promise<void> {
-  if (!Number.isFinite(options.maxGenerations)) return;
+  if (!hasSpendLimits(options)) return;
   const verdict = path.join(options.cacheDir, "next-builds", `${build}.json`);
   const refusal = await withFileLock(`${verdict}.lock`, async () => {
     const earlier = await readFile(verdict, "utf8").then((text) => JSON.parse(text) as { refusal: string | null }, () => undefined);
     if (earlier) return earlier.refusal;
-    const found = await checkMaxGenerations(options).then(
+    const found = await checkSpendLimits(options).then(
       () => null,
       (error: unknown) => {
         if (error instanceof ImagegenError) return error.message;

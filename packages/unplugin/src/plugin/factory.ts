@@ -7,8 +7,11 @@ import {
   consoleLogger,
   originalKey,
   type ResolveOptionsInput,
-  checkMaxGenerations,
+  checkSpendLimits,
   hashInputs,
+  type Spending,
+  spendingLine,
+  spendingSince,
   isGenId,
   parseGenId,
   parseManifestRemembered,
@@ -81,7 +84,7 @@ export interface Placement extends LoaderPlacement {
   assetsDir?: string;
   /**
    * Names the build that several compilations share (Next's server, client and edge ones), so
-   * that maxGenerations is checked once for all of them.
+   * that maxGenerations and maxCost are checked once for all of them.
    * @default each compilation checks on its own
    */
   build?: string;
@@ -93,7 +96,7 @@ export interface Placement extends LoaderPlacement {
   dev?: boolean;
 }
 
-/** The maxGenerations checks of builds that several compilations share, by build and root. */
+/** The maxGenerations and maxCost checks of builds that several compilations share, by build and root. */
 const sharedChecks = new Map<string, Promise<void>>();
 
 /** The plugin with a framework's {@link Placement}; {@link unpluginImagegen} is the one without. */
@@ -130,6 +133,8 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
   // The plain webpack plugin inside Next's webpack() hook: refused when the build starts.
   let insideNext = false;
   const lockSync = createLockSync(() => getEngine(), () => logger ?? quietLogger);
+  // What the engine had spent when this build started: a watch's engine lives across its builds.
+  let spentBefore: { engine: Engine; spending: Spending; requests: number; downloaded: number } | undefined;
 
   const getEngine = () => {
     const { signal } = abort;
@@ -160,6 +165,17 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
     abort.abort(new ImagegenError("The dev server closed."));
     abort = new AbortController();
     engine = undefined;
+  }
+
+  /** A build's last line, when it generated or downloaded anything (a warm build stays quiet): what it made and spent. */
+  function reportSpending(started: Engine): void {
+    const before = spentBefore?.engine === started ? spentBefore : { spending: undefined, requests: 0, downloaded: 0 };
+    const requests = started.stats.requests - before.requests;
+    const downloaded = started.stats.downloaded - before.downloaded;
+    spentBefore = { engine: started, spending: started.spending, requests: started.stats.requests, downloaded: started.stats.downloaded };
+    if (requests === 0 && downloaded === 0) return;
+    const spending = before.spending ? spendingSince(before.spending, started.spending) : started.spending;
+    started.options.logger.info(spendingLine(spending, { requests, downloaded }));
   }
 
   function virtualIdOf(id: string, importer: string | undefined): string {
@@ -256,11 +272,13 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
       missing = [];
       if (insideNext) throw userError(new ImagegenError(PLUGIN_INSIDE_NEXT));
       try {
-        // maxGenerations refuses a build that would pay for too many images before it pays for any.
-        const { options } = await getEngine();
-        if (!placement.build) return await checkMaxGenerations(options);
+        // maxGenerations and maxCost refuse a build that would pay for too much before it pays for anything.
+        const started = await getEngine();
+        const { options } = started;
+        spentBefore = { engine: started, spending: started.spending, requests: started.stats.requests, downloaded: started.stats.downloaded };
+        if (!placement.build) return await checkSpendLimits(options);
         const key = `${placement.build}\0${options.root}`;
-        if (!sharedChecks.has(key)) sharedChecks.set(key, checkMaxGenerations(options));
+        if (!sharedChecks.has(key)) sharedChecks.set(key, checkSpendLimits(options));
         await sharedChecks.get(key);
       } catch (error) {
         // A bad config is reported here too, without a stack trace.
@@ -337,6 +355,7 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
       if (!webpackHost) await started?.drain();
       // The derived cache stays within cacheMaxBytes: least recently used renditions of other builds go.
       if (started) await started.trimDerivedCache();
+      if (started) reportSpending(started);
       if (dev) return;
       // The lock holds the images in use: one whose prompt changed in this build is dropped.
       if (started) await lockSync.now().catch((error: unknown) => started.options.logger.warn(`Could not update the lock: ${(error as Error).message}`));

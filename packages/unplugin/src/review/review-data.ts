@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import {
   type AuditedImage,
+  type CostTotal,
   type Discovery,
   type Engine,
   type ImageSpec,
@@ -12,10 +13,14 @@ import {
   SIZE_PIXELS,
   auditImages,
   entryRevision,
+  formatPrice,
+  formatTotal,
   planVariants,
+  plannedGeneration,
   relativeInside,
   renderVariants,
   reviewState,
+  totalOf,
 } from "@imagegen/core";
 import { type Candidate, listCandidates } from "./candidates.js";
 import type { Crop, Picture, ReviewCandidate, ReviewData, ReviewImage } from "./review-types.js";
@@ -33,6 +38,8 @@ export interface BuiltReview {
   data: ReviewData;
   /** `images/<name>` → what to render for it. */
   assets: Map<string, ReviewAsset>;
+  /** What the originals the lock pins for the images in use cost (docs/cost.md). */
+  inUse: CostTotal;
 }
 
 export interface ReviewSettings {
@@ -57,9 +64,11 @@ export async function buildReview(engine: Engine, discovery: Discovery, settings
     return `${file.split(path.sep).join("/")}${location.line !== undefined ? `:${location.line}${location.column !== undefined ? `:${location.column}` : ""}` : ""}`;
   };
 
+  const pinned: (OriginalMeta | undefined)[] = [];
   const images = await Promise.all(
     audit.images.map(async (image): Promise<ReviewImage> => {
       const candidates = await listCandidates(engine, image.spec, image.locked);
+      pinned.push(candidates.find((candidate) => candidate.pinned)?.meta);
       const crops = distinctCrops(image.uses);
       const name = image.locations.find((location) => location.name !== undefined)?.name;
       return {
@@ -85,12 +94,14 @@ export async function buildReview(engine: Engine, discovery: Discovery, settings
         })),
         crops: crops.map((id) => describeCrop(image, id, candidates)),
         candidates: candidates.map((candidate) => reviewCandidate(image, candidate, crops, assets)),
+        rerollCost: rerollCost(image, options),
       };
     }),
   );
 
   return {
     assets,
+    inUse: totalOf(pinned.flatMap((meta) => (meta ? [meta.price] : [])), options.currency),
     data: {
       title: `imagegen review: ${path.basename(options.root)}`,
       generatedAt: new Date().toISOString(),
@@ -174,11 +185,18 @@ function reviewCandidate(image: AuditedImage, candidate: Candidate, crops: strin
       createdAt: meta.createdAt,
       ...(meta.chosenAt !== undefined && { chosenAt: meta.chosenAt }),
       provider: meta.recordId ? `${meta.provider} (record ${meta.recordId})` : meta.provider,
+      price: formatPrice(meta.price),
       width: meta.width,
       height: meta.height,
     }),
     previews,
   };
+}
+
+/** What 1…9 new candidates of an image would cost, as the page's re-roll dialog says before it spends. */
+function rerollCost(image: AuditedImage, options: Engine["options"]): string[] {
+  const { estimate } = plannedGeneration(image.spec, options);
+  return Array.from({ length: 9 }, (_, i) => formatTotal(totalOf(Array<typeof estimate>(i + 1).fill(estimate), options.currency)));
 }
 
 /** The parameters of an image as the page and the report list them. */

@@ -49,6 +49,8 @@ export interface ReviewImage {
   crops: Crop[];
   /** Oldest first; `number` is what `imagegen approve --candidate n` and the keys 1–9 name. */
   candidates: ReviewCandidate[];
+  /** What 1…9 new candidates would cost, at index n − 1 ("unknown" without a price: docs/cost.md). */
+  rerollCost: string[];
 }
 
 export interface Crop {
@@ -74,7 +76,7 @@ export interface ReviewCandidate {
   provider?: string;
   width?: number;
   height?: number;
-  /** What this original cost, once originals record a price (SPEC §14); absent until then. */
+  /** What this original cost ("unknown" when no price is known: docs/cost.md). */
   price?: string;
   /** One per crop, in `crops` order: the candidate as it ships, rendered by the engine's pipeline. */
   previews: (Picture | undefined)[];

@@ -344,7 +344,8 @@ function describeReroll(): void {
   const n = Math.min(9, Math.max(1, Math.round(Number(rerollCount.value)) || 1));
   const paid = `${n} paid generation${n === 1 ? "" : "s"}`;
   const left = data.generationsLeft === null ? "" : ` (maxGenerations leaves ${data.generationsLeft} in this session)`;
-  rerollText.textContent = image ? `New candidates of “${label(image)}”: this starts ${paid}${left}. The image stays as it is until you approve one.` : "";
+  const cost = image ? `, estimated at ${image.rerollCost[n - 1]}` : "";
+  rerollText.textContent = image ? `New candidates of “${label(image)}”: this starts ${paid}${cost}${left}. The image stays as it is until you approve one.` : "";
   rerollStart.textContent = `Start ${paid}`;
 }
 
