@@ -81,7 +81,7 @@ export async function writeStaticApp(root, images) {
   await writeApp(root, [...imports, `const images = [\n${objects.join(",\n")}\n];`, `document.querySelector("#app").textContent = JSON.stringify(images);`]);
 }
 
-async function writeApp(root, mainLines) {
+export async function writeApp(root, mainLines) {
   await mkdir(path.join(root, "src"), { recursive: true });
   await writeFile(path.join(root, "index.html"), INDEX_HTML);
   await writeFile(path.join(root, "src", "main.js"), `${mainLines.join("\n")}\n`);
@@ -101,7 +101,7 @@ export async function resetDir(dir) {
   await mkdir(dir, { recursive: true });
 }
 
-async function linkOrCopy(from, to) {
+export async function linkOrCopy(from, to) {
   await rm(to, { force: true });
   try {
     await link(from, to);

@@ -1,21 +1,23 @@
 // One Vite build in its own process, as `vite build` would run it, so that no build inherits
 // another's in-memory caches and so that its peak memory is its own.
-// Usage: node child-build.mjs '{"side":"imagegen"|"imagetools"|"static","root":"…","fixtures":["…"]}'
-// Prints one JSON line: { buildMs, importMs, maxRssMiB, providerCalls }.
+// Usage: node child-build.mjs '{"side":"imagegen"|"imagetools"|"static","root":"…","fixtures":["…"],"freshPng":"…"}'
+// Prints one JSON line: { buildMs, importMs, maxRssMiB, cpuMs, providerCalls }.
 import path from "node:path";
+import { peakRssMiB } from "./peak-rss.mjs";
 
-const { side, root, fixtures = [] } = JSON.parse(process.argv[2]);
+const { side, root, fixtures = [], freshPng } = JSON.parse(process.argv[2]);
 
 const importStarted = performance.now();
 const { build } = await import("vite");
 let plugins = [];
 let provider;
 if (side === "imagegen") {
-  const [{ default: imagegen }, { fixtureProvider }] = await Promise.all([
+  const [{ default: imagegen }, { fixtureProvider, freshPngProvider }] = await Promise.all([
     import("unplugin-imagegen/vite"),
     import("./fixture-provider.mjs"),
   ]);
-  provider = fixtureProvider(fixtures);
+  // The scale sites' provider makes a fresh PNG for each prompt; the others return the fixtures.
+  provider = freshPng ? freshPngProvider(freshPng) : fixtureProvider(fixtures);
   const logger = { info() {}, warn: (message) => console.error(`[imagegen] ${message}`) };
   plugins = [imagegen({ root, provider, strict: true, logger })];
 } else if (side === "imagetools") {
@@ -39,7 +41,9 @@ process.stdout.write(
   `${JSON.stringify({
     buildMs,
     importMs,
-    maxRssMiB: process.resourceUsage().maxRSS / 1024,
+    maxRssMiB: peakRssMiB(),
+    // User and system CPU of the whole process: steadier than wall time on a shared machine.
+    cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
     providerCalls: provider?.calls ?? 0,
   })}\n`,
 );

@@ -9,6 +9,8 @@ import sharp from "sharp";
 const FIXTURE_REVISION = 1;
 
 export const FIXTURE_SETS = {
+  // The one picture behind every original of the scale sites (each gets bytes of its own: fixture-provider.mjs).
+  "1k": { count: 1, pixels: 1024 },
   "2k": { count: 40, pixels: 2048 },
   "4k": { count: 16, pixels: 4096 },
 };

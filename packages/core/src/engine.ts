@@ -4,7 +4,7 @@ import { removeStaleTempFiles } from "./store/atomic-write.js";
 import { DerivedCache, renditionKey } from "./store/derived-cache.js";
 import { ImagegenError, formatLocation, truncate } from "./errors.js";
 import { generateWithRetry } from "./generate/generate-with-retry.js";
-import { type AssetPaths, ProviderError } from "./generate/provider.js";
+import { type AssetPaths, type GeneratedImage, ProviderError } from "./generate/provider.js";
 import { estimatePrice, recordedPrice } from "./cost/price.js";
 import { BudgetRefusal, type Reservation, RunBudget, type Spending } from "./cost/run-budget.js";
 import { storeAssetPaths } from "./store/asset-paths.js";
@@ -556,10 +556,14 @@ export class Engine {
     const where = formatLocation(spec.source);
     // What comes back is decoded: import sharp (a blocking ~50–200 ms) while the request is out, not after.
     loadSharp().catch(() => {});
-    const image = await this.#atTheApi(async (madeByTheApi) => {
+    // The bytes are stored within the generation's slot: a build whose provider answers faster than
+    // the store writes never holds more than a slot's worth of originals (2,000 fresh 1024 px PNGs
+    // held 5.7 GiB at once when they were stored after it).
+    const made = await this.#atTheApi(async (madeByTheApi) => {
       let charged = false;
+      let image: GeneratedImage;
       try {
-        return await generateWithRetry(provider, spec.generation, {
+        image = await generateWithRetry(provider, spec.generation, {
           attempts: options.attempts,
           maxRetryAfterMs: options.maxRetryAfterMs,
           timeoutMs: options.timeoutMs,
@@ -579,35 +583,49 @@ export class Engine {
           { location: spec.source, cause: error },
         );
       }
+      // The API is done with it: the next request starts while this one is stored.
+      madeByTheApi();
+      this.stats.generated++;
+      // Settled before the bytes are checked: what the API made was charged, whatever becomes of it.
+      const price = paid ? recordedPrice(spec.generation, image, options) : undefined;
+      reservation?.settle(price);
+      if (!paid) {
+        const bytes = Buffer.from(image.bytes);
+        const { width, height } = await (await loadSharp())(bytes).metadata();
+        return { ref: { key, sha256: sha256Hex(bytes), width, height, stored: false, load: async () => bytes } satisfies OriginalRef };
+      }
+      return this.#storeGenerated(spec, image, { reroll, price });
     });
-    this.stats.generated++;
-    // Settled before the bytes are checked: what the API made was charged, whatever becomes of it.
-    const price = paid ? recordedPrice(spec.generation, image, options) : undefined;
-    reservation?.settle(price);
+    if (!("meta" in made)) return made.ref;
+    // Only the ref's weak hold on the bytes waits for the lock: a cold build of thousands queues its pins.
+    // A new candidate waits for a person's decision: it is listed as pending, the pin stays.
+    if (candidate) await this.#lock.addPending(made.meta);
+    const pinned = candidate ? undefined : await this.#pinOrDefer(made.meta, spec);
+    return pinned ?? made.ref;
+  }
 
-    if (!paid) {
-      const bytes = Buffer.from(image.bytes);
-      const { width, height } = await (await loadSharp())(bytes).metadata();
-      return { key, sha256: sha256Hex(bytes), width, height, stored: false, load: async () => bytes };
-    }
+  /** Stores (and shares) a paid original; the ref it returns holds the bytes weakly (see {@link #storedRef}). */
+  async #storeGenerated(
+    spec: ImageSpec,
+    image: GeneratedImage,
+    { reroll, price }: { reroll: boolean; price: ReturnType<typeof recordedPrice> | undefined },
+  ): Promise<{ meta: OriginalMeta; ref: OriginalRef }> {
+    const { options } = this;
+    const provider = options.provider;
     // A re-roll is a person's choice: of the key's candidates, it is the one taken when the lock pins none.
     const meta = await this.store.put(spec.generation, image, provider.id, { price, ...(reroll && { chosenAt: new Date().toISOString() }) });
     options.logger.info(`generated "${truncate(spec.prompt)}" with ${provider.id} (${meta.width}×${meta.height})`);
-    const bytes = Buffer.from(image.bytes);
+    const bytes = Buffer.from(image.bytes.buffer, image.bytes.byteOffset, image.bytes.byteLength);
     // Shared before it is pinned, so that no lock names an original the team cannot get; a failed
     // upload leaves it stored and locked here, for \`imagegen push\`.
     try {
       await this.#remote.share(meta, bytes);
     } catch (error) {
       const problem = (error as Error).message;
-      this.notUploaded.push({ key, prompt: spec.prompt, problem });
-      options.logger.warn(`"${spec.prompt}" (${where}) was generated and stored, but not uploaded: ${problem} Run \`imagegen push\` once the remote store is reachable.`);
+      this.notUploaded.push({ key: meta.key, prompt: spec.prompt, problem });
+      options.logger.warn(`"${spec.prompt}" (${formatLocation(spec.source)}) was generated and stored, but not uploaded: ${problem} Run \`imagegen push\` once the remote store is reachable.`);
     }
-    // A new candidate waits for a person's decision: it is listed as pending, the pin stays.
-    if (candidate) await this.#lock.addPending(meta);
-    const pinned = candidate ? undefined : await this.#pinOrDefer(meta, spec);
-    if (pinned) return pinned;
-    return this.#storedRef(meta, bytes);
+    return { meta, ref: this.#storedRef(meta, bytes) };
   }
 
   /**

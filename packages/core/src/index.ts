@@ -33,6 +33,7 @@ export * from "./project/project-files.js";
 export * from "./project/discovery.js";
 export * from "./project/audit.js";
 export * from "./project/manifest-declarations.js";
+export { parseManifestRemembered } from "./project/manifest-memo.js";
 export * from "./store/file-lock.js";
 export * from "./project/spend-guard.js";
 export * from "./cost/price.js";

