@@ -1,15 +1,17 @@
-import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { sha256Hex } from "../spec/key.js";
+import { isProcessAlive } from "../store/atomic-write.js";
 
 /**
  * Loads the usual `imagegen.config.*`, plain ES module code (a `.ts` one with no type syntax), with
  * Node's own `import()` instead of c12 and jiti, whose import alone cost every `vite build` process
- * 120–170 ms. The file's text is copied, content-addressed, to `.mjs` under `node_modules/.cache/`
- * (bare imports resolve from there as from the root) and imported. `undefined` when the file is
- * not such a config (type syntax, a relative import, `import.meta`, CommonJS, a function, c12's
- * `$` keys…): c12 loads it, as it always did, and says what went wrong.
+ * 120–170 ms. An `.mjs` file (or a `.js` one in a `"type": "module"` package) is imported where it
+ * is; any other is copied for the moment of its import to an `.mjs` under `node_modules/.cache/`
+ * (bare imports resolve from there as from the root) and removed once evaluated, so the key a
+ * config may hold is never left in a file imagegen wrote. `undefined` when the file is not such a
+ * config (type syntax, a relative import, `import.meta`, CommonJS, a function, c12's `$` keys…):
+ * c12 loads it, as it always did, and says what went wrong.
  */
 export async function loadPlainConfig(root: string): Promise<{ config: Record<string, unknown>; file: string } | undefined> {
   const file = soleConfigFile(root);
@@ -17,17 +19,22 @@ export async function loadPlainConfig(root: string): Promise<{ config: Record<st
   const text = readFileSync(file, "utf8");
   // What would mean another thing from another folder, or what only a loader gives.
   if (/\b(?:from|import)\s*\(?\s*["'`]\.|import\.meta|__dirname|__filename|\brequire\b|\bmodule\.exports\b|\bexports\.\w/.test(text)) return undefined;
-  const copy = path.join(root, "node_modules", ".cache", "imagegen-config", `${sha256Hex(text).slice(0, 20)}.mjs`);
+  const inPlace = file.endsWith(".mjs") || (file.endsWith(".js") && isModulePackage(root));
+  const load = ++loads;
+  let copy: string | undefined;
   try {
-    writeOnce(copy, text);
+    if (!inPlace) copy = temporaryCopy(root, text, load);
     // Evaluated on every load, as c12 does (no module cache): a config may read the environment.
-    const loaded = (await import(`${pathToFileURL(copy).href}?load=${++loads}`)) as { default?: unknown };
+    const loaded = (await import(`${pathToFileURL(copy ?? file).href}?load=${load}`)) as { default?: unknown };
     const config = "default" in loaded ? loaded.default : loaded;
     if (!isPlainObject(config) || Object.keys(config).some((key) => key.startsWith("$"))) return undefined;
     return { config, file };
   } catch {
-    // A SyntaxError (type annotations), a missing package, a throwing config: c12 reports it.
+    // A SyntaxError (type annotations), a missing package, a throwing config, a read-only
+    // `node_modules`: c12 reports it or loads it.
     return undefined;
+  } finally {
+    if (copy) rmSync(copy, { force: true });
   }
 }
 
@@ -48,16 +55,29 @@ function soleConfigFile(root: string): string | undefined {
 
 let loads = 0;
 
-function writeOnce(file: string, text: string): void {
-  try {
-    if (readFileSync(file, "utf8") === text) return;
-  } catch {
-    // Not written yet.
+/**
+ * The config's text in `node_modules/.cache/imagegen-config/<pid>-<n>.mjs`, readable by its owner
+ * only. Copies a killed process left behind (its pid gone) are removed first.
+ */
+function temporaryCopy(root: string, text: string, load: number): string {
+  const dir = path.join(root, "node_modules", ".cache", "imagegen-config");
+  mkdirSync(dir, { recursive: true });
+  for (const name of readdirSync(dir)) {
+    const pid = Number(/^(\d+)-/.exec(name)?.[1]);
+    if (pid !== process.pid && !(Number.isInteger(pid) && pid > 0 && isProcessAlive(pid))) rmSync(path.join(dir, name), { force: true });
   }
-  mkdirSync(path.dirname(file), { recursive: true });
-  const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, text);
-  renameSync(temporary, file);
+  const copy = path.join(dir, `${process.pid}-${load}.mjs`);
+  writeFileSync(copy, text, { mode: 0o600 });
+  return copy;
+}
+
+/** Whether the root's `package.json` makes its `.js` files ES modules. */
+function isModulePackage(root: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as { type?: unknown }).type === "module";
+  } catch {
+    return false;
+  }
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -65,8 +65,23 @@ describe("resolveOptions", () => {
     const second = await resolveOptions({ root }, {});
     expect([first.concurrency, second.concurrency]).toEqual([1, 2]);
     expect(first).toMatchObject({ configFile: join(root, "imagegen.config.ts"), styles: { noir: "black and white" } });
-    // Imported from a copy named by its content, beside the other caches.
-    expect(await readdir(join(root, "node_modules", ".cache", "imagegen-config"))).toHaveLength(1);
+    // Imported from a copy beside the other caches, removed once evaluated: a config may hold a key.
+    expect(await readdir(join(root, "node_modules", ".cache", "imagegen-config"))).toEqual([]);
+  });
+
+  it("imports an .mjs config where it is, and sweeps the copies a killed process left", async () => {
+    const leftovers = join(root, "node_modules", ".cache", "imagegen-config");
+    await mkdir(leftovers, { recursive: true });
+    // No process has pid 2^22 + 1 (Linux's pid_max is at most 2^22).
+    await writeFile(join(leftovers, "4194305-1.mjs"), `export default { apiKey: "left behind" };\n`);
+    await writeFile(join(root, "imagegen.config.mjs"), `export default { concurrency: 3 };\n`);
+    expect((await resolveOptions({ root }, {})).concurrency).toBe(3);
+    // In place: nothing copied, so the leftover is still there until a copy is made.
+    expect(await readdir(leftovers)).toEqual(["4194305-1.mjs"]);
+    await rm(join(root, "imagegen.config.mjs"));
+    await writeFile(join(root, "imagegen.config.ts"), `export default { concurrency: 4 };\n`);
+    expect((await resolveOptions({ root }, {})).concurrency).toBe(4);
+    expect(await readdir(leftovers)).toEqual([]);
   });
 
   it("leaves a config with relative imports to c12, which resolves them from the config's folder", async () => {
