@@ -1,4 +1,4 @@
-import { readFileSync, utimesSync } from "node:fs";
+import { existsSync, readFileSync, utimesSync } from "node:fs";
 import { readdir, stat, unlink } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -20,11 +20,15 @@ const RENDER_REVISION = 1;
  * change (a sharp upgrade, say) gives every rendition a new key, so stale bytes are never emitted.
  */
 export function describeEncoder(sharp: SharpModule): string {
+  return describeVersions(sharp.versions);
+}
+
+function describeVersions(versions: Partial<Record<string, string>>): string {
   return [
-    `sharp@${sharp.versions.sharp}`,
-    `vips@${sharp.versions.vips}`,
+    `sharp@${versions.sharp}`,
+    `vips@${versions.vips}`,
     ...(["aom", "heif", "webp", "mozjpeg", "png", "imagequant", "spng"] as const).flatMap((lib) =>
-      sharp.versions[lib] ? [`${lib}@${sharp.versions[lib]}`] : [],
+      versions[lib] ? [`${lib}@${versions[lib]}`] : [],
     ),
     `r${RENDER_REVISION}`,
   ].join("+");
@@ -86,6 +90,9 @@ export class DerivedCache {
    * {@link describeEncoder} without importing sharp when the cache already knows it: a warm build
    * never decodes, and sharp's import would be most of its cost. `encoder.json` records it with
    * the folder and version of the sharp package it came from; another sharp makes it again.
+   * Without a memo (a fresh CI machine, whose renditions all come from the remote store) the
+   * versions are read from sharp's prebuilt packages when those are what sharp would load
+   * ({@link prebuiltEncoder}): importing sharp costs such a build ~150 ms of its ~550.
    */
   encoder(): Promise<string> {
     this.#encoder ??= (async () => {
@@ -93,13 +100,13 @@ export class DerivedCache {
       const installed = installedSharp();
       try {
         const memo = JSON.parse(readFileSync(file, "utf8")) as Partial<EncoderMemo>;
-        if (installed && memo.sharp === installed && typeof memo.encoder === "string") return memo.encoder;
+        if (installed && memo.sharp === installed.id && typeof memo.encoder === "string") return memo.encoder;
       } catch {
         // No memo yet, or a damaged one: ask sharp.
       }
-      const encoder = describeEncoder(await loadSharp());
+      const encoder = (installed && prebuiltEncoder(installed.dir)) ?? describeEncoder(await loadSharp());
       if (installed) {
-        const memo: EncoderMemo = { sharp: installed, encoder };
+        const memo: EncoderMemo = { sharp: installed.id, encoder };
         await writeFileAtomic(file, `${JSON.stringify(memo, null, 2)}\n`, CACHE_WRITE).catch(() => {});
       }
       return encoder;
@@ -320,8 +327,8 @@ interface EncoderMemo {
   encoder: string;
 }
 
-/** `<folder>@<version>` of the sharp package that `import("sharp")` would load, read without loading it. */
-function installedSharp(): string | undefined {
+/** The sharp package that `import("sharp")` would load, found without loading it: its folder, and `<folder>@<version>`. */
+function installedSharp(): { dir: string; id: string } | undefined {
   try {
     const entry = createRequire(import.meta.url).resolve("sharp");
     for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
@@ -331,12 +338,52 @@ function installedSharp(): string | undefined {
       } catch {
         continue;
       }
-      if (manifest.name === "sharp" && typeof manifest.version === "string") return `${dir}@${manifest.version}`;
+      if (manifest.name === "sharp" && typeof manifest.version === "string") return { dir, id: `${dir}@${manifest.version}` };
     }
   } catch {
     // Not resolvable from here: no memo, sharp is asked each time.
   }
   return undefined;
+}
+
+/**
+ * What {@link describeEncoder} would say of the sharp package in `sharpDir`, read from files:
+ * its version, and the versions of the prebuilt libvips that its binary links, which sharp itself
+ * reports from `@img/sharp-<platform>/versions` or `@img/sharp-libvips-<platform>/versions`.
+ * `undefined` whenever sharp might load something else: a binary built from source (which may
+ * link a global libvips), no prebuilt binary or more than one for this platform (glibc and musl),
+ * or a WebAssembly build installed beside it as a fallback. Then sharp is imported and asked.
+ * Tested against `sharp.versions` itself.
+ */
+export function prebuiltEncoder(sharpDir: string): string | undefined {
+  try {
+    if (existsSync(join(sharpDir, "src", "build", "Release"))) return undefined;
+    const manifest = JSON.parse(readFileSync(join(sharpDir, "package.json"), "utf8")) as { version?: unknown };
+    if (typeof manifest.version !== "string") return undefined;
+    // sharp resolves its binary and versions from its own code (dist/ since 0.35, lib/ before).
+    const require = createRequire(join(sharpDir, existsSync(join(sharpDir, "dist")) ? "dist" : "lib", "sharp.js"));
+    const resolves = (request: string) => {
+      try {
+        return require.resolve(request);
+      } catch {
+        return undefined;
+      }
+    };
+    if (resolves("@img/sharp-wasm32/sharp.node")) return undefined;
+    const { platform, arch } = process;
+    const platforms = (platform === "linux" ? [`linux-${arch}`, `linuxmusl-${arch}`] : [`${platform}-${arch}`]).filter(
+      (candidate) => resolves(`@img/sharp-${candidate}/sharp.node`),
+    );
+    if (platforms.length !== 1) return undefined;
+    const versionsFile = resolves(`@img/sharp-${platforms[0]}/versions`) ?? resolves(`@img/sharp-libvips-${platforms[0]}/versions`);
+    if (!versionsFile) return undefined;
+    const versions = JSON.parse(readFileSync(versionsFile, "utf8")) as Record<string, unknown>;
+    if (typeof versions.vips !== "string") return undefined;
+    const strings = Object.fromEntries(Object.entries(versions).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+    return describeVersions({ ...strings, sharp: manifest.version });
+  } catch {
+    return undefined;
+  }
 }
 
 /** `<key>.<width>.<ext>.json`: one variant cached on its own (the dev server encodes on request). */
