@@ -97,11 +97,35 @@ describe("a damaged store is reported against the lock, never silently reused or
     expect(assetsOf(afterVariant.output)).toEqual(assets);
     expect(await sharp(path.join(cache, variant)).metadata()).toMatchObject({ format: "webp" });
 
+    // The memo of the last build's reads (reads.json) still holds the entry: the variants, checked
+    // against their sha256, are all a build needs. Truncated too, the entry is made again.
     await truncate(path.join(cache, json), 10);
     const afterJson = await build();
     expect(afterJson.error).toBeUndefined();
     expect(assetsOf(afterJson.output)).toEqual(assets);
+    await truncate(path.join(cache, "reads.json"), 10);
+    const afterBoth = await build();
+    expect(afterBoth.error).toBeUndefined();
+    expect(assetsOf(afterBoth.output)).toEqual(assets);
     expect(JSON.parse(await readFile(path.join(cache, json), "utf8")).variants).toHaveLength(4);
     expect(emulator.requests).toHaveLength(0);
   });
+
+  it("the memo of the last build's reads never hides a damaged store: an edited metadata file is read again", async () => {
+    const { root, key, build, damaged, fix } = await builtProject();
+    expect((await build()).error).toBeUndefined();
+    const memo = JSON.parse(await readFile(path.join(root, "node_modules", ".cache", "imagegen", "reads.json"), "utf8"));
+    expect(Object.keys(memo.metas)).toEqual([path.join(root, ".imagegen", `${key}.json`)]);
+    // Valid JSON, of the same length, that is no longer the original's metadata.
+    const metaFile = path.join(root, ".imagegen", `${key}.json`);
+    const text = await readFile(metaFile, "utf8");
+    await writeFile(metaFile, text.replace(`"key": "${key}"`, `"key": "${"0".repeat(key.length)}"`));
+    const result = await build();
+    expect(result.message).toMatch(new RegExp(`^${escape(damaged)} \\.imagegen/${key}\\.json is not valid store metadata \\(.+\\)\\. ${escape(fix)}$`));
+    expect(emulator.requests).toHaveLength(0);
+  });
 });
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

@@ -16,6 +16,7 @@ import { RemoteTier } from "./store/remote-tier.js";
 import type { ResolvedOptions } from "./project/options.js";
 import type { ImageSpec } from "./spec/spec.js";
 import { DamagedOriginalError, type OriginalMeta, Store } from "./store/store.js";
+import { ReadMemo } from "./store/read-memo.js";
 import { type PlannedVariant, type Rendition, type Variant, inFormatOrder, renderPlaceholder, renderVariant, renderVariants } from "./render/variants.js";
 import { loadSharp } from "./sharp.js";
 import { WeightedSemaphore } from "./semaphore.js";
@@ -118,6 +119,7 @@ export class Engine {
   /** Generations in flight with their downloads: twice `concurrency`, so that downloads never pile up. */
   readonly #inFlight: WeightedSemaphore;
   readonly #assetPaths: AssetPaths;
+  readonly #readMemo: ReadMemo;
   readonly #lock: LockPolicy;
   readonly #remote: RemoteTier;
   /** `maxGenerations` and `maxCost` of this run: each paid generation reserves its estimate, and settles. */
@@ -129,8 +131,10 @@ export class Engine {
   constructor(options: ResolvedOptions, { signal }: EngineOptions = {}) {
     this.options = options;
     this.#signal = signal;
-    this.store = new Store(options.storeDir);
-    this.derivedCache = new DerivedCache(options.cacheDir);
+    // One memo of what the store's metadata and the derived cache's JSON held, for both (read-memo.ts).
+    this.#readMemo = new ReadMemo(options.cacheDir);
+    this.store = new Store(options.storeDir, { memo: this.#readMemo });
+    this.derivedCache = new DerivedCache(options.cacheDir, { memo: this.#readMemo });
     this.#atApi = new WeightedSemaphore(options.concurrency);
     this.#inFlight = new WeightedSemaphore(options.concurrency * 2);
     this.#assetPaths = storeAssetPaths(options.storeDir);
@@ -344,12 +348,14 @@ export class Engine {
 
   /**
    * After a build: records which derived-cache entries it used, and removes the least recently
-   * used ones of other builds until the cache fits `cacheMaxBytes`. Never fails a build.
+   * used ones of other builds until the cache fits `cacheMaxBytes`; then saves what it read for the
+   * next build (store/read-memo.ts). Never fails a build.
    */
   async trimDerivedCache(): Promise<void> {
     await this.derivedCache.trim(this.options.cacheMaxBytes).catch((error: unknown) => {
       this.options.logger.warn(`Could not trim the derived cache ${this.#relative(this.options.cacheDir)}: ${(error as Error).message}`);
     });
+    await this.#readMemo.save();
   }
 
   /** Frozen builds and throwaway (placeholder) providers write neither the store nor the lock. */

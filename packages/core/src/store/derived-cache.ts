@@ -8,6 +8,7 @@ import { extensionOf } from "../spec/formats.js";
 import { sha256Hex } from "../spec/key.js";
 import { OUTPUT_FORMATS, type OutputFormat, type OutputParams } from "../spec/spec.js";
 import type { Rendition, Variant } from "../render/variants.js";
+import type { ReadMemo } from "./read-memo.js";
 
 /**
  * Bump when `renderVariants` makes different bytes for the same input and parameters
@@ -81,9 +82,15 @@ export class DerivedCache {
   /** Keys this process read or wrote: their access time is recorded at `trim`, and they are never evicted by it. */
   readonly #used = new Set<string>();
   #wrote = false;
+  readonly #memo: ReadMemo | undefined;
 
-  constructor(dir: string) {
+  /**
+   * With a `memo`, the JSON of each rendition is read once and remembered with the others
+   * (store/read-memo.ts), and the use of an entry is recorded on disk once an hour, not every build.
+   */
+  constructor(dir: string, { memo }: { memo?: ReadMemo } = {}) {
     this.dir = dir;
+    this.#memo = memo;
   }
 
   /**
@@ -120,9 +127,25 @@ export class DerivedCache {
    * read queues behind sharp on libuv's threads (a cached module took 1.1 ms, now 0.2 ms).
    */
   async get(key: string): Promise<Rendition | undefined> {
+    const known = this.#memo?.rendition(key);
+    if (known && isCachedRendition(known, key)) {
+      const rendition = this.#assemble(key, known);
+      if (rendition) return rendition;
+    }
     try {
       const entry = parseRenditionEntry(readFileSync(join(this.dir, `${key}.json`), "utf8"), key);
       if (!entry) return undefined;
+      const rendition = this.#assemble(key, entry);
+      if (rendition) this.#memo?.rememberRendition(key, entry);
+      return rendition;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The rendition of an entry with its variants' bytes, when every file is there and matches its hash. */
+  #assemble(key: string, entry: CachedRendition): Rendition | undefined {
+    try {
       // The one hash of each file in a warm build: callers name files with `hash` and never re-hash.
       const rendition = assembleRendition(entry, entry.variants.map(({ file }) => readFileSync(join(this.dir, file))));
       if (rendition) this.#used.add(key);
@@ -193,22 +216,24 @@ export class DerivedCache {
 
   /** Stores a rendition: every variant file first, the JSON last, so a half-written entry is a miss. */
   async set(key: string, rendition: Rendition): Promise<void> {
-    const { json, files } = serializeRendition(key, rendition);
+    const { entry, json, files } = serializeRendition(key, rendition);
     await Promise.all(files.map(({ name, bytes }) => writeFileAtomic(join(this.dir, name), bytes, CACHE_WRITE)));
     await writeFileAtomic(join(this.dir, `${key}.json`), json, CACHE_WRITE);
+    this.#memo?.rememberRendition(key, entry, { written: true });
     this.#used.add(key);
     this.#wrote = true;
   }
 
   /**
    * Records when this process used its entries (the mtime of `<key>.json`, set without reading
-   * anything), then removes the least recently used entries of other builds until the cache holds
+   * anything; with a memo, only where the last record is an hour old), then removes the least recently used entries of other builds until the cache holds
    * at most `maxBytes`. A process that wrote nothing made the cache no larger: it only records.
    */
   async trim(maxBytes: number, options: { always?: boolean } = {}): Promise<CacheTrim> {
     const now = new Date();
     // Synchronously: a few µs each, where 40 async calls wait their turn on libuv's four threads.
     for (const key of this.#used) {
+      if (this.#memo && !this.#memo.useIsStale(key)) continue;
       try {
         utimesSync(join(this.dir, `${key}.json`), now, now);
       } catch {
@@ -231,6 +256,7 @@ export class DerivedCache {
       totalBytes -= entry.bytes;
       freedBytes += entry.bytes;
       removed++;
+      this.#memo?.forget([entry.key]);
     }
     return { removed, freedBytes, totalBytes };
   }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { type Stats, createReadStream, existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { readFile, readdir, rmdir, unlink } from "node:fs/promises";
@@ -13,6 +13,7 @@ import { originalKey, sha256Hex, type OriginalKey } from "../spec/key.js";
 import type { GeneratedImage } from "../generate/provider.js";
 import { IMAGE_SIZES, type GenerationFields, type GenerationParams, type ImageSize, generationFields } from "../spec/spec.js";
 import { type InputRecord, inputRecords, inputRecordsProblem } from "./input-records.js";
+import type { ReadMemo } from "./read-memo.js";
 import { type Price, priceProblem } from "../cost/price.js";
 
 /** What the store knows about one original; `<dir>/<key>.json`, beside its bytes. */
@@ -74,9 +75,12 @@ export class Store {
   readonly dir: string;
   /** Whether this instance's first lock found no store folder: one it made is removed again while empty. */
   #madeDir: boolean | undefined;
+  readonly #memo: ReadMemo | undefined;
 
-  constructor(dir: string) {
+  /** With a `memo`, metadata files that have not changed since a build read them are not read again (a `stat` tells). */
+  constructor(dir: string, { memo }: { memo?: ReadMemo } = {}) {
     this.dir = dir;
+    this.#memo = memo;
   }
 
   /**
@@ -131,6 +135,23 @@ export class Store {
   }
 
   #readMetaFile(key: OriginalKey, file: string): OriginalMeta | undefined {
+    if (!this.#memo) return this.#parseMetaFile(key, file);
+    let stats: Stats;
+    try {
+      // Before the read: a change made after it shows in the next build's stat.
+      stats = statSync(file);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+    const known = this.#memo.meta(file, stats);
+    if (known) return known;
+    const meta = this.#parseMetaFile(key, file);
+    if (meta) this.#memo.rememberMeta(file, stats, meta);
+    return meta;
+  }
+
+  #parseMetaFile(key: OriginalKey, file: string): OriginalMeta | undefined {
     let text: string;
     try {
       // Synchronously, as the derived cache reads: a small JSON takes microseconds, while an async

@@ -23,6 +23,8 @@ const KEY_OPTIONS = ["model", "defaults", "styles"] as const satisfies (keyof Ke
 export function createCliAgreement() {
   const warned = new Set<string>();
   let pending: Promise<void>[] = [];
+  // The files checked in this build: the 2,000 images of one manifest are one check.
+  let checked = new Set<string>();
   // One per resolved options (a dev server's restart resolves them anew), remembered between builds.
   const verdicts = new WeakMap<ResolvedOptions, ProjectFileVerdicts>();
   const verdictsFor = (options: ResolvedOptions) => {
@@ -48,6 +50,9 @@ export function createCliAgreement() {
      */
     checkImage(image: ImageOptions, spec: ImageSpec, options: ResolvedOptions, kind: "sources" | "manifests"): void {
       checkKey(image, spec, options);
+      const file = `${kind}\0${spec.source.file}`;
+      if (checked.has(file)) return;
+      checked.add(file);
       pending.push(checkFile(spec.source.file, kind, options).catch(() => {}));
     },
 
@@ -58,6 +63,7 @@ export function createCliAgreement() {
     async settle(): Promise<void> {
       const started = pending;
       pending = [];
+      checked = new Set();
       await Promise.all(started);
       const saving = [...used];
       used.clear();
