@@ -226,8 +226,8 @@ export class DerivedCache {
 
   /**
    * Records when this process used its entries (the mtime of `<key>.json`, set without reading
-   * anything; with a memo, only where the last record is an hour old), then removes the least recently used entries of other builds until the cache holds
-   * at most `maxBytes`. A process that wrote nothing made the cache no larger: it only records.
+   * anything; with a memo, only where the last record is an hour old), then removes the least
+   * recently used entries of other builds until the cache holds at most `maxBytes`. A process that wrote nothing made the cache no larger: it only records.
    */
   async trim(maxBytes: number, options: { always?: boolean } = {}): Promise<CacheTrim> {
     const now = new Date();
@@ -256,7 +256,7 @@ export class DerivedCache {
       totalBytes -= entry.bytes;
       freedBytes += entry.bytes;
       removed++;
-      this.#memo?.forget([entry.key]);
+      this.#memo?.forget(entry.key);
     }
     return { removed, freedBytes, totalBytes };
   }

@@ -99,15 +99,13 @@ export class ReadMemo {
     return this.#used(record);
   }
 
-  /** Renditions removed from the derived cache. */
-  forget(keys: Iterable<string>): void {
+  /** A rendition removed from the derived cache. */
+  forget(key: string): void {
     const { renditions } = this.#load();
-    for (const key of keys) {
-      if (!(key in renditions)) continue;
-      delete renditions[key];
-      this.#forgotten.add(key);
-      this.#changed = true;
-    }
+    if (!(key in renditions)) return;
+    delete renditions[key];
+    this.#forgotten.add(key);
+    this.#changed = true;
   }
 
   /**
@@ -119,10 +117,13 @@ export class ReadMemo {
     this.#changed = false;
     const ours = this.#load();
     const theirs = readMemoFile(this.#file);
-    const cutoff = Date.now() - FORGET_AFTER_MS;
-    const merged: MemoFile = { revision: REVISION, metas: mergeRecords(theirs.metas, ours.metas, cutoff), renditions: {} };
     for (const key of this.#forgotten) delete theirs.renditions[key];
-    merged.renditions = mergeRecords(theirs.renditions, ours.renditions, cutoff);
+    const cutoff = Date.now() - FORGET_AFTER_MS;
+    const merged: MemoFile = {
+      revision: REVISION,
+      metas: mergeRecords(theirs.metas, ours.metas, cutoff),
+      renditions: mergeRecords(theirs.renditions, ours.renditions, cutoff),
+    };
     this.#memo = merged;
     await writeFileAtomic(this.#file, JSON.stringify(merged), { durable: false }).catch(() => {});
   }
