@@ -711,7 +711,10 @@ export class Engine {
         await this.derivedCache.set(key, fetched);
         return fetched;
       }
-      const rendition = await renderVariants(original, spec.output);
+      const rendition = await renderVariants(original, spec.output).catch((error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error);
+        throw new ImagegenError(`Could not render "${spec.prompt}" (${formatLocation(spec.source)}): ${message}`, { location: spec.source, cause: error });
+      });
       this.stats.rendered++;
       await this.derivedCache.set(key, rendition);
       if (original.stored) await this.#remote.shareRendition(key, rendition);

@@ -2,6 +2,7 @@ import type { Sharp } from "sharp";
 import { type SharpModule, loadSharp } from "../sharp.js";
 import { sha256Hex } from "../spec/key.js";
 import { type RenderPool, sharedRenderPool } from "./render-pool.js";
+import { renderProcess } from "./render-process.js";
 import type { OutputFormat, OutputParams } from "../spec/spec.js";
 
 /** One encoded file of a rendition. */
@@ -81,7 +82,9 @@ export interface OriginalSource {
  * reserved before decoding, the original's part is given back as soon as the frames are made
  * (a 4K original is held for a second, not for the minutes its AVIFs take), the frames' part when
  * the last variant is encoded. The decode and each encode take one of the pool's pipelines, so
- * variants of several originals share the cores.
+ * variants of several originals share the cores. On Linux, an original above 8 megapixels is
+ * rendered the same way in the render process (render-process.ts), whose freed memory goes back to
+ * the system, while it holds every pipeline of this process.
  */
 export async function renderVariants(
   original: Buffer | OriginalSource,
@@ -96,8 +99,11 @@ export async function renderVariants(
   const frameBytes = sum(variantSizes(source, output).map((size) => size.width * size.height * 4));
   // A download holds neither memory nor a pipeline: they are reserved once the bytes are here.
   await source.ready?.();
-  const budget = await pool.reserve(originalBytes + frameBytes);
   const large = pipelineFor(source);
+  const apart = large.alone ? renderProcess() : undefined;
+  // A large original renders in the render process, holding every pipeline of this one meanwhile.
+  if (apart) return pool.pipeline(async () => apart.render(await source.load(), output), large);
+  const budget = await pool.reserve(originalBytes + frameBytes);
   try {
     const { sizes, frames, placeholder } = await pool.pipeline(async () => {
       // The encoded bytes and the decoded pixels live only inside this pipeline.

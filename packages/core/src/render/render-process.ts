@@ -1,0 +1,159 @@
+import { type ChildProcess, fork } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { OutputParams } from "../spec/spec.js";
+import type { Rendition } from "./variants.js";
+
+/**
+ * The render process: a Node child that imagegen starts to render large originals, so that the
+ * memory their encoders free goes back to the system. On Linux, glibc keeps what libaom and
+ * libvips free in one arena per thread that ran an encode; a 4K build of 16 originals peaked at
+ * 832–908 MiB that way, and at 449 MiB with `MALLOC_TRIM_THRESHOLD_=1048576`. The allocator reads
+ * its settings when a process starts, so the only process imagegen can give them to is one it
+ * starts: this one, which also ends once it has been idle for {@link IDLE_MS}.
+ *
+ * It is used on Linux with glibc, unless `IMAGEGEN_RENDER_PROCESS=0` (or false, no, off) or the built worker is
+ * missing (the sources run by a test runner), and only for originals above 8 megapixels
+ * (`renderVariants`): a smaller original costs the process little, and the child's start
+ * (a Node process and sharp, ~150 ms) would be a large part of its render.
+ */
+
+/** What the child is asked: the original's bytes and the output parameters of one rendition. */
+export interface RenderJob {
+  id: number;
+  bytes: Uint8Array;
+  output: OutputParams;
+}
+
+/** What it answers: the rendition, or the message and stack of what it threw. */
+export type RenderReply = { id: number; rendition: Rendition } | { id: number; error: { message: string; stack?: string } };
+
+/** An idle child ends after this long; the next large original starts another. */
+const IDLE_MS = 3_000;
+
+/** glibc gives back freed memory above 1 MiB at once instead of keeping it in the thread's arena. */
+const ALLOCATOR_ENV = { MALLOC_TRIM_THRESHOLD_: "1048576" };
+
+const workerFile = fileURLToPath(new URL("./render-worker.mjs", import.meta.url));
+
+let shared: RenderProcess | undefined;
+let usable: boolean | undefined;
+
+/** The process's render process, or `undefined` where large originals render in this process. */
+export function renderProcess(): RenderProcess | undefined {
+  if (["0", "false", "no", "off"].includes(process.env["IMAGEGEN_RENDER_PROCESS"]?.trim().toLowerCase() ?? "")) return undefined;
+  usable ??= process.platform === "linux" && isGlibc() && existsSync(workerFile);
+  if (!usable) return undefined;
+  shared ??= new RenderProcess(workerFile);
+  return shared;
+}
+
+/**
+ * One child, started on the first job and after it ends. Jobs run in the child in the order they
+ * come (the render pool of this process sends one at a time); while none is pending, neither the
+ * child nor its channel keeps this process alive, and the child ends with this process.
+ */
+export class RenderProcess {
+  readonly #file: string;
+  readonly #pending = new Map<number, { resolve(rendition: Rendition): void; reject(error: Error): void }>();
+  #child: ChildProcess | undefined;
+  #idle: NodeJS.Timeout | undefined;
+  #nextId = 0;
+
+  constructor(file: string) {
+    this.#file = file;
+  }
+
+  /** The child's process id while it runs (for tests and diagnostics). */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  render(bytes: Uint8Array, output: OutputParams): Promise<Rendition> {
+    const child = this.#running();
+    const id = this.#nextId++;
+    return new Promise<Rendition>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      child.send({ id, bytes, output } satisfies RenderJob, (error) => {
+        if (error) this.#settle(id, { id, error: { message: `could not send the original: ${error.message}` } });
+      });
+    });
+  }
+
+  #running(): ChildProcess {
+    clearTimeout(this.#idle);
+    if (this.#child) {
+      this.#child.ref();
+      this.#child.channel?.ref();
+      return this.#child;
+    }
+    const ownAllocatorSettings = Object.keys(process.env).some((name) => name.startsWith("MALLOC_"));
+    const env: NodeJS.ProcessEnv = {
+      ...(ownAllocatorSettings ? {} : ALLOCATOR_ENV), // the user's own settings win
+      ...process.env,
+      // The child renders what it is given and never starts a render process of its own.
+      IMAGEGEN_RENDER_PROCESS: "0",
+    };
+    const child = fork(this.#file, [], {
+      env,
+      execArgv: [],
+      serialization: "advanced",
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    child.on("message", (reply: RenderReply) => this.#settle(reply.id, reply));
+    child.on("error", (error) => this.#ended(child, error.message));
+    child.on("exit", (code, signal) => this.#ended(child, signal ? `killed by ${signal}` : `exit code ${code}`));
+    this.#child = child;
+    return child;
+  }
+
+  #settle(id: number, reply: RenderReply): void {
+    const job = this.#pending.get(id);
+    if (!job) return;
+    this.#pending.delete(id);
+    if ("error" in reply) {
+      const error = new Error(reply.error.message);
+      if (reply.error.stack) error.stack = reply.error.stack;
+      job.reject(error);
+    } else {
+      job.resolve(withBuffers(reply.rendition));
+    }
+    if (this.#pending.size === 0) this.#rest();
+  }
+
+  /** Idle: the child no longer holds this process open, and ends if nothing comes for a while. */
+  #rest(): void {
+    const child = this.#child;
+    if (!child) return;
+    child.unref();
+    child.channel?.unref();
+    this.#idle = setTimeout(() => {
+      if (child.connected) child.disconnect();
+    }, IDLE_MS).unref();
+  }
+
+  #ended(child: ChildProcess, how: string): void {
+    if (this.#child !== child) return;
+    this.#child = undefined;
+    clearTimeout(this.#idle);
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    const error = new Error(`imagegen's render process ended (${how}) before it finished; the next build renders the image again`);
+    for (const job of pending) job.reject(error);
+  }
+}
+
+/** Byte arrays cross the channel as Uint8Array; the engine and the cache take Buffers. */
+function withBuffers(rendition: Rendition): Rendition {
+  const variants = rendition.variants.map((variant) => ({
+    ...variant,
+    bytes: Buffer.from(variant.bytes.buffer, variant.bytes.byteOffset, variant.bytes.byteLength),
+  }));
+  return { ...rendition, variants };
+}
+
+/** glibc, not musl: the header of Node's own report names the C library it runs on. */
+function isGlibc(): boolean {
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  return Boolean(report?.header?.glibcVersionRuntime);
+}
