@@ -55,7 +55,12 @@ export function fileUrlOutput(metaProperty: "ROLLUP_FILE_URL" | "ROLLDOWN_FILE_U
     prune(bundle) {
       // Emitted while loading, before tree-shaking: keep the files some chunk still points at.
       // Rollup lists them; in Rolldown's code the URL holds the file name with its content hash.
-      const chunks = Object.values(bundle).filter((file) => file.type === "chunk");
+      // Only the other files are looked at: Rolldown makes each file's JS object when it is first
+      // read, and reading the 2,000 images of a site took 0.2 s of a warm build.
+      const chunks = Object.keys(bundle)
+        .filter((fileName) => !references.has(fileName))
+        .map((fileName) => bundle[fileName]!)
+        .filter((file) => file.type === "chunk");
       const listed = new Set(chunks.flatMap((chunk) => chunk.referencedFiles ?? []));
       const unlisted = chunks.filter((chunk) => !chunk.referencedFiles);
       // The words of each chunk's code, split once: 2,000 images each searched for in a chunk that
