@@ -1,9 +1,10 @@
 // One Vite build in its own process, as `vite build` would run it, so that no build inherits
 // another's in-memory caches and so that its peak memory is its own.
 // Usage: node child-build.mjs '{"side":"imagegen"|"imagetools"|"static","root":"…","fixtures":["…"],"freshPng":"…"}'
-// Prints one JSON line: { buildMs, importMs, maxRssMiB, cpuMs, providerCalls }.
+// Prints one JSON line: { buildMs, importMs, maxRssMiB, childRssMiB, cpuMs, providerCalls }, where
+// maxRssMiB is the peak of the process and of the render process imagegen starts for 4K originals.
 import path from "node:path";
-import { peakRssMiB } from "./peak-rss.mjs";
+import { followChildren } from "./peak-rss.mjs";
 
 const { side, root, fixtures = [], freshPng } = JSON.parse(process.argv[2]);
 
@@ -27,6 +28,7 @@ if (side === "imagegen") {
 const importMs = performance.now() - importStarted;
 
 const started = performance.now();
+const treePeak = followChildren();
 await build({
   root,
   configFile: false,
@@ -36,14 +38,16 @@ await build({
   plugins,
 });
 const buildMs = performance.now() - started;
+const { treeMiB, childrenMiB, treeCpuMs } = treePeak();
 
 process.stdout.write(
   `${JSON.stringify({
     buildMs,
     importMs,
-    maxRssMiB: peakRssMiB(),
-    // User and system CPU of the whole process: steadier than wall time on a shared machine.
-    cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
+    maxRssMiB: treeMiB,
+    childRssMiB: childrenMiB,
+    // User and system CPU of the whole process and its children: steadier than wall time on a shared machine.
+    cpuMs: treeCpuMs,
     providerCalls: provider?.calls ?? 0,
   })}\n`,
 );
