@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { readFile, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { type Emulator, startEmulator } from "@imagegen/emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -116,6 +116,30 @@ describe.runIf(process.platform === "linux")("the render process", () => {
     expect(images(again)).toHaveLength(2);
     // The original was stored by the first build and not paid for again.
     expect(emulator.requests).toHaveLength(1);
+  });
+
+  it("reads the original from the store itself, and a changed one is reported as the build's own process reports it", { timeout: 120_000 }, async () => {
+    const root = await reliabilityProject(importing(ID));
+    const options = { apiKey: FAKE_API_KEY, apiUrl: emulator.url };
+    expect((await viteBuild(root, options)).error).toBeUndefined();
+    // The original's bytes changed in place, its size kept: the store's size check passes, its hash does not.
+    const [original] = (await readdir(path.join(root, ".imagegen"), { recursive: true })).filter((name) => name.endsWith(".png"));
+    const file = path.join(root, ".imagegen", original!);
+    const bytes = await readFile(file);
+    bytes[bytes.length >> 1] ^= 0xff;
+    await writeFile(file, bytes);
+    const messages: (string | undefined)[] = [];
+    for (const mode of ["apart", "here"]) {
+      await rm(cacheDir(root), { recursive: true, force: true });
+      if (mode === "here") process.env["IMAGEGEN_RENDER_PROCESS"] = "0";
+      try {
+        messages.push((await viteBuild(root, options)).message);
+      } finally {
+        delete process.env["IMAGEGEN_RENDER_PROCESS"];
+      }
+    }
+    expect(messages[0]).toMatch(/^The stored original of "a lighthouse at dawn" .* is damaged: /);
+    expect(messages[1]).toBe(messages[0]);
   });
 
   it("lets a process that rendered a 4K original exit on its own, and ends with it", { timeout: 120_000 }, async () => {

@@ -18,6 +18,7 @@ import type { ImageSpec } from "./spec/spec.js";
 import { DamagedOriginalError, type OriginalMeta, Store } from "./store/store.js";
 import { ReadMemo } from "./store/read-memo.js";
 import { type PlannedVariant, type Rendition, type Variant, inFormatOrder, renderPlaceholder, renderVariant, renderVariants } from "./render/variants.js";
+import type { LocalFile } from "./render/render-process.js";
 import { loadSharp } from "./sharp.js";
 import { WeightedSemaphore } from "./semaphore.js";
 
@@ -35,6 +36,8 @@ export interface OriginalRef {
    * without holding its bytes, so that a renderer fetches before it reserves memory and a slot.
    */
   ready?(): Promise<void>;
+  /** The original's file in the local store (stored originals): the render process reads it there. */
+  localFile?(): Promise<LocalFile>;
 }
 
 export interface ImageResult {
@@ -399,6 +402,7 @@ export class Engine {
       },
       // Downloaded, the original is read back from the local store like any other.
       load: async () => this.store.readOriginal(await download()),
+      localFile: async () => this.#localFile(await download()),
     };
   }
 
@@ -453,7 +457,12 @@ export class Engine {
         this.store.readOriginal(stored).catch((error: unknown) => {
           throw error instanceof DamagedOriginalError ? this.#damaged(spec, locked, error) : error;
         }),
+      localFile: async () => this.#localFile(stored),
     };
+  }
+
+  #localFile(meta: OriginalMeta): LocalFile {
+    return { path: this.store.originalFile(meta), sha256: meta.sha256 };
   }
 
   /** A store entry that cannot be used, reported with the lock and the commands that fix it. */
@@ -648,6 +657,7 @@ export class Engine {
       height: meta.height,
       stored: true,
       load: async () => recent.deref() ?? this.store.readOriginal(meta),
+      localFile: async () => this.#localFile(meta),
     };
   }
 
@@ -712,6 +722,8 @@ export class Engine {
         return fetched;
       }
       const rendition = await renderVariants(original, spec.output).catch((error: unknown) => {
+        // The store's own errors (a damaged original) already name the image and what to do.
+        if (error instanceof ImagegenError) throw error;
         const message = error instanceof Error ? error.message : String(error);
         throw new ImagegenError(`Could not render "${spec.prompt}" (${formatLocation(spec.source)}): ${message}`, { location: spec.source, cause: error });
       });

@@ -17,7 +17,7 @@ export class RenderPool {
   readonly bytes: number;
   readonly #slots: WeightedSemaphore;
   readonly #frames: WeightedSemaphore;
-  readonly #sharp: SharpModule | undefined;
+  #sharp: SharpModule | undefined;
 
   /** @param options.sharp when given, sharp's settings are imagegen's while a pipeline runs ({@link ownSharpSettings}) */
   constructor(options: { pipelines: number; bytes: number; sharp?: SharpModule }) {
@@ -26,6 +26,12 @@ export class RenderPool {
     this.#slots = new WeightedSemaphore(options.pipelines);
     this.#frames = new WeightedSemaphore(options.bytes);
     this.#sharp = options.sharp;
+  }
+
+  /** Gives a pool made without sharp (its first work ran in the render process) sharp's settings from now on. */
+  useSharp(sharp: SharpModule): this {
+    this.#sharp ??= sharp;
+    return this;
   }
 
   /**
@@ -72,16 +78,16 @@ const DEFAULT_BYTES = 2 * 4096 * 4096 * 4;
 
 let shared: RenderPool | undefined;
 
-/** The process's pool, made on first use. */
-export function sharedRenderPool(sharp: SharpModule): RenderPool {
-  if (!shared) {
-    shared = new RenderPool({
-      sharp,
-      pipelines: Math.max(1, Math.min(os.availableParallelism(), libuvThreads() - 1)),
-      bytes: DEFAULT_BYTES,
-    });
-  }
-  return shared;
+/**
+ * The process's pool, made on first use. `sharp` is given by callers whose work runs sharp in this
+ * process; work sent to the render process needs none, and does not import it.
+ */
+export function sharedRenderPool(sharp?: SharpModule): RenderPool {
+  shared ??= new RenderPool({
+    pipelines: Math.max(1, Math.min(os.availableParallelism(), libuvThreads() - 1)),
+    bytes: DEFAULT_BYTES,
+  });
+  return sharp ? shared.useSharp(sharp) : shared;
 }
 
 let running = 0;

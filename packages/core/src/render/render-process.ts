@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { OutputParams } from "../spec/spec.js";
-import type { Rendition } from "./variants.js";
+import type { OriginalSource, Rendition } from "./variants.js";
 
 /**
  * The render process: a Node child that imagegen starts to render large originals, so that the
@@ -18,15 +18,31 @@ import type { Rendition } from "./variants.js";
  * (a Node process and sharp, ~150 ms) would be a large part of its render.
  */
 
-/** What the child is asked: the original's bytes and the output parameters of one rendition. */
+/** An original's file in the local store, and the sha256 its bytes must have. */
+export interface LocalFile {
+  path: string;
+  sha256: string;
+}
+
+/**
+ * What the child is asked: one rendition of an original, given as its file in the local store
+ * (which the child reads and checks) or as its bytes.
+ */
 export interface RenderJob {
   id: number;
-  bytes: Uint8Array;
+  original: { file: LocalFile } | { bytes: Uint8Array };
   output: OutputParams;
 }
 
-/** What it answers: the rendition, or the message and stack of what it threw. */
-export type RenderReply = { id: number; rendition: Rendition } | { id: number; error: { message: string; stack?: string } };
+/**
+ * What it answers: the rendition; `unread` when the file was missing or its bytes did not match
+ * (the original is then loaded here, where the store reports what is wrong with it); or the
+ * message and stack of what it threw.
+ */
+export type RenderReply =
+  | { id: number; rendition: Rendition }
+  | { id: number; unread: true }
+  | { id: number; error: { message: string; stack?: string } };
 
 /** An idle child ends after this long; the next large original starts another. */
 const IDLE_MS = 3_000;
@@ -55,7 +71,7 @@ export function renderProcess(): RenderProcess | undefined {
  */
 export class RenderProcess {
   readonly #file: string;
-  readonly #pending = new Map<number, { resolve(rendition: Rendition): void; reject(error: Error): void }>();
+  readonly #pending = new Map<number, { resolve(rendition: Rendition | undefined): void; reject(error: Error): void }>();
   #child: ChildProcess | undefined;
   #idle: NodeJS.Timeout | undefined;
   #nextId = 0;
@@ -69,12 +85,19 @@ export class RenderProcess {
     return this.#child?.pid;
   }
 
-  render(bytes: Uint8Array, output: OutputParams): Promise<Rendition> {
+  /** One rendition of `source`: read by the child from the local store where it is there, else sent. */
+  async render(source: OriginalSource, output: OutputParams): Promise<Rendition> {
+    const file = await source.localFile?.();
+    const rendition = file ? await this.#ask({ file }, output) : undefined;
+    return rendition ?? (await this.#ask({ bytes: await source.load() }, output))!;
+  }
+
+  #ask(original: RenderJob["original"], output: OutputParams): Promise<Rendition | undefined> {
     const child = this.#running();
     const id = this.#nextId++;
-    return new Promise<Rendition>((resolve, reject) => {
+    return new Promise<Rendition | undefined>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      child.send({ id, bytes, output } satisfies RenderJob, (error) => {
+      child.send({ id, original, output } satisfies RenderJob, (error) => {
         if (error) this.#settle(id, { id, error: { message: `could not send the original: ${error.message}` } });
       });
     });
@@ -116,7 +139,7 @@ export class RenderProcess {
       if (reply.error.stack) error.stack = reply.error.stack;
       job.reject(error);
     } else {
-      job.resolve(withBuffers(reply.rendition));
+      job.resolve("rendition" in reply ? withBuffers(reply.rendition) : undefined);
     }
     if (this.#pending.size === 0) this.#rest();
   }

@@ -2,7 +2,7 @@ import type { Sharp } from "sharp";
 import { type SharpModule, loadSharp } from "../sharp.js";
 import { sha256Hex } from "../spec/key.js";
 import { type RenderPool, sharedRenderPool } from "./render-pool.js";
-import { renderProcess } from "./render-process.js";
+import { type LocalFile, renderProcess } from "./render-process.js";
 import type { OutputFormat, OutputParams } from "../spec/spec.js";
 
 /** One encoded file of a rendition. */
@@ -70,6 +70,11 @@ export interface OriginalSource {
   load(): Promise<Buffer>;
   /** Brings the bytes within reach (a download into the local store) before memory and a pipeline are reserved. */
   ready?(): Promise<void>;
+  /**
+   * Where the bytes are in the local store, and their sha256: the render process reads and checks
+   * them itself rather than being sent them (`load` is still called if they do not check out).
+   */
+  localFile?(): Promise<LocalFile>;
 }
 
 /**
@@ -91,18 +96,21 @@ export async function renderVariants(
   output: OutputParams,
   pool?: RenderPool,
 ): Promise<Rendition> {
+  const source = Buffer.isBuffer(original) ? await bufferSource(await loadSharp(), original) : original;
+  const large = pipelineFor(source);
+  const apart = large.alone ? renderProcess() : undefined;
+  // A download holds neither memory nor a pipeline: they are reserved once the bytes are here.
+  await source.ready?.();
+  if (apart) {
+    // A large original renders in the render process, holding every pipeline of this one meanwhile;
+    // this process neither imports sharp for it nor holds its bytes, unless they must be sent.
+    return (pool ?? sharedRenderPool()).pipeline(async () => apart.render(source, output), large);
+  }
   const sharp = await loadSharp();
   pool ??= sharedRenderPool(sharp);
-  const source = Buffer.isBuffer(original) ? await bufferSource(sharp, original) : original;
   // RGBA at most: the channels are known only once decoded.
   const originalBytes = source.width * source.height * 4;
   const frameBytes = sum(variantSizes(source, output).map((size) => size.width * size.height * 4));
-  // A download holds neither memory nor a pipeline: they are reserved once the bytes are here.
-  await source.ready?.();
-  const large = pipelineFor(source);
-  const apart = large.alone ? renderProcess() : undefined;
-  // A large original renders in the render process, holding every pipeline of this one meanwhile.
-  if (apart) return pool.pipeline(async () => apart.render(await source.load(), output), large);
   const budget = await pool.reserve(originalBytes + frameBytes);
   try {
     const { sizes, frames, placeholder } = await pool.pipeline(async () => {

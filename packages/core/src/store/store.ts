@@ -177,7 +177,7 @@ export class Store {
    * metadata records. A cheap check (no read) for every build; {@link readOriginal} checks the hash.
    */
   async checkOriginal(meta: OriginalMeta): Promise<void> {
-    const file = join(this.dir, meta.file);
+    const file = this.originalFile(meta);
     let size: number;
     try {
       size = statSync(file).size;
@@ -188,9 +188,14 @@ export class Store {
     if (size !== meta.bytes) throw changedBytes(meta, file, join(this.dir, metaFileOf(meta)));
   }
 
+  /** Where the bytes of an original are (they may be missing or changed: {@link readOriginal} checks). */
+  originalFile(meta: OriginalMeta): string {
+    return join(this.dir, meta.file);
+  }
+
   /** The bytes of an original, refused when they do not match the sha256 its metadata records. */
   async readOriginal(meta: OriginalMeta): Promise<Buffer> {
-    const file = join(this.dir, meta.file);
+    const file = this.originalFile(meta);
     let bytes: Buffer;
     try {
       bytes = await readFile(file);
@@ -207,7 +212,7 @@ export class Store {
    * against its sha256: an upload of a 33 MB original holds a chunk of it at a time, not the whole.
    */
   async originalSource(meta: OriginalMeta): Promise<{ length: number; open(): Readable }> {
-    const file = join(this.dir, meta.file);
+    const file = this.originalFile(meta);
     const hash = createHash("sha256");
     try {
       await pipeline(createReadStream(file), hash);
