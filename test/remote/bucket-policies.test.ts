@@ -45,7 +45,9 @@ describe("real bucket policies", () => {
       const objects = await s3.list(`${PREFIX}/no-list/`);
       expect(objects.filter((key) => key.includes("/originals/"))).toHaveLength(6);
       expect(objects.filter((key) => key.includes("/keys/"))).toHaveLength(3);
-      expect(objects.filter((key) => key.includes("/derived/"))).toHaveLength(3);
+      expect(objects.filter((key) => /\/derived\/[0-9a-f]{32}\.rendition$/.test(key))).toHaveLength(3);
+      // And the lock's build pack: the three renditions in one object.
+      expect(objects.filter((key) => /\/derived\/packs\/[0-9a-f]{32}\.pack$/.test(key))).toHaveLength(1);
       expect(s3.requests.some((request) => request.status === 403)).toBe(true);
       // Said once, naming the permission; nothing was switched off.
       expect(first.log.filter((line) => line.includes("s3:ListBucket"))).toHaveLength(1);
@@ -57,7 +59,7 @@ describe("real bucket policies", () => {
       expect(second.message).toBeUndefined();
       expect(emulator.requests).toHaveLength(0);
       expect(emitted(second.output)).toEqual(emitted(first.output));
-      expect(s3.writes().filter((request) => request.method === "PUT" && request.status === 200)).toHaveLength(12);
+      expect(s3.writes().filter((request) => request.method === "PUT" && request.status === 200)).toHaveLength(13);
 
       // An image made where the remote may not be written: check names it, push sends it.
       const cli = (args: string[], extra: Record<string, string> = {}) => runCli(args, { cwd: root, apiUrl: emulator.url, env: { ...env, ...extra } });

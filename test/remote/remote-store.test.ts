@@ -103,6 +103,62 @@ describe("the remote store", () => {
     expect(await lockedSha(root, "a red fox")).toBe(foxSha);
   });
 
+  it("reads a lock's renditions in one request from the build pack a writable build left, and falls back to one request each", { timeout: 120_000 }, async () => {
+    const root = await project();
+    const prefix = `${PREFIX}/pack`;
+    const remote = s3.env({ IMAGEGEN_REMOTE: `s3://${s3.bucket}/${prefix}` });
+    const readOnly = { ...remote, IMAGEGEN_REMOTE_WRITE: "0" };
+    const packs = async () => (await s3.list(`${prefix}/derived/packs/`)).filter((key) => key.endsWith(".pack"));
+    // s3.requests keeps every request: each step looks at those made since it began.
+    let mark = 0;
+    const since = () => s3.requests.slice(mark);
+    const gets = (pattern: RegExp) => since().filter((request) => request.method === "GET" && pattern.test(request.key));
+    const RENDITION = /\/derived\/[0-9a-f]{32}\.rendition$/;
+    const PACK = /\/derived\/packs\/[0-9a-f]{32}\.pack$/;
+
+    // A main-branch build renders three renditions and leaves them in the pack of its lock.
+    const first = await build(root, remote);
+    expect(first.message).toBeUndefined();
+    expect(await packs()).toHaveLength(1);
+
+    // Built again, warm, on the same machine: the pack is not read nor written again.
+    mark = s3.requests.length;
+    expect((await build(root, remote)).message).toBeUndefined();
+    expect(since().filter((request) => request.key.includes("/derived/"))).toEqual([]);
+
+    // A cold CI machine with the same lock: every rendition from one GET, none one by one.
+    await wipe(root);
+    mark = s3.requests.length;
+    const cold = await build(root, readOnly);
+    expect(cold.message).toBeUndefined();
+    expect(emittedImages(cold.output)).toEqual(emittedImages(first.output));
+    expect(gets(PACK)).toHaveLength(1);
+    expect(gets(RENDITION)).toEqual([]);
+
+    // A new image on a writable machine: a new lock, whose pack holds all four renditions.
+    await writeFile(path.join(root, "src", "main.js"), `${MAIN}import owl from "gen:an owl?w=64&format=webp";\nconsole.log(owl);\n`);
+    const grown = await build(root, remote);
+    expect(grown.message).toBeUndefined();
+    expect(await packs()).toHaveLength(2);
+    await wipe(root);
+    mark = s3.requests.length;
+    const coldAgain = await build(root, readOnly);
+    expect(emittedImages(coldAgain.output)).toEqual(emittedImages(grown.output));
+    expect(gets(PACK)).toHaveLength(1);
+    expect(gets(RENDITION)).toEqual([]);
+
+    // A damaged pack is said once and read around: each rendition comes by itself.
+    const newest = gets(PACK)[0]!.key;
+    await s3.write(newest, Buffer.from("{\"version\":1,\"renditions\":[[\"x\",3]]}\nabc"));
+    await wipe(root);
+    mark = s3.requests.length;
+    const damaged = await build(root, readOnly);
+    expect(damaged.message).toBeUndefined();
+    expect(emittedImages(damaged.output)).toEqual(emittedImages(grown.output));
+    expect(damaged.log.filter((line) => line.includes("is not a pack of renditions whose variants match their sha256; its renditions are read one by one instead."))).toHaveLength(1);
+    expect(gets(RENDITION)).toHaveLength(4);
+  });
+
   it("push uploads what the remote lacks (write-once), pull fills an empty store, check reports what is not uploaded", { timeout: 120_000 }, async () => {
     const root = await project();
     const env = s3.env({ IMAGEGEN_REMOTE: `s3://${s3.bucket}/${PREFIX}/cli` });

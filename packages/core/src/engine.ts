@@ -142,7 +142,7 @@ export class Engine {
     this.#inFlight = new WeightedSemaphore(options.concurrency * 2);
     this.#assetPaths = storeAssetPaths(options.storeDir);
     this.#lock = new LockPolicy(options.lockfilePath);
-    this.#remote = new RemoteTier(options.remote, this.store, this.stats, (message) => options.logger.warn(message));
+    this.#remote = new RemoteTier(options.remote, this.store, this.stats, (message) => options.logger.warn(message), options.lockfilePath);
     this.#budget = new RunBudget(options);
   }
 
@@ -359,6 +359,15 @@ export class Engine {
       this.options.logger.warn(`Could not trim the derived cache ${this.#relative(this.options.cacheDir)}: ${(error as Error).message}`);
     });
     await this.#readMemo.save();
+  }
+
+  /**
+   * After a build, once its lock is written: on a machine that may write the remote store, the
+   * build pack of this lockfile gets the renditions this build used that it lacked
+   * (store/remote-tier.ts). Never fails a build.
+   */
+  async sharePack(): Promise<void> {
+    await this.#remote.sharePack((key) => this.derivedCache.get(key));
   }
 
   /** Frozen builds and throwaway (placeholder) providers write neither the store nor the lock. */
@@ -715,7 +724,10 @@ export class Engine {
     // Cache reads run at once; sharp's work is bounded by the process's render pool (variants.ts).
     return this.#shared(this.#renditions, key, async () => {
       const cached = await this.derivedCache.get(key);
-      if (cached) return cached;
+      if (cached) {
+        if (original.stored) this.#remote.used(key, "cached");
+        return cached;
+      }
       const fetched = original.stored ? await this.#remote.rendition(key) : undefined;
       if (fetched) {
         await this.derivedCache.set(key, fetched);
@@ -729,7 +741,10 @@ export class Engine {
       });
       this.stats.rendered++;
       await this.derivedCache.set(key, rendition);
-      if (original.stored) await this.#remote.shareRendition(key, rendition);
+      if (original.stored) {
+        this.#remote.used(key, "rendered");
+        await this.#remote.shareRendition(key, rendition);
+      }
       return rendition;
     });
   }

@@ -1,8 +1,9 @@
+import { readFileSync } from "node:fs";
 import { ImagegenError, formatLocation } from "../errors.js";
 import type { Rendition } from "../render/variants.js";
 import { originalKey } from "../spec/key.js";
 import type { ImageSpec } from "../spec/spec.js";
-import { CorruptRemoteObjectError, type KeyCandidate, type RemoteStore, keyCandidateOf, preferredCandidate } from "./remote.js";
+import { CorruptRemoteObjectError, type KeyCandidate, type RemoteStore, keyCandidateOf, packDigest, preferredCandidate } from "./remote.js";
 import type { OriginalMeta, Store } from "./store.js";
 
 /** What the remote tier counts, for the engine's stats. */
@@ -37,12 +38,18 @@ export class RemoteTier {
   #readsOff = false;
   /** Set once a rendition upload failed: the rest of the run does not try again. A failed read never sets it. */
   #uploadsOff = false;
+  readonly #lockfilePath: string;
+  /** The build pack of the lockfile as this build found it, read on the first rendition asked of the remote. */
+  #pack: Promise<Map<string, Rendition> | undefined> | undefined;
+  /** How each rendition of stored originals came to this build since the last {@link sharePack}. */
+  readonly #used = new Map<string, "cached" | "rendered" | "pack" | "fetched">();
 
-  constructor(remote: RemoteStore | undefined, store: Store, stats: RemoteTierStats, warn: (message: string) => void) {
+  constructor(remote: RemoteStore | undefined, store: Store, stats: RemoteTierStats, warn: (message: string) => void, lockfilePath: string) {
     this.remote = remote;
     this.#store = store;
     this.#stats = stats;
     this.#warn = warn;
+    this.#lockfilePath = lockfilePath;
   }
 
   get writable(): boolean {
@@ -123,21 +130,93 @@ export class RemoteTier {
     await remote.recordCandidates(meta.key, [keyCandidateOf(meta)]);
   }
 
-  /** A rendition from the remote's `derived/`, or `undefined` (a miss, a corrupt entry, an unreachable remote: it is rendered here). */
+  /**
+   * A rendition from the remote: from the build pack of this lockfile (every rendition the builds
+   * of this lock used, read once, in one request), else from `derived/<key>.rendition`; or
+   * `undefined` (a miss, a corrupt entry, an unreachable remote: it is rendered here).
+   */
   async rendition(key: string): Promise<Rendition | undefined> {
     const remote = this.remote;
     if (!remote || this.#readsOff) return undefined;
     try {
-      const rendition = await remote.getRendition(key);
-      if (rendition) this.#stats.remoteRenditions++;
+      this.#pack ??= this.#readPack(remote);
+      const packed = (await this.#pack)?.get(key);
+      const rendition = packed ?? (await remote.getRendition(key));
+      if (rendition) {
+        this.#stats.remoteRenditions++;
+        this.#used.set(key, packed ? "pack" : "fetched");
+      }
       return rendition;
     } catch (error) {
       if (error instanceof CorruptRemoteObjectError) {
-        this.#warn(`${error.message}; rendering it here instead.`);
+        this.#warn(`${withoutStop(error.message)}; rendering it here instead.`);
       } else {
         this.#readsOff = true;
         this.#warn(`${(error as Error).message} Renditions are rendered here for the rest of this run.`);
       }
+      return undefined;
+    }
+  }
+
+  /** Notes a rendition of a stored original that this build found in its derived cache or rendered: it belongs in the build pack. */
+  used(key: string, how: "cached" | "rendered"): void {
+    if (this.remote) this.#used.set(key, how);
+  }
+
+  /**
+   * After a build that a writable machine ran: when some of its renditions were not in the build
+   * pack of its lockfile (rendered here, or read one by one), writes the pack again with them,
+   * merged with what it held (the other builds of the same lock: a client and an SSR build), so
+   * that the next cold machine with this lock reads every rendition in one request. A pack above
+   * {@link PACK_MAX_BYTES} is not written. Never fails a build: a failure costs the next machine
+   * one request per rendition, so it only warns.
+   */
+  async sharePack(read: (key: string) => Promise<Rendition | undefined>): Promise<void> {
+    const used = [...this.#used];
+    this.#used.clear();
+    // The next build reads the pack of the lockfile it finds (this one may have changed it).
+    this.#pack = undefined;
+    const remote = this.remote;
+    if (!remote?.writable || this.#uploadsOff || !used.some(([, how]) => how === "rendered" || how === "fetched")) return;
+    const digest = this.#lockDigest();
+    if (!digest) return;
+    try {
+      const pack = new Map((await remote.getPack(digest).catch(() => undefined)) ?? []);
+      let bytes = 0;
+      for (const rendition of pack.values()) bytes += renditionBytes(rendition);
+      for (const [key] of used) {
+        if (pack.has(key)) continue;
+        const rendition = await read(key);
+        if (!rendition) continue;
+        pack.set(key, rendition);
+        bytes += renditionBytes(rendition);
+      }
+      if (bytes > PACK_MAX_BYTES) return;
+      await remote.putPack(digest, pack);
+      this.#stats.uploaded++;
+    } catch (error) {
+      this.#uploadsOff = true;
+      this.#warn(`${(error as Error).message} The build pack is not uploaded.`);
+    }
+  }
+
+  async #readPack(remote: RemoteStore): Promise<Map<string, Rendition> | undefined> {
+    const digest = this.#lockDigest();
+    if (!digest) return undefined;
+    try {
+      return await remote.getPack(digest);
+    } catch (error) {
+      if (!(error instanceof CorruptRemoteObjectError)) throw error;
+      this.#warn(`${withoutStop(error.message)}; its renditions are read one by one instead.`);
+      return undefined;
+    }
+  }
+
+  /** The name of the lockfile's build pack; `undefined` without a lockfile. */
+  #lockDigest(): string | undefined {
+    try {
+      return packDigest(readFileSync(this.#lockfilePath));
+    } catch {
       return undefined;
     }
   }
@@ -154,4 +233,16 @@ export class RemoteTier {
       this.#warn(`${(error as Error).message} Renditions are not uploaded for the rest of this run.`);
     }
   }
+}
+
+/** The largest build pack written: above it, a cold machine reads renditions one by one, in parallel. */
+const PACK_MAX_BYTES = 64 * 1024 * 1024;
+
+function renditionBytes(rendition: Rendition): number {
+  return rendition.variants.reduce((total, variant) => total + variant.bytes.byteLength, 0);
+}
+
+/** A sentence that goes on after a semicolon loses its full stop. */
+function withoutStop(message: string): string {
+  return message.replace(/\.$/, "");
 }

@@ -317,6 +317,25 @@ export class RemoteStore {
     await this.#putOnce(`derived/${key}.rendition`, packRendition(key, rendition));
   }
 
+  /**
+   * The build pack named by `digest` (`derived/packs/<digest>.pack`): the renditions that builds of
+   * one lockfile used, in one object, so that a cold machine reads them in one request. Each
+   * rendition is checked as {@link getRendition} checks one; `undefined` when there is no pack.
+   */
+  async getPack(digest: string): Promise<Map<string, Rendition> | undefined> {
+    const object = packPath(digest);
+    const packed = (await this.#request("GET", object))?.body;
+    if (packed === undefined) return undefined;
+    const renditions = unpackBuild(packed);
+    if (!renditions) throw new CorruptRemoteObjectError(this.objectUrl(object), "is not a pack of renditions whose variants match their sha256");
+    return renditions;
+  }
+
+  /** Writes the build pack named by `digest` (replacing one that is there: the writer merged it). */
+  async putPack(digest: string, renditions: Map<string, Rendition>): Promise<void> {
+    await this.#put(packPath(digest), packBuild(renditions), {});
+  }
+
   // ── Requests ─────────────────────────────────────────────────────────────────────────────────
 
   /** PUT with `If-None-Match: *`: a 412 means the object is already there, which is success. */
@@ -496,6 +515,45 @@ function unpackRendition(packed: Buffer, key: string): Rendition | undefined {
     offset += size;
   }
   return offset === packed.length ? assembleRendition(entry, files) : undefined;
+}
+
+/** The build pack's name for a lockfile: the sha256 of its bytes (a pull request that changes no image has main's). */
+export function packDigest(lockfileBytes: Uint8Array): string {
+  return sha256Hex(lockfileBytes).slice(0, 32);
+}
+
+function packPath(digest: string): string {
+  return `derived/packs/${digest}.pack`;
+}
+
+/** A line of JSON (each rendition's key and packed length), then each rendition as {@link packRendition} packs it. */
+function packBuild(renditions: Map<string, Rendition>): Buffer {
+  const parts = [...renditions].map(([key, rendition]) => ({ key, packed: packRendition(key, rendition) }));
+  const header = { version: 1, renditions: parts.map(({ key, packed }) => [key, packed.length]) };
+  return Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), ...parts.map(({ packed }) => packed)]);
+}
+
+function unpackBuild(packed: Buffer): Map<string, Rendition> | undefined {
+  const newline = packed.indexOf(10);
+  if (newline < 0) return undefined;
+  let header: { version?: unknown; renditions?: unknown };
+  try {
+    header = JSON.parse(packed.subarray(0, newline).toString("utf8"));
+  } catch {
+    return undefined;
+  }
+  if (header.version !== 1 || !Array.isArray(header.renditions)) return undefined;
+  const renditions = new Map<string, Rendition>();
+  let offset = newline + 1;
+  for (const item of header.renditions as unknown[]) {
+    if (!Array.isArray(item) || typeof item[0] !== "string" || !Number.isSafeInteger(item[1])) return undefined;
+    const [key, length] = item as [string, number];
+    const rendition = unpackRendition(packed.subarray(offset, offset + length), key);
+    if (!rendition) return undefined;
+    renditions.set(key, rendition);
+    offset += length;
+  }
+  return offset === packed.length ? renditions : undefined;
 }
 
 function keyIndexPath(key: string): string {

@@ -359,6 +359,8 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
       if (dev) return;
       // The lock holds the images in use: one whose prompt changed in this build is dropped.
       if (started) await lockSync.now().catch((error: unknown) => started.options.logger.warn(`Could not update the lock: ${(error as Error).message}`));
+      // A writable machine's build leaves the renditions of this lock in one object for the next cold machine.
+      if (started) await started.sharePack();
       if (missing.length === 0) return;
       const lines = missing.map((error) => `  - ${error.message}`);
       throw userError(new ImagegenError(`${missing.length} image(s) have no stored original:\n${lines.join("\n")}`));
