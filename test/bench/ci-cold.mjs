@@ -1,10 +1,10 @@
 // ciColdVsWarm: the 40-image app built on a cold CI machine (no local store, no derived cache,
-// the remote store holding originals and renditions, over loopback, read-only) ÷ the same app's
+// the remote store holding originals, renditions and the lock's build pack, over loopback, read-only) ÷ the same app's
 // warm local build. The remote is s3rver (the S3 REST protocol, objects on disk) started here.
-import { cp, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { DerivedCache, RemoteStore, Store } from "@imagegen/core";
+import { DerivedCache, RemoteStore, Store, packDigest } from "@imagegen/core";
 import { writeImagegenApp } from "./apps.mjs";
 
 const require = createRequire(import.meta.url);
@@ -58,7 +58,10 @@ export async function benchCiColdVsWarm({ work, source, root, set, count, runs, 
   }
 }
 
-/** Uploads every original of the app's store and every rendition of its derived cache, as a main-branch build would have. */
+/**
+ * Uploads every original of the app's store, every rendition of its derived cache, and the build
+ * pack of its lockfile (all those renditions in one object), as a main-branch build would have.
+ */
 async function fillRemote(source, env) {
   const remote = new RemoteStore({ url: env.IMAGEGEN_REMOTE, write: true, attempts: 4, timeoutMs: 60_000, retryDelayMs: 200, env });
   const store = new Store(path.join(source, ".imagegen"));
@@ -74,12 +77,15 @@ async function fillRemote(source, env) {
   await mkdir(cache.dir, { recursive: true });
   // Renditions only: `<32 hex>.json` (encoder.json and project-files.json sit beside them).
   const entries = (await readdir(cache.dir)).filter((name) => /^[0-9a-f]{32}\.json$/.test(name));
+  const pack = new Map();
   for (const name of entries) {
     const key = name.slice(0, -".json".length);
     const rendition = await cache.get(key);
     if (!rendition) continue;
     await remote.putRendition(key, rendition);
+    pack.set(key, rendition);
     bytes += rendition.variants.reduce((sum, variant) => sum + variant.bytes.length, 0);
   }
+  await remote.putPack(packDigest(await readFile(path.join(source, "imagegen.lock.json"))), pack);
   return { originals: keys.length, renditions: entries.length, bytes };
 }
