@@ -1,13 +1,16 @@
 // `pnpm bench`: imagegen's build-time costs side by side with what a user would otherwise run.
-// Prints progress on stderr, then a table and one line of JSON on stdout. Not a test: nothing
-// here asserts a timing; it checks only that both sides of a comparison made the same files.
-// Settings (environment): BENCH_COLD_RUNS (default 3), BENCH_WARM_RUNS (21), BENCH_CONCURRENCY_RUNS (5),
-// BENCH_CI_RUNS (5) pairs of a cold CI build from the remote store and a warm local build,
-// BENCH_RSS_IMAGETOOLS=1 also measures vite-imagetools on the 4K build (slow), BENCH_QUICK=1 a
-// smoke run on a few images (its figures are not the benchmark's), BENCH_DEV_COLD_RUNS (3) and
-// BENCH_DEV_WARM_RUNS (5) dev-server pairs, BENCH_SCALE_RUNS (7) warm pairs of each manifest site of
-// BENCH_SCALE_SIZES images (200,2000), BENCH_ONLY=dev the dev-server figures alone, BENCH_ONLY=scale the
-// manifest sites alone, BENCH_ONLY=build every figure but the dev server's.
+// Prints progress on stderr (each line with the seconds since the start), then a table and one
+// line of JSON on stdout. Not a test: nothing here asserts a timing; it checks only that both
+// sides of a comparison made the same files. The whole run is kept under 20 minutes on a quiet
+// two-core machine. Settings (environment): BENCH_COLD_RUNS (default 2) rotating rounds of the
+// cold builds, BENCH_WARM_RUNS (21), BENCH_CONCURRENCY_RUNS (5), BENCH_CI_RUNS (5) pairs of a cold
+// CI build from the remote store and a warm local build, BENCH_RSS_IN_PROCESS=1 also builds the 4K
+// app with every render in the build's process, BENCH_RSS_IMAGETOOLS=1 with vite-imagetools (each
+// about 90 s more), BENCH_QUICK=1 a smoke run on a few images (its figures are not the
+// benchmark's), BENCH_DEV_IMAGES (16) pictures on the dev pages, BENCH_DEV_COLD_RUNS (3) and
+// BENCH_DEV_WARM_RUNS (5) dev-server pairs, BENCH_SCALE_RUNS (7) warm pairs of each manifest site
+// of BENCH_SCALE_SIZES images (200,2000), BENCH_ONLY=dev the dev-server figures alone,
+// BENCH_ONLY=scale the manifest sites alone, BENCH_ONLY=build every figure but the dev server's.
 import { spawn } from "node:child_process";
 import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -41,11 +44,14 @@ const cliBin = path.join(here, "..", "..", "packages", "unplugin", "bin", "image
 
 const quick = process.env.BENCH_QUICK === "1";
 const settings = {
-  coldRuns: positiveInteger("BENCH_COLD_RUNS", quick ? 1 : 3),
+  coldRuns: positiveInteger("BENCH_COLD_RUNS", quick ? 1 : 2),
   warmRuns: positiveInteger("BENCH_WARM_RUNS", quick ? 3 : 21),
   concurrencyRuns: positiveInteger("BENCH_CONCURRENCY_RUNS", quick ? 2 : 5),
   ciRuns: positiveInteger("BENCH_CI_RUNS", quick ? 2 : 5),
   rssImagetools: process.env.BENCH_RSS_IMAGETOOLS === "1",
+  rssInProcess: process.env.BENCH_RSS_IN_PROCESS === "1",
+  // The dev pages show this many of the 2K pictures: each cold pair encodes them on both sides.
+  devImages: positiveInteger("BENCH_DEV_IMAGES", 16),
   prompts: 32,
   concurrency: 8,
   latencyMs: 400,
@@ -60,7 +66,8 @@ const settings = {
 };
 
 const benchStarted = performance.now();
-const log = (message) => process.stderr.write(`${message}\n`);
+// Each line says when it was written (seconds since the start): where the bench's time goes.
+const log = (message) => process.stderr.write(`[${((performance.now() - benchStarted) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
 const quiet = { info() {}, warn: (message) => log(`[imagegen] ${message}`) };
 
 // ── Fixtures and apps ──────────────────────────────────────────────────────────────────────────
@@ -75,7 +82,7 @@ const scale = settings.devOnly ? undefined : await benchScale({
   counts: settings.scaleSizes,
   pairs: settings.scaleRuns,
   // Each round reads the 2,000 originals (4 GiB) three times: 20 s a round on this machine.
-  commandRounds: Math.min(settings.scaleRuns, 5),
+  commandRounds: Math.min(settings.scaleRuns, 3),
   freshPng: fixture1k,
   run: runChild,
   cli: runCli,
@@ -101,15 +108,16 @@ for (const root of Object.values(roots)) await resetDir(root);
 await writeImagegenApp(roots.imagegen, "2k", fixtures2k.length);
 await writeImagetoolsApp(roots.imagetools, fixtures2k);
 await writeImagegenApp(roots.imagegen4k, "4k", fixtures4k.length);
-await writeImagegenDevApp(roots.devImagegen, "2k", fixtures2k.length);
-await writeImagetoolsDevApp(roots.devImagetools, fixtures2k);
+const devFixtures = fixtures2k.slice(0, settings.devImages);
+await writeImagegenDevApp(roots.devImagegen, "2k", devFixtures.length);
+await writeImagetoolsDevApp(roots.devImagetools, devFixtures);
 // Prompts no store holds: every module of this app is missing its original.
 await writeImagegenDevApp(roots.devMissing, "missing", 5);
 
 log("Seeding the stores through a custom provider that returns the fixture bytes…");
 await seedStore(roots.imagegen, "2k", fixtures2k);
 await seedStore(roots.imagegen4k, "4k", fixtures4k);
-await seedStore(roots.devImagegen, "2k", fixtures2k);
+await seedStore(roots.devImagegen, "2k", devFixtures);
 
 // ── Dev server: a missing module, and a page of every image, vs vite-imagetools ───────────────
 // Skipped with BENCH_ONLY=build: the dev pairs take half an hour on this machine.
@@ -132,7 +140,7 @@ async function measureDev() {
   let devShown;
   for (const phase of ["cold", "warm"]) {
     const pairs = phase === "cold" ? settings.devColdRuns : settings.devWarmRuns;
-    log(`Dev server, ${phase}: start to a page of ${fixtures2k.length} pictures loaded in Chromium (${pairs} pair(s), alternating)…`);
+    log(`Dev server, ${phase}: start to a page of ${devFixtures.length} pictures loaded in Chromium (${pairs} pair(s), alternating)…`);
     for (let pair = 0; pair < pairs; pair++) {
       const order = pair % 2 === 0 ? ["imagegen", "imagetools"] : ["imagetools", "imagegen"];
       const times = {};
@@ -140,7 +148,7 @@ async function measureDev() {
         const root = side === "imagegen" ? roots.devImagegen : roots.devImagetools;
         // Cold: the derived caches emptied (the store stays warm); warm: a restart, with what the last run cached.
         if (phase === "cold") await rm(path.join(root, "node_modules", ".cache"), { recursive: true, force: true });
-        const { result } = await runChild("child-dev.mjs", { side, root, count: fixtures2k.length });
+        const { result } = await runChild("child-dev.mjs", { side, root, count: devFixtures.length });
         times[side] = result.pageMs;
         devPage[phase][side].push(result.pageMs);
         const shown = result.shown.join(", ");
@@ -166,7 +174,7 @@ async function measureDev() {
       String(devMissingMs.length),
       mark(devFigures.devMissingModuleMs <= 200),
     ],
-    devPageRow(`dev: start → ${fixtures2k.length} pictures loaded, derived caches empty`, "cold", devFigures.devColdVsImagetools, 1),
+    devPageRow(`dev: start → ${devFixtures.length} pictures loaded, derived caches empty`, "cold", devFigures.devColdVsImagetools, 1),
     devPageRow("dev: the same after a restart, caches kept", "warm", devFigures.devWarmVsImagetools, 0.2),
   ];
   function devPageRow(label, phase, ratio, target) {
@@ -320,15 +328,19 @@ await rm(path.join(roots.imagegen4k, "node_modules/.cache/imagegen"), { recursiv
 const { result: rss4k } = await buildApp("imagegen4k", { side: "imagegen", fixtures: fixtures4k });
 const renderProcessMiB = (result) => (result.childRssMiB.length ? ` (of which the render process ${result.childRssMiB.map(Math.round).join(" + ")} MiB)` : "");
 log(`  imagegen: ${fmtMs(rss4k.buildMs)}, peak RSS ${rss4k.maxRssMiB.toFixed(0)} MiB${renderProcessMiB(rss4k)}`);
-// The same build with every render in the build's own process: what the render process (whose
-// allocator gives freed memory back, docs/performance.md) saves, and what it costs in time.
-await rm(path.join(roots.imagegen4k, "node_modules/.cache/imagegen"), { recursive: true, force: true });
-const { result: rss4kInProcess } = await buildApp("imagegen4k", {
-  side: "imagegen",
-  fixtures: fixtures4k,
-  env: { ...process.env, IMAGEGEN_RENDER_PROCESS: "0" },
-});
-log(`  imagegen with IMAGEGEN_RENDER_PROCESS=0: ${fmtMs(rss4kInProcess.buildMs)}, peak RSS ${rss4kInProcess.maxRssMiB.toFixed(0)} MiB`);
+// With BENCH_RSS_IN_PROCESS=1, the same build with every render in the build's own process: what
+// the render process (whose allocator gives freed memory back, docs/performance.md) saves, and
+// what it costs in time (about 90 s more).
+let rss4kInProcess;
+if (settings.rssInProcess) {
+  await rm(path.join(roots.imagegen4k, "node_modules/.cache/imagegen"), { recursive: true, force: true });
+  ({ result: rss4kInProcess } = await buildApp("imagegen4k", {
+    side: "imagegen",
+    fixtures: fixtures4k,
+    env: { ...process.env, IMAGEGEN_RENDER_PROCESS: "0" },
+  }));
+  log(`  imagegen with IMAGEGEN_RENDER_PROCESS=0: ${fmtMs(rss4kInProcess.buildMs)}, peak RSS ${rss4kInProcess.maxRssMiB.toFixed(0)} MiB`);
+}
 let rss4kImagetools;
 if (settings.rssImagetools) {
   await writeImagetoolsApp(roots.imagetools4k, fixtures4k);
@@ -345,9 +357,11 @@ const figures = {
   vsImagetoolsCold: round3(median(cold.ratios)),
   concurrencyEfficiency: round3(idealMs / median(concurrencyMs)),
   peakRssMiB: Math.round(rss4k.maxRssMiB),
-  // The same 4K build rendered in one process, and the render process's time against it (one build each).
-  peakRssInProcessMiB: Math.round(rss4kInProcess.maxRssMiB),
-  renderProcessTime: round3(rss4k.buildMs / rss4kInProcess.buildMs),
+  // With BENCH_RSS_IN_PROCESS=1: the same 4K build rendered in one process, and the render process's time against it (one build each).
+  ...(rss4kInProcess && {
+    peakRssInProcessMiB: Math.round(rss4kInProcess.maxRssMiB),
+    renderProcessTime: round3(rss4k.buildMs / rss4kInProcess.buildMs),
+  }),
   hitMs: round3(median(hit.hitMs)),
   ciColdVsWarm: round3(median(ci.ratios)),
   coldVsEncodeFloor: round3(median(cold.floorRatios)),
@@ -404,7 +418,11 @@ const rows = [
   [
     `peak RSS, ${fixtures4k.length} 4K → 1280;2560 × avif;webp`,
     `${figures.peakRssMiB} MiB`,
-    `${Math.round(rss4kInProcess.maxRssMiB)} MiB in one process${rss4kImagetools ? `; ${Math.round(rss4kImagetools.maxRssMiB)} MiB imagetools` : ""}`,
+    [
+      `render process ${Math.round(sum(rss4k.childRssMiB))} MiB`,
+      rss4kInProcess && `${Math.round(rss4kInProcess.maxRssMiB)} MiB in one process`,
+      rss4kImagetools && `${Math.round(rss4kImagetools.maxRssMiB)} MiB imagetools`,
+    ].filter(Boolean).join("; "),
     "",
     "≤ 600 MiB",
     "1",
@@ -619,6 +637,10 @@ function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+function sum(values) {
+  return values.reduce((total, value) => total + value, 0);
 }
 
 function round3(value) {
