@@ -1,4 +1,5 @@
-import aws4 from "aws4";
+import { createRequire } from "node:module";
+import type aws4 from "aws4";
 import pLimit, { type LimitFunction } from "p-limit";
 import { backoffDelay, sleep } from "../abortable-sleep.js";
 import { ImagegenError } from "../errors.js";
@@ -440,7 +441,7 @@ export class RemoteStore {
    * again (an upload of 300 originals). Retries are ours (`#request`).
    */
   #sign(method: string, target: URL, headers: Record<string, string>): Record<string, string> {
-    const signed = aws4.sign(
+    const signed = loadAws4().sign(
       {
         method,
         host: target.host,
@@ -520,6 +521,14 @@ function unpackRendition(packed: Buffer, key: string): Rendition | undefined {
 /** The build pack's name for a lockfile: the sha256 of its bytes (a pull request that changes no image has main's). */
 export function packDigest(lockfileBytes: Uint8Array): string {
   return sha256Hex(lockfileBytes).slice(0, 32);
+}
+
+let aws4Module: typeof aws4 | undefined;
+
+/** aws4, loaded with the first signed request: a build without a remote (most of them) never needs it. */
+function loadAws4(): typeof aws4 {
+  aws4Module ??= createRequire(import.meta.url)("aws4") as typeof aws4;
+  return aws4Module;
 }
 
 function packPath(digest: string): string {
