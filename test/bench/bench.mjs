@@ -307,7 +307,7 @@ const { result: hit } = await runChild(
 );
 
 // ── A cold CI machine reading the remote store ─────────────────────────────────────────────────
-log(`CI cold vs warm: ${fixtures2k.length} 2K images, the remote (s3rver on loopback) holding originals and renditions…`);
+log(`CI cold vs warm: ${fixtures2k.length} 2K images, the remote (s3rver on loopback) holding originals, renditions and the lock's build pack…`);
 const ci = await benchCiColdVsWarm({
   work,
   source: roots.imagegen,
@@ -464,7 +464,7 @@ notes.push(
 // vsImagetoolsWarm is retired (the static app is the floor, warmOverhead measures against it): a note, not a figure.
 notes.push(`warm build ÷ vite-imagetools (caches full): ${round3(median(warm.vsImagetools))} (${fmtMs(median(warm.imagegen))} ÷ ${fmtMs(median(warm.imagetools))})`);
 notes.push(`per-pair ratios — cold: ${cold.ratios.map(round3).join(" ")}; whole process/static: ${warm.processOverhead.map(round3).join(" ")}; warm/static: ${warm.overhead.map(round3).join(" ")}; warm/imagetools: ${warm.vsImagetools.map(round3).join(" ")}; CI cold/warm: ${ci.ratios.map(round3).join(" ")}`);
-notes.push(`remote store for the CI build: ${ci.objects.originals} originals and ${ci.objects.renditions} renditions, ${fmtBytes(ci.objects.bytes)}, read-only, over loopback`);
+notes.push(`remote store for the CI build: ${ci.objects.originals} originals and ${ci.objects.renditions} renditions (and their build pack), ${fmtBytes(ci.objects.bytes)}, read-only, over loopback`);
 notes.push(`per-round cold ÷ bare sharp script: ${cold.floorRatios.map(round3).join(" ")}`);
 notes.push(...scaleNotes, ...dev.devNotes);
 printReport([...rows.slice(1), ...scaleRows, ...devRows], notes, { ...figures, ...devFigures });

@@ -29,7 +29,7 @@ export async function benchCiColdVsWarm({ work, source, root, set, count, runs, 
   };
   try {
     const objects = await fillRemote(source, { ...process.env, ...remoteEnv });
-    log(`  remote filled: ${objects.originals} originals, ${objects.renditions} renditions (${(objects.bytes / 2 ** 20).toFixed(1)} MiB)`);
+    log(`  remote filled: ${objects.originals} originals, ${objects.renditions} renditions and their build pack (${(objects.bytes / 2 ** 20).toFixed(1)} MiB)`);
 
     await rm(root, { recursive: true, force: true });
     await writeImagegenApp(root, set, count);
