@@ -151,6 +151,8 @@ export class RenderProcess {
     child.unref();
     child.channel?.unref();
     this.#idle = setTimeout(() => {
+      // Let go of it first: a job that comes while it exits starts another.
+      if (this.#child === child) this.#child = undefined;
       if (child.connected) child.disconnect();
     }, IDLE_MS).unref();
   }
