@@ -80,11 +80,6 @@ export class RenderProcess {
     this.#file = file;
   }
 
-  /** The child's process id while it runs (for tests and diagnostics). */
-  get pid(): number | undefined {
-    return this.#child?.pid;
-  }
-
   /** One rendition of `source`: read by the child from the local store where it is there, else sent. */
   async render(source: OriginalSource, output: OutputParams): Promise<Rendition> {
     const file = await source.localFile?.();
