@@ -41,8 +41,10 @@ export class RemoteTier {
   readonly #lockfilePath: string;
   /** The build pack of the lockfile as this build found it, read on the first rendition asked of the remote. */
   #pack: Promise<Map<string, Rendition> | undefined> | undefined;
-  /** How each rendition of stored originals came to this build since the last {@link sharePack}. */
-  readonly #used = new Map<string, "cached" | "rendered" | "pack" | "fetched">();
+  /** The renditions of stored originals this build used since the last {@link sharePack}. */
+  readonly #used = new Set<string>();
+  /** Whether one of them was not in the build pack (rendered here, or read by itself): the pack lacks it. */
+  #packLacks = false;
 
   constructor(remote: RemoteStore | undefined, store: Store, stats: RemoteTierStats, warn: (message: string) => void, lockfilePath: string) {
     this.remote = remote;
@@ -144,7 +146,7 @@ export class RemoteTier {
       const rendition = packed ?? (await remote.getRendition(key));
       if (rendition) {
         this.#stats.remoteRenditions++;
-        this.#used.set(key, packed ? "pack" : "fetched");
+        this.#use(key, !packed);
       }
       return rendition;
     } catch (error) {
@@ -160,7 +162,13 @@ export class RemoteTier {
 
   /** Notes a rendition of a stored original that this build found in its derived cache or rendered: it belongs in the build pack. */
   used(key: string, how: "cached" | "rendered"): void {
-    if (this.remote) this.#used.set(key, how);
+    this.#use(key, how === "rendered");
+  }
+
+  #use(key: string, notInPack: boolean): void {
+    if (!this.remote) return;
+    this.#used.add(key);
+    if (notInPack) this.#packLacks = true;
   }
 
   /**
@@ -173,18 +181,20 @@ export class RemoteTier {
    */
   async sharePack(read: (key: string) => Promise<Rendition | undefined>): Promise<void> {
     const used = [...this.#used];
+    const packLacks = this.#packLacks;
     this.#used.clear();
+    this.#packLacks = false;
     // The next build reads the pack of the lockfile it finds (this one may have changed it).
     this.#pack = undefined;
     const remote = this.remote;
-    if (!remote?.writable || this.#uploadsOff || !used.some(([, how]) => how === "rendered" || how === "fetched")) return;
+    if (!remote?.writable || this.#uploadsOff || !packLacks) return;
     const digest = this.#lockDigest();
     if (!digest) return;
     try {
       const pack = new Map((await remote.getPack(digest).catch(() => undefined)) ?? []);
       let bytes = 0;
       for (const rendition of pack.values()) bytes += renditionBytes(rendition);
-      for (const [key] of used) {
+      for (const key of used) {
         if (pack.has(key)) continue;
         const rendition = await read(key);
         if (!rendition) continue;
