@@ -1,6 +1,7 @@
 import path from "node:path";
 import { relativeInside } from "./spec/project-path.js";
 import { removeStaleTempFiles } from "./store/atomic-write.js";
+import { removeStaleLocks } from "./store/file-lock.js";
 import { DerivedCache, renditionKey } from "./store/derived-cache.js";
 import { ImagegenError, formatLocation, truncate } from "./errors.js";
 import { generateWithRetry } from "./generate/generate-with-retry.js";
@@ -337,8 +338,8 @@ export class Engine {
   }
 
   /**
-   * Temporary files of writes that a killed build left behind (readers never see them, but they
-   * should not end up in git). Only dead writers' and old ones: a running build's are kept.
+   * Temporary files of writes, and key locks, that a killed build left behind (readers never see
+   * them, but they should not end up in git). Only dead writers' and old ones: a running build's are kept.
    */
   async #removeLeftovers(): Promise<void> {
     const { storeDir, cacheDir, lockfilePath } = this.options;
@@ -346,6 +347,7 @@ export class Engine {
       removeStaleTempFiles(storeDir),
       removeStaleTempFiles(cacheDir),
       removeStaleTempFiles(path.dirname(lockfilePath), undefined, path.basename(lockfilePath)),
+      removeStaleLocks(path.join(storeDir, ".locks")),
     ]).catch(() => {});
   }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { link, mkdir, readFile, rename, stat, unlink, utimes, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import { link, mkdir, readFile, readdir, rename, stat, unlink, utimes, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { isNotFound, isProcessAlive } from "./atomic-write.js";
 import { localProcessSpace, sharesPidsWith, type ProcessSpace } from "./process-identity.js";
 import { sleep } from "../abortable-sleep.js";
@@ -83,6 +83,31 @@ export async function acquireFileLock(path: string, options: FileLockOptions = {
     await sleep(delay, options.signal);
     delay = Math.min(delay * 2, 500);
   }
+}
+
+/**
+ * Removes the lock files in `dir` whose holder is gone, as a taker would ({@link takeOver}),
+ * without taking them: a build killed after it stored an original but before it released that
+ * key's lock leaves a lock no later build asks for. A live holder's lock, or one of another
+ * machine that is fresher than `staleMs`, stays. Returns how many were removed.
+ */
+export async function removeStaleLocks(dir: string, staleMs = 30_000): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    if (isNotFound(error)) return 0;
+    throw error;
+  }
+  let removed = 0;
+  for (const name of names.filter((entry) => entry.endsWith(".lock"))) {
+    const path = join(dir, name);
+    const current = await readLock(path);
+    if (!current || !isStale(current, staleMs)) continue;
+    await takeOver(path, current);
+    removed++;
+  }
+  return removed;
 }
 
 /** Runs `work` while holding the lock at `path`. */

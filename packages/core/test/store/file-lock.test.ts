@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from "node:f
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { acquireFileLock, withFileLock } from "../../src/store/file-lock.js";
+import { acquireFileLock, removeStaleLocks, withFileLock } from "../../src/store/file-lock.js";
 
 let dir: string;
 let lockPath: string;
@@ -107,5 +107,22 @@ describe("acquireFileLock", () => {
     const other = acquireFileLock(lockPath, { staleMs: 600, signal: AbortSignal.timeout(800) });
     await expect(other).rejects.toThrow();
     await lock.release();
+  });
+
+  it("removeStaleLocks removes the locks of dead holders and keeps live and other machines' fresh ones", async () => {
+    const locks = join(dir, "locks");
+    await mkdir(locks, { recursive: true });
+    const holder = (pid: number, space: Record<string, string>) =>
+      `${JSON.stringify({ pid, ...space, createdAt: new Date().toISOString(), token: `t${pid}` })}\n`;
+    await writeFile(join(locks, "dead.lock"), holder(await deadPid(), HERE));
+    await writeFile(join(locks, "elsewhere.lock"), holder(1, { hostname: "another-machine", bootId: "b", pidNamespace: "p" }));
+    const live = await acquireFileLock(join(locks, "live.lock"));
+    try {
+      expect(await removeStaleLocks(locks)).toBe(1);
+      expect((await readdir(locks)).sort()).toEqual(["elsewhere.lock", "live.lock"]);
+    } finally {
+      await live.release();
+    }
+    expect(await removeStaleLocks(join(dir, "missing"))).toBe(0);
   });
 });
