@@ -70,13 +70,7 @@ async function createFile(file: string): Promise<FileHandle> {
  * disturbed. With `target`, only the temporary files of that file name. Returns how many were removed.
  */
 export async function removeStaleTempFiles(dir: string, maxAgeMs = 60 * 60 * 1000, target?: string): Promise<number> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (error) {
-    if (isNotFound(error)) return 0;
-    throw error;
-  }
+  const names = await namesIn(dir);
   const cutoff = Date.now() - maxAgeMs;
   let removed = 0;
   for (const name of names) {
@@ -104,6 +98,16 @@ export function isProcessAlive(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code !== "ESRCH";
+  }
+}
+
+/** The names in a folder; none when it does not exist. */
+export async function namesIn(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if (isNotFound(error)) return [];
+    throw error;
   }
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { link, mkdir, readFile, readdir, rename, stat, unlink, utimes, writeFile } from "node:fs/promises";
+import { link, mkdir, readFile, rename, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { isNotFound, isProcessAlive } from "./atomic-write.js";
+import { isNotFound, isProcessAlive, namesIn } from "./atomic-write.js";
 import { localProcessSpace, sharesPidsWith, type ProcessSpace } from "./process-identity.js";
 import { sleep } from "../abortable-sleep.js";
 
@@ -92,15 +92,8 @@ export async function acquireFileLock(path: string, options: FileLockOptions = {
  * machine that is fresher than `staleMs`, stays. Returns how many were removed.
  */
 export async function removeStaleLocks(dir: string, staleMs = 30_000): Promise<number> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (error) {
-    if (isNotFound(error)) return 0;
-    throw error;
-  }
   let removed = 0;
-  for (const name of names.filter((entry) => entry.endsWith(".lock"))) {
+  for (const name of (await namesIn(dir)).filter((entry) => entry.endsWith(".lock"))) {
     const path = join(dir, name);
     const current = await readLock(path);
     if (!current || !isStale(current, staleMs)) continue;
