@@ -25,6 +25,14 @@ export default defineConfig([
     dts: true,
     platform: "node",
     target: "node20",
+    deps: {
+      // unplugin's Vite, Rollup and Rolldown adapters go into this dist, tree-shaken, with the
+      // picomatch they filter ids with (see src/plugin/rollup-family.ts); every other import of
+      // unplugin stays the package's own. Nothing else may be bundled (the source-map packages are
+      // resolved for unplugin's webpack and esbuild transforms, and tree-shaken out).
+      alwaysBundle: (id, importer) => id === "unplugin" && importer !== undefined && /[\\/]plugin[\\/]rollup-family\.ts$/.test(importer),
+      onlyBundle: ["unplugin", "picomatch", /^@jridgewell\//],
+    },
   },
   {
     // The review page's script, for the browser, beside the rest as dist/review-page.js: a classic

@@ -9,4 +9,5 @@ export {
   type Provider,
   type ProviderModel,
 } from "@imagegen/core";
-export { unpluginImagegen, unpluginImagegen as default, type ImagegenPluginOptions } from "./plugin/factory.js";
+export type { ImagegenPluginOptions } from "./plugin/factory.js";
+export { unpluginImagegen, unpluginImagegen as default } from "./plugin/unplugin.js";

@@ -1,3 +1,3 @@
-import { unpluginImagegen } from "../plugin/factory.js";
+import { rolldownPlugin } from "../plugin/rollup-family.js";
 
-export default unpluginImagegen.rolldown;
+export default rolldownPlugin;

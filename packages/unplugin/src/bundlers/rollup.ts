@@ -1,3 +1,3 @@
-import { unpluginImagegen } from "../plugin/factory.js";
+import { rollupPlugin } from "../plugin/rollup-family.js";
 
-export default unpluginImagegen.rollup;
+export default rollupPlugin;

@@ -1,3 +1,3 @@
-import { unpluginImagegen } from "../plugin/factory.js";
+import { unpluginImagegen } from "../plugin/unplugin.js";
 
 export default unpluginImagegen.rspack;

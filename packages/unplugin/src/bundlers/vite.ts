@@ -1,3 +1,3 @@
-import { unpluginImagegen } from "../plugin/factory.js";
+import { vitePlugin } from "../plugin/rollup-family.js";
 
-export default unpluginImagegen.vite;
+export default vitePlugin;

@@ -1,4 +1,5 @@
-import { type ImagegenPluginOptions, unpluginImagegen } from "../plugin/factory.js";
+import type { ImagegenPluginOptions } from "../plugin/factory.js";
+import { vitePlugin } from "../plugin/rollup-family.js";
 
 /** What the integration uses of Astro's `astro:config:setup` hook. */
 interface AstroSetupLike {
@@ -15,7 +16,7 @@ export default function imagegenAstro(options: ImagegenPluginOptions = {}) {
     name: "unplugin-imagegen",
     hooks: {
       "astro:config:setup": ({ updateConfig }: AstroSetupLike) => {
-        updateConfig({ vite: { plugins: [unpluginImagegen.vite(options)] } });
+        updateConfig({ vite: { plugins: [vitePlugin(options)] } });
       },
     },
   };

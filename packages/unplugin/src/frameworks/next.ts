@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { type ImagegenPluginOptions, createImagegenUnplugin } from "../plugin/factory.js";
+import type { ImagegenPluginOptions } from "../plugin/factory.js";
+import { createImagegenUnplugin } from "../plugin/unplugin.js";
 import { MODULE_GLOB, VARIANT_GLOB } from "./next-image-request.js";
 import { type TurbopackLoaderOptions, toLoaderOptions } from "./next-loaders.js";
 

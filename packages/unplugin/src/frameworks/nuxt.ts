@@ -1,5 +1,6 @@
 import { CLIENT_TYPES } from "../module/client-types.js";
-import { type ImagegenPluginOptions, unpluginImagegen } from "../plugin/factory.js";
+import type { ImagegenPluginOptions } from "../plugin/factory.js";
+import { unpluginImagegen } from "../plugin/unplugin.js";
 
 /** What the module uses of Nuxt. */
 interface NuxtLike {

@@ -27,7 +27,7 @@ import {
   type SourceLocation,
   writeManifestDeclarations,
 } from "@imagegen/core";
-import { type UnpluginOptions, createUnplugin } from "unplugin";
+import type { UnpluginFactory, UnpluginOptions } from "unplugin";
 import { type AssetOutput, type EmitContext, type OutputFileLike, fileUrlOutput } from "../output/asset-output.js";
 import { DevServer } from "../dev/dev-server.js";
 import { standInSvg, standInVariants } from "../dev/stand-ins.js";
@@ -99,9 +99,13 @@ export interface Placement extends LoaderPlacement {
 /** The maxGenerations and maxCost checks of builds that several compilations share, by build and root. */
 const sharedChecks = new Map<string, Promise<void>>();
 
-/** The plugin with a framework's {@link Placement}; {@link unpluginImagegen} is the one without. */
-export function createImagegenUnplugin(placement: Placement = {}) {
-  return createUnplugin<ImagegenPluginOptions | undefined>((pluginOptions = {}) => imagegenPlugin(pluginOptions, placement));
+/**
+ * The plugin's factory with a framework's {@link Placement}: `unplugin.ts` makes every bundler's
+ * plugin of it, `rollup-family.ts` the Vite, Rollup and Rolldown ones alone (a build there loads
+ * none of unplugin's webpack and esbuild code).
+ */
+export function imagegenFactory(placement: Placement = {}): UnpluginFactory<ImagegenPluginOptions | undefined> {
+  return (pluginOptions = {}) => imagegenPlugin(pluginOptions, placement);
 }
 
 function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placement): UnpluginOptions {
@@ -420,9 +424,6 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
     },
   };
 }
-
-/** Shared by every bundler entry; what differs per bundler is the {@link AssetOutput}. */
-export const unpluginImagegen = createImagegenUnplugin();
 
 const HMR_HELPER_VIRTUAL_ID = `${VIRTUAL_PREFIX}hmr.js`;
 
