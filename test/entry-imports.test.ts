@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
@@ -13,10 +14,10 @@ const HERE = path.dirname(new URL(import.meta.url).pathname);
 /** Node's module loader hook, in its own thread: it reports each module's URL as it is loaded. */
 const HOOKS = `export async function load(url, context, next) { process._rawDebug("loaded " + url); return next(url, context); }`;
 
-/** The URLs of the modules that importing `specifier` (from the tests' folder) loads, after Vite's. */
-async function modulesLoadedBy(specifier: string): Promise<string[]> {
+/** The URLs of the modules that importing `specifier` (from the tests' folder) loads, after Vite's, then running `then`. */
+async function modulesLoadedBy(specifier: string, then = ""): Promise<string[]> {
   const register = `import { register } from "node:module"; register("data:text/javascript,${encodeURIComponent(HOOKS)}");`;
-  const script = `await import("vite"); process._rawDebug("---"); await import(${JSON.stringify(specifier)});`;
+  const script = `await import("vite"); process._rawDebug("---"); const imported = await import(${JSON.stringify(specifier)}); ${then}`;
   const { stderr } = await promisify(execFile)(process.execPath, ["--import", `data:text/javascript,${encodeURIComponent(register)}`, "--input-type=module", "-e", script], {
     cwd: HERE,
   });
@@ -42,5 +43,21 @@ describe("what a bundler entry loads", () => {
   it("unplugin-imagegen/webpack loads unplugin itself (its loaders are files of that package)", async () => {
     const loaded = await modulesLoadedBy("unplugin-imagegen/webpack");
     expect(loaded.filter((url) => UNPLUGIN_OWN.test(url)).length).toBeGreaterThan(0);
+  });
+
+  it("a config that imports defineConfig from the package's root loads neither the root nor c12", async () => {
+    // Inside the workspace, where unplugin-imagegen and c12 can both be found.
+    const root = path.join(HERE, ".tmp", `entry-imports-${process.pid}`);
+    await mkdir(root, { recursive: true });
+    try {
+      await writeFile(path.join(root, "imagegen.config.ts"), `import { defineConfig } from "unplugin-imagegen";\n\nexport default defineConfig({ concurrency: 3 });\n`);
+      const loaded = await modulesLoadedBy(
+        "unplugin-imagegen/vite",
+        `const { resolveOptions } = await import("@imagegen/core"); const options = await resolveOptions({ root: ${JSON.stringify(root)} }, {}); if (options.concurrency !== 3) throw new Error("the config was not read");`,
+      );
+      expect(loaded.filter((url) => url.endsWith("/packages/unplugin/dist/index.mjs") || UNPLUGIN_OWN.test(url) || /\/node_modules\/(?:c12|jiti)\//.test(url))).toEqual([]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

@@ -69,6 +69,13 @@ describe("resolveOptions", () => {
     expect(await readdir(join(root, "node_modules", ".cache", "imagegen-config"))).toEqual([]);
   });
 
+  it("reads `import { defineConfig } from \"unplugin-imagegen\"` as the function itself", async () => {
+    // What it spares (importing the package's root) is counted in test/entry-imports.test.ts.
+    await writeFile(join(root, "imagegen.config.ts"), `import { defineConfig } from "unplugin-imagegen";\n\nexport default defineConfig({ concurrency: 5 });\n`);
+    expect(await resolveOptions({ root }, {})).toMatchObject({ concurrency: 5, configFile: join(root, "imagegen.config.ts") });
+    expect(await readdir(join(root, "node_modules", ".cache", "imagegen-config"))).toEqual([]);
+  });
+
   it("imports an .mjs config where it is, and sweeps the copies a killed process left", async () => {
     const leftovers = join(root, "node_modules", ".cache", "imagegen-config");
     await mkdir(leftovers, { recursive: true });
