@@ -110,6 +110,32 @@ describe("vite build", () => {
     expect(emulator.requests).toHaveLength(0);
   });
 
+  it("writes the images' URLs with Vite's base and renderBuiltUrl, as Vite writes its own assets'", async () => {
+    const root = await copyFixture("vite-basic");
+    await buildFixture(root);
+    const files = await listFiles(path.join(root, "dist"));
+    const withBase = async (options: { base?: string; experimental?: object }) => {
+      await build({
+        root,
+        configFile: false,
+        logLevel: "silent",
+        ...options,
+        build: { modulePreload: { polyfill: false } },
+        plugins: [imagegen({ apiKey: FAKE_API_KEY, apiUrl: emulator.url, logger: captureLogger().logger, strict: true })],
+      });
+      return pageData(root);
+    };
+
+    const underBase = await withBase({ base: "/static/site/" });
+    expect(underBase.hero).toMatch(/^\/static\/site\/assets\/a-lighthouse-at-dawn-quoted-with-1280\.[0-9a-f]{10}\.webp$/);
+    expect(files).toContain(underBase.hero.slice("/static/site/".length));
+    expect(underBase.fox.sources.webp).toMatch(/^\/static\/site\/assets\/a-red-fox-400\.[0-9a-f]{10}\.webp 400w$/);
+
+    const onCdn = await withBase({ experimental: { renderBuiltUrl: (fileName: string) => `https://cdn.example/${fileName}` } });
+    expect(onCdn.hero).toBe(`https://cdn.example/${underBase.hero.slice("/static/site/".length)}`);
+    expect(onCdn.images.harbour.srcset).toMatch(/^https:\/\/cdn\.example\/assets\/a-fishing-harbour-at-blue-hour-320\.[0-9a-f]{10}\.webp 320w$/);
+  });
+
   it("keeps the store and lock at the project root when Vite's root is a source folder, and puts images beside the assetFileNames folder", async () => {
     // As Nuxt sets Vite's root to app/ and SvelteKit writes assets under _app/immutable/assets.
     const project = await copyFixture("vite-basic");

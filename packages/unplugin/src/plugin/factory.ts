@@ -28,7 +28,7 @@ import {
   writeManifestDeclarations,
 } from "@imagegen/core";
 import type { UnpluginFactory, UnpluginOptions } from "unplugin";
-import { type AssetOutput, type EmitContext, type OutputFileLike, fileUrlOutput } from "../output/asset-output.js";
+import { type AssetOutput, type EmitContext, type OutputFileLike, fileUrlOutput, viteAssetOutput } from "../output/asset-output.js";
 import { DevServer } from "../dev/dev-server.js";
 import { standInSvg, standInVariants } from "../dev/stand-ins.js";
 import { attachToVite } from "../dev/vite-dev-host.js";
@@ -415,7 +415,7 @@ function imagegenPlugin(pluginOptions: ImagegenPluginOptions, placement: Placeme
         review = devServer
           ? (review ?? { server: new ReviewServer({ getEngine, onChosen: (key) => devServer.reloadImage(key) }), prefix: `${config.base}${REVIEW_URL_PATH}` })
           : undefined;
-        if (!dev) output = fileUrlOutput(this.meta.rolldownVersion ? "ROLLDOWN_FILE_URL" : "ROLLUP_FILE_URL");
+        if (!dev) output = viteAssetOutput();
       },
       configureServer(server) {
         if (dev) attachToVite(dev, server);
