@@ -562,7 +562,24 @@ function scaleReport({ sites, commands, hashed }) {
       mark(scaleFigures[`coldRss${large.count}VsRss${small.count}`] <= 1.2),
     ],
   );
+  // What a warm build of each size holds, against a bare plugin that emits the same files with a
+  // module of the same shape: the part of the cold figure that grows with the site without imagegen.
+  const warmRss = (side) => round3(large.peaks[side] / small.peaks[side]);
+  scaleFigures[`warmRss${large.count}VsRss${small.count}`] = warmRss("imagegen");
+  scaleFigures[`bareRss${large.count}VsRss${small.count}`] = warmRss("bare");
+  scaleRows.push([
+    `warm peak RSS, ${large.count} images ÷ ${small.count}`,
+    `${Math.round(large.peaks.imagegen)} MiB`,
+    `${Math.round(small.peaks.imagegen)} MiB; bare ${warmRss("bare").toFixed(3)}`,
+    warmRss("imagegen").toFixed(3),
+    "",
+    "1",
+    "",
+  ]);
   scaleNotes.push(
+    `warm peak RSS, ${small.count} and ${large.count} images: imagegen ${Math.round(small.peaks.imagegen)} and ${Math.round(large.peaks.imagegen)} MiB; ` +
+      `a bare plugin emitting the same files, module of the same shape ${Math.round(small.peaks.bare)} and ${Math.round(large.peaks.bare)} MiB (${warmRss("bare")}); ` +
+      `static app ${Math.round(small.peaks.static)} and ${Math.round(large.peaks.static)} MiB (${warmRss("static")})`,
     `scale cold builds: ${sites.map(({ count, cold }) => `${count} images ${fmtMs(cold.buildMs)}, ${Math.round(cold.maxRssMiB)} MiB`).join("; ")}`,
     `check ${range(commands.check)}, list --json ${range(commands.list)}, read and hash ${range(commands.floor)} (${hashed.files} files, ${fmtBytes(hashed.bytes)})`,
   );

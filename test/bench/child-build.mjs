@@ -1,12 +1,12 @@
 // One Vite build in its own process, as `vite build` would run it, so that no build inherits
 // another's in-memory caches and so that its peak memory is its own.
-// Usage: node child-build.mjs '{"side":"imagegen"|"imagetools"|"static","root":"…","fixtures":["…"],"freshPng":"…"}'
+// Usage: node child-build.mjs '{"side":"imagegen"|"imagetools"|"static"|"bare","root":"…","fixtures":["…"],"freshPng":"…","staticDir":"…"}'
 // Prints one JSON line: { buildMs, importMs, maxRssMiB, childRssMiB, cpuMs, providerCalls }, where
 // maxRssMiB is the peak of the process and of the render process imagegen starts for 4K originals.
 import path from "node:path";
 import { followChildren } from "./peak-rss.mjs";
 
-const { side, root, fixtures = [], freshPng } = JSON.parse(process.argv[2]);
+const { side, root, fixtures = [], freshPng, staticDir } = JSON.parse(process.argv[2]);
 
 const importStarted = performance.now();
 const { build } = await import("vite");
@@ -21,6 +21,9 @@ if (side === "imagegen") {
   provider = freshPng ? freshPngProvider(freshPng) : fixtureProvider(fixtures);
   const logger = { info() {}, warn: (message) => console.error(`[imagegen] ${message}`) };
   plugins = [imagegen({ root, provider, strict: true, logger })];
+} else if (side === "bare") {
+  const { bareManifestPlugin } = await import("./scale.mjs");
+  plugins = [bareManifestPlugin(staticDir)];
 } else if (side === "imagetools") {
   const { imagetools } = await import("vite-imagetools");
   plugins = [imagetools({ cache: { dir: path.join(root, "node_modules/.cache/imagetools") } })];

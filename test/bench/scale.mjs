@@ -1,5 +1,6 @@
 // The scale sites: one prompt manifest of N images (1K originals, one 320 px WebP each) with an
 // `imagegen.config.ts`, as a site grows, and the static app of the very files it emitted.
+import { readFileSync, readdirSync } from "node:fs";
 import { mkdir, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { linkOrCopy, resetDir, writeApp } from "./apps.mjs";
@@ -54,6 +55,55 @@ export async function writeScaleStaticApp(root, dist) {
 }
 
 /**
+ * The floor of a scale site's memory: the site's page and manifest import, built with a plugin that
+ * does only what any would have to, answering the manifest with a module of the same shape as
+ * imagegen's (one export per image, its URLs as Vite's asset placeholders, the default export
+ * naming them all) and emitting the same WebPs, read from the static app's folder.
+ */
+export async function writeScaleBareApp(root) {
+  await mkdir(path.join(root, "src"), { recursive: true });
+  await writeFile(path.join(root, "src", "site.prompts.yaml"), "# answered by the bare plugin\n");
+  await writeApp(root, [
+    `import images from "./site.prompts.yaml";`,
+    `const list = Object.values(images).map((i) => ({ src: i.src, width: i.width, height: i.height, srcset: i.srcset }));`,
+    `document.querySelector("#app").textContent = JSON.stringify(list);`,
+  ]);
+}
+
+/** The bare plugin of {@link writeScaleBareApp}, emitting the WebPs of `staticDir`. */
+export function bareManifestPlugin(staticDir) {
+  return {
+    name: "bench-bare-manifest",
+    load(id) {
+      if (!id.endsWith(".prompts.yaml")) return null;
+      const indexes = readdirSync(staticDir).map((name) => Number.parseInt(name, 10)).sort((a, b) => a - b);
+      const names = [];
+      const lines = indexes.map((index) => {
+        const name = `image${String(index).padStart(4, "0")}`;
+        names.push(name);
+        const source = readFileSync(path.join(staticDir, `${index}.webp`));
+        const reference = this.emitFile({ type: "asset", fileName: `assets/bare-${index}.webp`, source });
+        const url = JSON.stringify(`__VITE_ASSET__${reference}__`);
+        const { w } = SCALE_OUTPUT;
+        return [
+          `export const ${name} = {`,
+          `  src: ${url},`,
+          `  width: ${w},`,
+          `  height: ${w},`,
+          `  format: "webp",`,
+          `  sources: { "webp": ${url} + " ${w}w" },`,
+          `  srcset: ${url} + " ${w}w",`,
+          `  alt: ${JSON.stringify(scalePrompt(index))},`,
+          `  placeholder: undefined,`,
+          `};`,
+        ].join("\n");
+      });
+      return [...lines, `export default {\n${names.map((name) => `  "${name}": ${name},`).join("\n")}\n};`, ""].join("\n");
+    },
+  };
+}
+
+/**
  * The scale figures for each of `counts` (ascending): a cold build (the store and derived cache
  * empty, `freshPng` making each original) and its peak RSS; `pairs` alternating pairs of warm
  * whole `vite build` processes against the static app of the files it emitted (after one untimed
@@ -92,7 +142,21 @@ export async function benchScale({ apps, counts, pairs, commandRounds = pairs, f
       warm.ratios.push(walls.imagegen / walls.static);
       log(`  pair ${pair}: imagegen ${fmt(walls.imagegen)}, static ${fmt(walls.static)}`);
     }
-    sites.push({ count, root, cold, warm });
+    // Peak memory of one more warm build of each side, and of the bare plugin's build of the same files.
+    const bareRoot = path.join(apps, `scale-${count}-bare`);
+    await resetDir(bareRoot);
+    await writeScaleBareApp(bareRoot);
+    const staticDir = path.join(staticRoot, "src", "static");
+    const peaks = {};
+    for (const [side, args, cwd] of [
+      ["imagegen", { side: "imagegen", root, freshPng }, root],
+      ["static", { side: "static", root: staticRoot }, staticRoot],
+      ["bare", { side: "bare", root: bareRoot, staticDir }, bareRoot],
+    ]) {
+      peaks[side] = (await run("child-build.mjs", args, cwd)).result.maxRssMiB;
+    }
+    log(`  warm peak RSS: imagegen ${Math.round(peaks.imagegen)} MiB, static app ${Math.round(peaks.static)} MiB, a bare plugin emitting the same files ${Math.round(peaks.bare)} MiB`);
+    sites.push({ count, root, cold, warm, peaks });
   }
 
   const largest = sites.at(-1);
