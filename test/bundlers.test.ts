@@ -107,7 +107,7 @@ describe.each(BUNDLERS)("%s, from the packed packages", (bundler) => {
     expect(used).toHaveLength(3);
     for (const { file } of used) expect(code).toContain(file);
     if (PRUNING.has(bundler)) for (const { file } of images) expect(code, "every image written is referenced").toContain(file);
-    expect(code).not.toMatch(/["'`]gen:|ROLL(UP|DOWN)_FILE_URL/);
+    expect(code).not.toMatch(/["'`]gen:|ROLL(UP|DOWN)_FILE_URL|__VITE_ASSET__/);
 
     const names = images.map((image) => image.file).sort();
     emittedBy.set(bundler, names);
