@@ -1,8 +1,11 @@
 import { spawn } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { readFile, readdir, rm, writeFile } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { type Emulator, startEmulator } from "@imagegen/emulator";
+import imagegen from "unplugin-imagegen/vite";
+import { createServer } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FAKE_API_KEY } from "./support/fixture-project.js";
 import { importing, reliabilityProject, storeState, viteBuild } from "./reliability/support/project.js";
@@ -140,6 +143,63 @@ describe.runIf(process.platform === "linux")("the render process", () => {
     }
     expect(messages[0]).toMatch(/^The stored original of "a lighthouse at dawn" .* is damaged: /);
     expect(messages[1]).toBe(messages[0]);
+  });
+
+  it("makes a dev server's variants of a 4K original there too, the same bytes as in the server's own process", { timeout: 120_000 }, async () => {
+    const root = await reliabilityProject(importing(ID));
+    const options = { apiKey: FAKE_API_KEY, apiUrl: emulator.url };
+    emulator.reset();
+    // Stored by a build; the dev server then renders each variant a browser asks for, one at a time.
+    expect((await viteBuild(root, options)).error).toBeUndefined();
+    await until(() => (renderProcesses().length === 0 ? true : undefined));
+
+    /** Each variant's bytes as a dev server on an empty derived cache serves them, and whether a render process ran meanwhile. */
+    const served = async () => {
+      await rm(cacheDir(root), { recursive: true, force: true });
+      const server = await createServer({
+        root,
+        configFile: false,
+        logLevel: "silent",
+        server: { port: 0, host: "127.0.0.1", ws: false },
+        plugins: [imagegen({ ...options, strict: true })],
+      });
+      const seen = new Set<number>();
+      const watch = setInterval(() => {
+        for (const { pid } of renderProcesses()) seen.add(pid);
+      }, 20);
+      try {
+        await server.listen();
+        const base = `http://127.0.0.1:${(server.httpServer!.address() as AddressInfo).port}`;
+        const main = await (await fetch(`${base}/src/main.js`)).text();
+        const [moduleId] = [...main.matchAll(/from\s+"(\/@id\/__x00__imagegen:[^"]+)"/g)].map((match) => match[1]!);
+        const code = await (await fetch(`${base}${moduleId}`)).text();
+        const urls = [...new Set(code.match(/\/@imagegen\/[^"'\s`]+\.(?:avif|webp)/g))].sort();
+        const bytes: string[] = [];
+        for (const url of urls) {
+          const response = await fetch(`${base}${url}`);
+          expect(response.status, url).toBe(200);
+          bytes.push(`${url} ${Buffer.from(await response.arrayBuffer()).toString("base64")}`);
+        }
+        return { bytes, renderProcesses: seen.size };
+      } finally {
+        clearInterval(watch);
+        await server.close();
+      }
+    };
+
+    const apart = await served();
+    expect(apart.bytes).toHaveLength(4);
+    expect(apart.renderProcesses).toBe(1);
+    await until(() => (renderProcesses().length === 0 ? true : undefined));
+    process.env["IMAGEGEN_RENDER_PROCESS"] = "0";
+    try {
+      const here = await served();
+      expect(here.renderProcesses).toBe(0);
+      expect(here.bytes).toEqual(apart.bytes);
+    } finally {
+      delete process.env["IMAGEGEN_RENDER_PROCESS"];
+    }
+    expect(emulator.requests).toHaveLength(1);
   });
 
   it("lets a process that rendered a 4K original exit on its own, and ends with it", { timeout: 120_000 }, async () => {

@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { OutputParams } from "../spec/spec.js";
-import type { OriginalSource, Rendition } from "./variants.js";
+import type { OriginalSource, PlannedVariant, Rendition, Variant } from "./variants.js";
 
 /**
  * The render process: a Node child that imagegen starts to render large originals, so that the
@@ -13,9 +13,10 @@ import type { OriginalSource, Rendition } from "./variants.js";
  * starts: this one, which also ends once it has been idle for {@link IDLE_MS}.
  *
  * It is used on Linux with glibc, unless `IMAGEGEN_RENDER_PROCESS=0` (or false, no, off) or the built worker is
- * missing (the sources run by a test runner), and only for originals above 8 megapixels
- * (`renderVariants`): a smaller original costs the process little, and the child's start
- * (a Node process and sharp, ~150 ms) would be a large part of its render.
+ * missing (the sources run by a test runner), and only for originals above 8 megapixels: a build's
+ * renditions (`renderVariants`) and a dev server's single variants and placeholders
+ * (`renderVariant`, `renderPlaceholder`). A smaller original costs the process little, and the
+ * child's start (a Node process and sharp, ~150 ms) would be a large part of its render.
  */
 
 /** An original's file in the local store, and the sha256 its bytes must have. */
@@ -24,23 +25,35 @@ export interface LocalFile {
   sha256: string;
 }
 
+/** The work of one job, and what it makes: the functions of variants.ts of the same names. */
+export type RenderWork =
+  | { kind: "renderVariants"; output: OutputParams }
+  | { kind: "renderVariant"; output: OutputParams; planned: PlannedVariant }
+  | { kind: "renderPlaceholder"; output: OutputParams };
+
+interface WorkResults {
+  renderVariants: Rendition;
+  renderVariant: Variant;
+  renderPlaceholder: string | undefined;
+}
+
 /**
- * What the child is asked: one rendition of an original, given as its file in the local store
+ * What the child is asked: one piece of work on an original, given as its file in the local store
  * (which the child reads and checks) or as its bytes.
  */
 export interface RenderJob {
   id: number;
   original: { file: LocalFile } | { bytes: Uint8Array };
-  output: OutputParams;
+  work: RenderWork;
 }
 
 /**
- * What it answers: the rendition; `unread` when the file was missing or its bytes did not match
- * (the original is then loaded here, where the store reports what is wrong with it); or the
+ * What it answers: what the work made; `unread` when the file was missing or its bytes did not
+ * match (the original is then loaded here, where the store reports what is wrong with it); or the
  * message and stack of what it threw.
  */
 export type RenderReply =
-  | { id: number; rendition: Rendition }
+  | { id: number; made: WorkResults[RenderWork["kind"]] }
   | { id: number; unread: true }
   | { id: number; error: { message: string; stack?: string } };
 
@@ -71,7 +84,7 @@ export function renderProcess(): RenderProcess | undefined {
  */
 export class RenderProcess {
   readonly #file: string;
-  readonly #pending = new Map<number, { resolve(rendition: Rendition | undefined): void; reject(error: Error): void }>();
+  readonly #pending = new Map<number, { resolve(made: { made: unknown } | undefined): void; reject(error: Error): void }>();
   #child: ChildProcess | undefined;
   #idle: NodeJS.Timeout | undefined;
   #nextId = 0;
@@ -80,19 +93,19 @@ export class RenderProcess {
     this.#file = file;
   }
 
-  /** One rendition of `source`: read by the child from the local store where it is there, else sent. */
-  async render(source: OriginalSource, output: OutputParams): Promise<Rendition> {
+  /** The work done on `source`: read by the child from the local store where it is there, else sent. */
+  async render<W extends RenderWork>(source: OriginalSource, work: W): Promise<WorkResults[W["kind"]]> {
     const file = await source.localFile?.();
-    const rendition = file ? await this.#ask({ file }, output) : undefined;
-    return rendition ?? (await this.#ask({ bytes: await source.load() }, output))!;
+    const reply = (file ? await this.#ask({ file }, work) : undefined) ?? (await this.#ask({ bytes: await source.load() }, work))!;
+    return withBuffers(reply.made) as WorkResults[W["kind"]];
   }
 
-  #ask(original: RenderJob["original"], output: OutputParams): Promise<Rendition | undefined> {
+  #ask(original: RenderJob["original"], work: RenderWork): Promise<{ made: unknown } | undefined> {
     const child = this.#running();
     const id = this.#nextId++;
-    return new Promise<Rendition | undefined>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      child.send({ id, original, output } satisfies RenderJob, (error) => {
+      child.send({ id, original, work } satisfies RenderJob, (error) => {
         if (error) this.#settle(id, { id, error: { message: `could not send the original: ${error.message}` } });
       });
     });
@@ -134,7 +147,7 @@ export class RenderProcess {
       if (reply.error.stack) error.stack = reply.error.stack;
       job.reject(error);
     } else {
-      job.resolve("rendition" in reply ? withBuffers(reply.rendition) : undefined);
+      job.resolve("made" in reply ? { made: reply.made } : undefined);
     }
     if (this.#pending.size === 0) this.#rest();
   }
@@ -164,12 +177,11 @@ export class RenderProcess {
 }
 
 /** Byte arrays cross the channel as Uint8Array; the engine and the cache take Buffers. */
-function withBuffers(rendition: Rendition): Rendition {
-  const variants = rendition.variants.map((variant) => ({
-    ...variant,
-    bytes: Buffer.from(variant.bytes.buffer, variant.bytes.byteOffset, variant.bytes.byteLength),
-  }));
-  return { ...rendition, variants };
+function withBuffers(made: unknown): unknown {
+  const buffered = (variant: Variant) => ({ ...variant, bytes: Buffer.from(variant.bytes.buffer, variant.bytes.byteOffset, variant.bytes.byteLength) });
+  if (typeof made !== "object" || made === null) return made; // a placeholder's data URL, or none
+  if ("variants" in made) return { ...(made as Rendition), variants: (made as Rendition).variants.map(buffered) };
+  return buffered(made as Variant);
 }
 
 /** glibc, not musl: the header of Node's own report names the C library it runs on. */

@@ -2,7 +2,7 @@ import type { Sharp } from "sharp";
 import { type SharpModule, loadSharp } from "../sharp.js";
 import { sha256Hex } from "../spec/key.js";
 import { type RenderPool, sharedRenderPool } from "./render-pool.js";
-import { type LocalFile, renderProcess } from "./render-process.js";
+import { type LocalFile, type RenderProcess, type RenderWork, renderProcess } from "./render-process.js";
 import type { OutputFormat, OutputParams } from "../spec/spec.js";
 
 /** One encoded file of a rendition. */
@@ -96,16 +96,12 @@ export async function renderVariants(
   output: OutputParams,
   pool?: RenderPool,
 ): Promise<Rendition> {
-  const source = Buffer.isBuffer(original) ? await bufferSource(await loadSharp(), original) : original;
+  const source = await sourceOf(original);
   const large = pipelineFor(source);
-  const apart = large.alone ? renderProcess() : undefined;
+  const apart = renderProcessFor(source);
+  if (apart) return inRenderProcess(apart, source, { kind: "renderVariants", output }, pool);
   // A download holds neither memory nor a pipeline: they are reserved once the bytes are here.
   await source.ready?.();
-  if (apart) {
-    // A large original renders in the render process, holding every pipeline of this one meanwhile;
-    // this process neither imports sharp for it nor holds its bytes, unless they must be sent.
-    return (pool ?? sharedRenderPool()).pipeline(async () => apart.render(source, output), large);
-  }
   const sharp = await loadSharp();
   pool ??= sharedRenderPool(sharp);
   // RGBA at most: the channels are known only once decoded.
@@ -170,13 +166,16 @@ export function planVariants(original: Size, output: OutputParams): PlannedVaria
  * bytes as the matching variant of `renderVariants`, without making the others.
  */
 export async function renderVariant(
-  original: OriginalSource,
+  original: Buffer | OriginalSource,
   output: OutputParams,
   planned: PlannedVariant,
   pool?: RenderPool,
 ): Promise<Variant> {
-  const bytes = (original.width * original.height + planned.width * planned.height) * 4;
-  return withDecoded(original, bytes, pool, async (sharp, decoded) => {
+  const source = await sourceOf(original);
+  const apart = renderProcessFor(source);
+  if (apart) return inRenderProcess(apart, source, { kind: "renderVariant", output, planned }, pool);
+  const bytes = (source.width * source.height + planned.width * planned.height) * 4;
+  return withDecoded(source, bytes, pool, async (sharp, decoded) => {
     const size = { width: planned.width, height: planned.height };
     const frame = await makeFrame(sharp, decoded, size, output, planned.format);
     return { ...planned, ...(await encodeFrame(sharp, frame, planned.format, output.quality)) };
@@ -185,12 +184,30 @@ export async function renderVariant(
 
 /** The blurred placeholder of `renderVariants` alone (`undefined` for `placeholder: "none"`). */
 export async function renderPlaceholder(
-  original: OriginalSource,
+  original: Buffer | OriginalSource,
   output: OutputParams,
   pool?: RenderPool,
 ): Promise<string | undefined> {
   if (output.placeholder !== "blur") return undefined;
-  return withDecoded(original, original.width * original.height * 4, pool, (sharp, decoded) => blurPlaceholder(sharp, decoded, output));
+  const source = await sourceOf(original);
+  const apart = renderProcessFor(source);
+  if (apart) return inRenderProcess(apart, source, { kind: "renderPlaceholder", output }, pool);
+  return withDecoded(source, source.width * source.height * 4, pool, (sharp, decoded) => blurPlaceholder(sharp, decoded, output));
+}
+
+/** The render process, for an original large enough to render there (see render-process.ts). */
+function renderProcessFor(source: OriginalSource): RenderProcess | undefined {
+  return pipelineFor(source).alone ? renderProcess() : undefined;
+}
+
+/**
+ * The work of a large original done in the render process, holding every pipeline of this one
+ * meanwhile: this process neither imports sharp for it nor holds its bytes, unless they must be sent.
+ */
+async function inRenderProcess<W extends RenderWork>(apart: RenderProcess, source: OriginalSource, work: W, pool: RenderPool | undefined) {
+  // A download holds no pipeline: it is taken once the bytes are here.
+  await source.ready?.();
+  return (pool ?? sharedRenderPool()).pipeline(async () => apart.render(source, work), { alone: true });
 }
 
 /**
@@ -255,6 +272,10 @@ async function makeFrame(
 
 function sum(values: number[]): number {
   return values.reduce((total, value) => total + value, 0);
+}
+
+async function sourceOf(original: Buffer | OriginalSource): Promise<OriginalSource> {
+  return Buffer.isBuffer(original) ? bufferSource(await loadSharp(), original) : original;
 }
 
 async function bufferSource(sharp: SharpModule, bytes: Buffer): Promise<OriginalSource> {
