@@ -1,6 +1,6 @@
 import type { Metadata } from "sharp";
 import { sleep } from "../abortable-sleep.js";
-import { decodeToLastRow, loadSharp } from "../sharp.js";
+import { checkWholeImage, loadSharp } from "../sharp.js";
 import type { InputImage } from "../spec/spec.js";
 import { type HttpAnswer, IdleTimeoutError, encodeFormData, httpRequest, isTransientStatus, parseRetryAfter } from "../http.js";
 import { WeightedSemaphore } from "../semaphore.js";
@@ -458,7 +458,7 @@ async function assertCompleteImage(bytes: Uint8Array, host: string, apiKey: stri
   }
   const { format } = metadata;
   try {
-    await decodeToLastRow(bytes, metadata);
+    await checkWholeImage(bytes, metadata);
   } catch (cause) {
     const reason = cause instanceof Error ? cause.message : String(cause);
     throw new ProviderError(`The ${format ?? "image"} from ${host} is incomplete or corrupt (${bytes.length} bytes: ${reason})`, {

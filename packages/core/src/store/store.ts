@@ -6,7 +6,7 @@ import { readFile, readdir, rmdir, unlink } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { isNotFound, writeFileAtomic } from "./atomic-write.js";
 import { ImagegenError } from "../errors.js";
-import { checkedWholeImage, decodeToLastRow, loadSharp } from "../sharp.js";
+import { checkedWholeImage, checkWholeImage, loadSharp } from "../sharp.js";
 import { type OriginalFormat, extensionOf, isOriginalFormat } from "../spec/formats.js";
 import { type FileLock, type FileLockOptions, acquireFileLock } from "./file-lock.js";
 import { originalKey, sha256Hex, type OriginalKey } from "../spec/key.js";
@@ -370,8 +370,9 @@ function changedBytes(meta: OriginalMeta, file: string, metaFile: string): Damag
 }
 
 /**
- * Decodes the image down to its last row (a header alone would accept a truncated download),
- * unless these very bytes already did so in this process (the onemin provider checks each download).
+ * Reads the image's header and checks that it is whole (a header alone would accept a truncated
+ * download: see `checkWholeImage`), unless these very bytes were already checked in this process
+ * (the onemin provider checks each download).
  */
 async function decodeOriginal(
   bytes: Uint8Array,
@@ -385,7 +386,7 @@ async function decodeOriginal(
     const metadata = checked ?? (await (await loadSharp())(bytes).metadata());
     const format = metadata.format === "heif" && metadata.compression === "av1" ? "avif" : metadata.format;
     if (!isOriginalFormat(format)) throw refuse(`a ${format} file (expected PNG, JPEG, WebP, AVIF, GIF or TIFF)`);
-    if (!checked) await decodeToLastRow(bytes, metadata);
+    if (!checked) await checkWholeImage(bytes, metadata);
     const { width, height } = metadata.autoOrient;
     return { format, width, height };
   } catch (error) {

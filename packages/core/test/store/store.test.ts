@@ -11,7 +11,7 @@ import { ImagegenError } from "../../src/errors.js";
 import { originalKey, sha256Hex } from "../../src/spec/key.js";
 import type { GenerationParams } from "../../src/spec/spec.js";
 import { Store } from "../../src/store/store.js";
-import { checkedWholeImage, decodeToLastRow } from "../../src/sharp.js";
+import { checkedWholeImage, checkWholeImage } from "../../src/sharp.js";
 
 const generation: GenerationParams = {
   model: "gemini-3-pro-image-preview",
@@ -175,6 +175,12 @@ describe("Store", () => {
     await expect(store.put(generation, { bytes: whole.subarray(0, whole.length / 2) }, "onemin")).rejects.toThrow(
       ImagegenError,
     );
+    // Its size kept, one byte of its pixels changed on the way: the chunk's CRC no longer matches.
+    const changed = Buffer.from(whole);
+    changed[changed.length >> 1]! ^= 0xff;
+    await expect(store.put(generation, { bytes: changed }, "onemin")).rejects.toThrow(/do not decode as an image/);
+    // Cut just before its end chunk.
+    await expect(store.put(generation, { bytes: whole.subarray(0, whole.length - 12) }, "onemin")).rejects.toThrow(/do not decode as an image/);
     expect(await readdir(dir).catch(() => [])).toEqual([]);
   });
 
@@ -183,7 +189,7 @@ describe("Store", () => {
       .png()
       .toBuffer();
     const checked = new Uint8Array(whole);
-    await decodeToLastRow(checked, await sharp(checked).metadata());
+    await checkWholeImage(checked, await sharp(checked).metadata());
     expect(checkedWholeImage(checked)).toMatchObject({ format: "png", width: 256, height: 256 });
     expect(checkedWholeImage(new Uint8Array(checked))).toBeUndefined();
     const meta = await new Store(dir).put(generation, { bytes: checked }, "onemin");
