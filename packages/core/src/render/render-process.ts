@@ -97,7 +97,7 @@ export class RenderProcess {
   async render<W extends RenderWork>(source: OriginalSource, work: W): Promise<WorkResults[W["kind"]]> {
     const file = await source.localFile?.();
     const reply = (file ? await this.#ask({ file }, work) : undefined) ?? (await this.#ask({ bytes: await source.load() }, work))!;
-    return withBuffers(reply.made) as WorkResults[W["kind"]];
+    return withBuffers<W["kind"]>(work.kind, reply.made as WorkResults[W["kind"]]);
   }
 
   #ask(original: RenderJob["original"], work: RenderWork): Promise<{ made: unknown } | undefined> {
@@ -177,11 +177,18 @@ export class RenderProcess {
 }
 
 /** Byte arrays cross the channel as Uint8Array; the engine and the cache take Buffers. */
-function withBuffers(made: unknown): unknown {
-  const buffered = (variant: Variant) => ({ ...variant, bytes: Buffer.from(variant.bytes.buffer, variant.bytes.byteOffset, variant.bytes.byteLength) });
-  if (typeof made !== "object" || made === null) return made; // a placeholder's data URL, or none
-  if ("variants" in made) return { ...(made as Rendition), variants: (made as Rendition).variants.map(buffered) };
-  return buffered(made as Variant);
+function withBuffers<K extends RenderWork["kind"]>(kind: K, made: WorkResults[K]): WorkResults[K] {
+  const buffered = (variant: Variant): Variant => ({ ...variant, bytes: Buffer.from(variant.bytes.buffer, variant.bytes.byteOffset, variant.bytes.byteLength) });
+  switch (kind) {
+    case "renderVariants": {
+      const rendition = made as Rendition;
+      return { ...rendition, variants: rendition.variants.map(buffered) } as WorkResults[K];
+    }
+    case "renderVariant":
+      return buffered(made as Variant) as WorkResults[K];
+    default:
+      return made; // a placeholder's data URL, or none
+  }
 }
 
 /** glibc, not musl: the header of Node's own report names the C library it runs on. */
